@@ -86,3 +86,13 @@ class DefinitionError(ValueError):
         summary = f"{first.message} (at {first.location or '/'})" if first else "invalid definition"
         more = len(self.diagnostics) - 1
         super().__init__(summary + (f" and {more} more problem(s)" if more > 0 else ""))
+
+
+class FieldError(StatesError):
+    """A field of the running state could not be evaluated (a path that finds nothing, a JSONata
+    expression that returns nothing, a value of the wrong type).
+
+    Its ``cause`` is the detail only; the engine prefixes AWS's
+    "An error occurred while executing the state '<name>' (entered at the event id #<n>). "
+    because only the engine knows the state and the event.
+    """
