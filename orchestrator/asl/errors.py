@@ -94,5 +94,10 @@ class FieldError(StatesError):
 
     Its ``cause`` is the detail only; the engine prefixes AWS's
     "An error occurred while executing the state '<name>' (entered at the event id #<n>). "
-    because only the engine knows the state and the event.
+    because only the engine knows the state and the event. ``location`` names the field
+    ("Arguments/FunctionName") when the failure is in a JSONata expression.
     """
+
+    def __init__(self, error: str, cause: str | None = None, *, location: str | None = None) -> None:
+        super().__init__(error, cause)
+        self.location = location

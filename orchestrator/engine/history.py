@@ -1,0 +1,91 @@
+"""Execution history events, in the shape GetExecutionHistory returns them.
+
+The interpreter appends events to a `History` as it goes; the driver gives it the next free id
+and the id the run's previous event had, then stores what was appended. Event details keep Python
+values; `Event.to_api` renders them as the API does (input and output as JSON text).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# Details members that the API carries as JSON text rather than as JSON.
+_JSON_TEXT_FIELDS = frozenset({"input", "output", "parameters"})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: int
+    previous_event_id: int
+    timestamp: dt.datetime
+    type: str
+    details: dict[str, Any] | None = None
+
+    def to_api(self, include_data: bool = True) -> dict[str, Any]:
+        """The event as GetExecutionHistory returns it (boto3's parsed shape: datetime timestamps)."""
+        out: dict[str, Any] = {
+            "timestamp": self.timestamp,
+            "type": self.type,
+            "id": self.id,
+            "previousEventId": self.previous_event_id,
+        }
+        if self.details is not None:
+            out[details_key(self.type)] = render_details(self.details, include_data)
+        return out
+
+
+def render_details(details: dict[str, Any], include_data: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in details.items():
+        if key in _JSON_TEXT_FIELDS:
+            if include_data:
+                out[key] = value if isinstance(value, str) and key == "parameters" else to_text(value)
+        elif key == "assignedVariables":
+            out[key] = {name: to_text(v) for name, v in value.items()} if include_data else {}
+        else:
+            out[key] = value
+    return out
+
+
+def to_text(value: Any) -> str:
+    """JSON text as AWS writes payloads: compact, non-ASCII kept."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+_CAMEL = re.compile(r"^[A-Z][a-z]*")
+
+
+def details_key(event_type: str) -> str:
+    """The member holding an event's details: ``PassStateEntered`` -> ``stateEnteredEventDetails``."""
+    if event_type.endswith("StateEntered"):
+        return "stateEnteredEventDetails"
+    if event_type.endswith("StateExited"):
+        return "stateExitedEventDetails"
+    return event_type[0].lower() + event_type[1:] + "EventDetails"
+
+
+@dataclass(slots=True)
+class History:
+    """An append-only run of events for one step of one run.
+
+    ``previous`` is the id of the run's last event: each new event links to it and becomes it, so
+    the events of a branch chain among themselves while other branches interleave.
+    """
+
+    next_id: int
+    previous: int
+    now: dt.datetime
+    events: list[Event] = field(default_factory=list)
+
+    def add(self, event_type: str, details: dict[str, Any] | None = None, *, link: bool = True) -> int:
+        """Append an event; returns its id. ``link=False`` records it without moving the chain."""
+        event = Event(self.next_id, self.previous, self.now, event_type, details)
+        self.events.append(event)
+        self.next_id += 1
+        if link:
+            self.previous = event.id
+        return event.id

@@ -1,0 +1,196 @@
+"""The values the interpreter works with: where a run is, what arrives, and what happens next.
+
+A *run* is one thread of states: the execution itself, a Parallel branch or a Map iteration. Its
+position is a `Cursor`, a plain serializable value the durable runtime stores in a row. `step`
+takes a run and an optional `Delivery` (what the outside world answered) and returns one
+`Outcome`, which the driver carries out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+# Where a run stands inside its current state.
+Phase = Literal["enter", "task", "wait", "retry", "fanout"]
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A run's position: the current state, the input it was entered with, and its progress in it."""
+
+    state: str
+    input: Any
+    phase: Phase = "enter"
+    attempts: tuple[int, ...] = ()  # per retrier, for the current state
+    retry_count: int = 0  # $$.State.RetryCount
+    entered_event_id: int = 0
+    entered_time: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "input": self.input,
+            "phase": self.phase,
+            "attempts": list(self.attempts),
+            "retryCount": self.retry_count,
+            "enteredEventId": self.entered_event_id,
+            "enteredTime": self.entered_time,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Cursor:
+        return cls(
+            state=data["state"],
+            input=data["input"],
+            phase=data["phase"],
+            attempts=tuple(data["attempts"]),
+            retry_count=data["retryCount"],
+            entered_event_id=data["enteredEventId"],
+            entered_time=data["enteredTime"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One thread of states and the variables it can see.
+
+    ``scope`` is None for the execution itself, else the key of the Parallel branch or Map
+    processor it runs (`model.scope_key`). ``variables`` are its own; ``outer`` are the variables
+    of the enclosing runs, readable but not its to change.
+    """
+
+    cursor: Cursor
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    outer: Mapping[str, Any] = field(default_factory=dict)
+    scope: tuple[str, int] | None = None
+
+    def at(self, cursor: Cursor) -> Run:
+        return replace(self, cursor=cursor)
+
+
+# -- deliveries: what the outside world answers --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSucceeded:
+    output: Any
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFailed:
+    error: str | None
+    cause: str | None
+    timed_out: bool = False  # States.Timeout / States.HeartbeatTimeout: recorded as *TimedOut
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSubmitted:
+    """A callback or .sync task's first call returned; the task keeps waiting."""
+
+    output: Any
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ChildrenSucceeded:
+    """Every branch or iteration ended; ``outputs`` in branch or item order (None for a tolerated failure)."""
+
+    outputs: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChildFailed:
+    error: str | None
+    cause: str | None
+
+
+Delivery = TaskSucceeded | TaskFailed | TaskSubmitted | TimerFired | ChildrenSucceeded | ChildFailed
+
+
+# -- outcomes: what happens next ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRequest:
+    """Work a Task state needs done outside the interpreter."""
+
+    state: str
+    resource: str
+    kind: Literal["lambda", "activity", "service"]
+    pattern: Literal["request-response", "sync", "sync:2", "callback"]
+    payload: Any
+    timeout_seconds: int | None = None
+    heartbeat_seconds: int | None = None
+    token: str | None = None  # the task token of a .waitForTaskToken task
+    credentials: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChildRun:
+    """A branch or iteration to start: which block, with what input, at which index."""
+
+    scope: tuple[str, int]
+    input: Any
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    """Go on at once with the run at its new position (a new state, or a retry)."""
+
+    run: Run
+
+
+@dataclass(frozen=True, slots=True)
+class Succeed:
+    """The run ended; ``output`` is the execution's (or branch's, iteration's) output."""
+
+    output: Any
+    run: Run
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    """The run failed with an error no Catch handled."""
+
+    error: str | None
+    cause: str | None
+    run: Run
+
+
+@dataclass(frozen=True, slots=True)
+class Invoke:
+    """Run ``task`` outside, then deliver TaskSucceeded or TaskFailed (TaskSubmitted first if any)."""
+
+    task: TaskRequest
+    run: Run
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait until ``until`` (a Wait state or a Retry backoff), then deliver TimerFired."""
+
+    until: dt.datetime
+    run: Run
+
+
+@dataclass(frozen=True, slots=True)
+class FanOut:
+    """Start ``children`` (at most ``max_concurrency`` at a time, 0 = all), then deliver the join."""
+
+    children: tuple[ChildRun, ...]
+    max_concurrency: int
+    run: Run
+    is_map: bool
+    tolerated_failure_count: int | None = None
+    tolerated_failure_percentage: float | None = None
+
+
+Outcome = Next | Succeed | Fail | Invoke | Sleep | FanOut
