@@ -1,2 +1,25 @@
-"""Orchestrator: a durable, AWS Step Functions-compatible workflow engine."""
+"""Orchestrator: a durable, AWS Step Functions-compatible workflow engine.
+
+The public Python surface: `run_local` runs a state machine in memory (the way to unit-test one),
+`validate` lists the problems in a definition, `parse` turns one into its typed model.
+"""
+
+from orchestrator.asl.errors import DefinitionError, Diagnostic, StatesError
+from orchestrator.asl.parse import parse, validate
+from orchestrator.engine.local import ExecutionResult, RealClock, TaskContext, VirtualClock, run_local
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "DefinitionError",
+    "Diagnostic",
+    "ExecutionResult",
+    "RealClock",
+    "StatesError",
+    "TaskContext",
+    "VirtualClock",
+    "__version__",
+    "parse",
+    "run_local",
+    "validate",
+]

@@ -33,8 +33,10 @@ DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
 RUNTIME = "States.Runtime"
 HTTP_SOCKET = "States.Http.Socket"
 
-# Errors that no wildcard catches or retries: they end the execution.
-UNCATCHABLE_BY_WILDCARD = frozenset({DATA_LIMIT_EXCEEDED, RUNTIME})
+# Errors that nothing catches or retries, not even when named: they end the execution. (AWS's
+# documentation also names States.DataLimitExceeded here, but recorded executions show States.ALL
+# catching it when a task returns too much; the recording wins.)
+UNCATCHABLE = frozenset({RUNTIME})
 
 
 class StatesError(Exception):
@@ -52,14 +54,12 @@ class StatesError(Exception):
 def error_matches(error_equals: tuple[str, ...], error: str) -> bool:
     """Whether a retrier's or catcher's ``ErrorEquals`` covers ``error``.
 
-    ``States.ALL`` matches every name but the terminal ones; ``States.TaskFailed`` matches
-    every name but ``States.Timeout`` (and the terminal ones).
+    ``States.ALL`` matches every name; ``States.TaskFailed`` every name but ``States.Timeout``;
+    nothing matches ``States.Runtime``.
     """
-    if error in error_equals:
-        return True
-    if error in UNCATCHABLE_BY_WILDCARD:
+    if error in UNCATCHABLE:
         return False
-    if ALL in error_equals:
+    if error in error_equals or ALL in error_equals:
         return True
     return TASK_FAILED in error_equals and error != TIMEOUT
 

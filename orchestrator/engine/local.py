@@ -1,0 +1,460 @@
+"""The in-memory driver: run one execution to its end inside the calling process.
+
+`run_local` is how a user unit-tests a state machine (Task states call the ``handlers`` they
+pass), how Express executions run, and how the conformance suite runs. Time is virtual by default:
+a Wait of a day or a Retry backoff advances a `VirtualClock` instead of sleeping.
+
+Branches and iterations are scheduled as the durable runtime would: each is a run that goes as far
+as it can, then waits on a task, a timer or its own children. Runs that are ready go first; when
+none is, the clock moves to the next timer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+import json
+import random
+import secrets
+import time
+import traceback
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from orchestrator.asl.parse import parse
+from orchestrator.asl.model import MapState, ParallelState, StateMachine
+from orchestrator.engine import step as interpreter
+from orchestrator.engine.history import Event, History
+from orchestrator.engine.outcomes import (
+    ChildFailed,
+    ChildRun,
+    ChildrenSucceeded,
+    Delivery,
+    Fail,
+    FanOut,
+    Invoke,
+    Next,
+    Outcome,
+    Run,
+    Sleep,
+    Succeed,
+    TaskFailed,
+    TaskRequest,
+    TaskSucceeded,
+    TimerFired,
+)
+from orchestrator.engine.resources import (
+    DEFAULT_ACCOUNT,
+    DEFAULT_REGION,
+    handler_name,
+    lambda_error_cause,
+    lambda_invoke_result,
+    parse_resource,
+)
+
+Handler = Callable[[Any, "TaskContext"], Any]
+ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/orchestrator-local"
+
+
+class Clock(Protocol):
+    """Where run_local gets the time, and how it waits."""
+
+    def now(self) -> dt.datetime: ...
+
+    def sleep_until(self, moment: dt.datetime) -> None: ...
+
+
+class VirtualClock:
+    """A clock that jumps instead of sleeping: waits cost no wall-clock time."""
+
+    def __init__(self, start: dt.datetime | None = None) -> None:
+        self._now = start or dt.datetime.now(dt.UTC)
+
+    def now(self) -> dt.datetime:
+        return self._now
+
+    def sleep_until(self, moment: dt.datetime) -> None:
+        self._now = max(self._now, moment)
+
+
+class RealClock:
+    """The wall clock: waits really wait."""
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def sleep_until(self, moment: dt.datetime) -> None:
+        delay = (moment - self.now()).total_seconds()
+        if delay > 0:
+            time.sleep(delay)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskContext:
+    """What a handler learns about the task it runs (the second argument of every handler)."""
+
+    execution_arn: str
+    state_name: str
+    resource: str
+    retry_count: int
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """How an execution ended, with its history in GetExecutionHistory's shape."""
+
+    status: str  # SUCCEEDED | FAILED | TIMED_OUT | ABORTED
+    output: Any
+    error: str | None
+    cause: str | None
+    execution_arn: str
+    start_date: dt.datetime
+    stop_date: dt.datetime
+    events: tuple[Event, ...] = field(repr=False)
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return [event.to_api() for event in self.events]
+
+    @property
+    def state_transitions(self) -> int:
+        return sum(1 for e in self.events if e.type.endswith("StateEntered"))
+
+
+class HandlerNotFound(LookupError):
+    """No handler is registered under the name a Task resource calls."""
+
+
+def run_local(
+    definition: str | dict[str, Any] | StateMachine,
+    input: Any = None,
+    *,
+    handlers: Mapping[str, Handler] | None = None,
+    state_machine_type: str = "STANDARD",
+    clock: Clock | None = None,
+    name: str | None = None,
+    state_machine_name: str = "local",
+    seed: int | None = None,
+) -> ExecutionResult:
+    """Run one execution of ``definition`` in memory and return how it ended.
+
+    Parameters:
+        definition: ASL as JSON text, a dict, or an already parsed `StateMachine`.
+        input: the execution input (any JSON value; ``None`` means ``{}``).
+        handlers: Task handlers by name, each ``(payload, context) -> result``. The name is the
+            function name for Lambda resources (``arn:aws:lambda:...:function:NAME`` or
+            ``lambda:invoke`` with ``FunctionName``), and the resource ARN for anything else.
+        state_machine_type: ``STANDARD`` or ``EXPRESS``.
+        clock: a `VirtualClock` (the default: waits take no time) or `RealClock`.
+        name: the execution's name (a UUID if not given).
+        seed: makes States.UUID, $random and similar repeatable.
+
+    Raises:
+        DefinitionError: the definition is not valid ASL.
+    """
+    machine = definition if isinstance(definition, StateMachine) else parse(definition)
+    execution = _LocalExecution(
+        machine,
+        {} if input is None else input,
+        handlers=dict(handlers or {}),
+        clock=clock or VirtualClock(),
+        name=name or str(uuid.uuid4()),
+        state_machine_name=state_machine_name,
+        state_machine_type=state_machine_type,
+        rng=random.Random(seed),
+    )
+    return execution.run()
+
+
+@dataclass
+class _Slot:
+    """A run being driven, and the bookkeeping of its children if it is a Parallel or Map."""
+
+    run: Run
+    previous: int
+    parent: int | None = None
+    child: ChildRun | None = None
+    done: bool = False
+    fan: _Fan | None = None
+
+
+@dataclass
+class _Fan:
+    outcome: FanOut
+    next_child: int = 0
+    running: set[int] = field(default_factory=set)
+    outputs: dict[int, Any] = field(default_factory=dict)
+    failed: int = 0
+
+
+class _LocalExecution:
+    def __init__(self, machine: StateMachine, execution_input: Any, *, handlers: dict[str, Handler], clock: Clock,
+                 name: str, state_machine_name: str, state_machine_type: str, rng: random.Random) -> None:
+        self.machine = machine
+        self.handlers = handlers
+        self.clock = clock
+        self.rng = rng
+        self.type = state_machine_type
+        self.start = clock.now()
+        sm_arn = f"arn:aws:states:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}:stateMachine:{state_machine_name}"
+        self.arn = execution_arn(state_machine_name, name, state_machine_type, rng)
+        self.execution_context = {
+            "Execution": {"Id": self.arn, "Input": execution_input, "StartTime": interpreter.iso(self.start),
+                          "Name": name, "RoleArn": ROLE_ARN, "RedriveCount": 0},
+            "StateMachine": {"Id": sm_arn, "Name": state_machine_name},
+        }
+        self.events: list[Event] = []
+        self.next_event_id = 1
+        self.slots: dict[int, _Slot] = {}
+        self.ids = itertools.count()
+        self.ready: deque[tuple[int, Delivery | None]] = deque()
+        self.timers: list[tuple[dt.datetime, int, int]] = []
+        self.deadline = (self.start + dt.timedelta(seconds=machine.timeout_seconds)
+                         if machine.timeout_seconds else None)
+        history = self._history(0)
+        root = interpreter.begin(machine, execution_input, ROLE_ARN, history)
+        self._commit(history)
+        self.root = self._add_slot(root, history.previous)
+        self.ready.append((self.root, None))
+        self.result: tuple[str, Any, str | None, str | None] | None = None
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> ExecutionResult:
+        while self.result is None:
+            if self.ready:
+                slot_id, delivery = self.ready.popleft()
+                if not self.slots[slot_id].done:
+                    self._advance(slot_id, delivery)
+            elif self.timers:
+                self._fire_next_timer()
+            else:  # nothing can move: only a lost callback could cause this
+                self._finish("FAILED", None, "States.Runtime", "The execution has nothing left to run")
+        status, output, error, cause = self.result
+        return ExecutionResult(status, output, error, cause, self.arn, self.start, self.clock.now(),
+                               tuple(self.events))
+
+    def _fire_next_timer(self) -> None:
+        moment = self.timers[0][0]
+        if self.deadline is not None and moment > self.deadline:
+            self.clock.sleep_until(self.deadline)
+            self._time_out()
+            return
+        self.clock.sleep_until(moment)
+        while self.timers and self.timers[0][0] <= moment:
+            _, _, slot_id = heapq.heappop(self.timers)
+            self.ready.append((slot_id, TimerFired()))
+
+    def _advance(self, slot_id: int, delivery: Delivery | None) -> None:
+        slot = self.slots[slot_id]
+        history = self._history(slot.previous)
+        outcome = interpreter.step(self.machine, slot.run, delivery, self._env(history))
+        while isinstance(outcome, Next):
+            slot.run = outcome.run
+            outcome = interpreter.step(self.machine, slot.run, None, self._env(history))
+        self._commit(history)
+        slot.previous = history.previous
+        self._carry_out(slot_id, outcome)
+
+    def _carry_out(self, slot_id: int, outcome: Outcome) -> None:
+        slot = self.slots[slot_id]
+        match outcome:
+            case Invoke(task, run):
+                slot.run = run
+                if task.resource:  # an empty resource means "still waiting" (after TaskSubmitted)
+                    self.ready.append((slot_id, self._invoke(task, run)))
+            case Sleep(until, run):
+                slot.run = run
+                heapq.heappush(self.timers, (until, next(self.ids), slot_id))
+            case FanOut():
+                slot.run = outcome.run
+                slot.fan = _Fan(outcome)
+                self._start_children(slot_id)
+            case Succeed(output, _):
+                self._run_ended(slot_id, "SUCCEEDED", output, None, None)
+            case Fail(error, cause, _):
+                self._run_ended(slot_id, "FAILED", None, error, cause)
+
+    # -- tasks -----------------------------------------------------------------------------------
+
+    def _invoke(self, task: TaskRequest, run: Run) -> Delivery:
+        resource = parse_resource(task.resource)
+        name = handler_name(resource, task.payload)
+        handler = self.handlers.get(name)
+        is_lambda = resource.kind == "lambda" or (resource.service == "lambda" and resource.action == "invoke")
+        if handler is None:
+            if is_lambda:
+                return TaskFailed("Lambda.ResourceNotFoundException",
+                                  f"Function not found: {name} (no handler named '{name}' was given to run_local)")
+            return TaskFailed("States.TaskFailed", f"No handler for resource '{task.resource}': pass "
+                              f"handlers={{'{name}': ...}} to run_local")
+        argument = task.payload
+        if resource.service == "lambda" and resource.action == "invoke" and isinstance(argument, dict):
+            argument = argument.get("Payload")
+        context = TaskContext(self.arn, task.state, task.resource, run.cursor.retry_count, task.token)
+        try:
+            result = handler(_copy_json(argument), context)
+        except Exception as exc:  # noqa: BLE001 - a handler's failure fails the task, as on AWS
+            return _handler_failure(exc, is_lambda)
+        try:
+            result = _copy_json(result)
+        except (TypeError, ValueError):
+            return TaskFailed("Orchestrator.InvalidHandlerResult",
+                              f"The handler '{name}' returned {type(result).__name__}, which is not JSON")
+        if resource.service == "lambda" and resource.action == "invoke":
+            result = lambda_invoke_result(result, str(uuid.UUID(int=self.rng.getrandbits(128), version=4)))
+        return TaskSucceeded(result)
+
+    # -- fan-out ----------------------------------------------------------------------------------
+
+    def _start_children(self, parent_id: int) -> None:
+        parent = self.slots[parent_id]
+        assert parent.fan is not None
+        fan = parent.fan
+        children = fan.outcome.children
+        if not children:
+            self.ready.append((parent_id, ChildrenSucceeded(())))
+            return
+        limit = fan.outcome.max_concurrency or len(children)
+        state = self._state_of(parent)
+        while fan.next_child < len(children) and len(fan.running) < limit:
+            child = children[fan.next_child]
+            fan.next_child += 1
+            history = self._history(parent.previous)
+            run = interpreter.start_child(state, child, parent.run, history)
+            self._commit(history)
+            child_id = self._add_slot(run, history.previous, parent=parent_id, child=child)
+            fan.running.add(child_id)
+            self.ready.append((child_id, None))
+
+    def _run_ended(self, slot_id: int, status: str, output: Any, error: str | None, cause: str | None) -> None:
+        slot = self.slots[slot_id]
+        slot.done = True
+        if slot.parent is None:
+            history = self._history(slot.previous)
+            if status == "SUCCEEDED":
+                interpreter.end(Succeed(output, slot.run), history)
+            else:
+                interpreter.end(Fail(error, cause, slot.run), history)
+            self._commit(history)
+            self._finish(status, output, error, cause)
+            return
+        parent = self.slots[slot.parent]
+        assert parent.fan is not None and slot.child is not None
+        fan = parent.fan
+        fan.running.discard(slot_id)
+        state = self._state_of(parent)
+        history = self._history(slot.previous)
+        interpreter.end_child(state, slot.child, "Succeeded" if status == "SUCCEEDED" else "Failed", history)
+        self._commit(history)
+        parent.previous = history.previous
+        if status == "SUCCEEDED":
+            fan.outputs[slot.child.index] = output
+        else:
+            fan.failed += 1
+            fan.outputs[slot.child.index] = None
+            total = len(fan.outcome.children)
+            if not fan.outcome.is_map or interpreter.exceeds_tolerance(
+                fan.failed, total, fan.outcome.tolerated_failure_count, fan.outcome.tolerated_failure_percentage
+            ):
+                self._abort_children(slot.parent)
+                if fan.outcome.is_map and (fan.outcome.tolerated_failure_count is not None
+                                           or fan.outcome.tolerated_failure_percentage is not None):
+                    error, cause = ("States.ExceedToleratedFailureThreshold",
+                                    "The specified tolerated failure threshold was exceeded")
+                parent.fan = None
+                self.ready.append((slot.parent, ChildFailed(error, cause)))
+                return
+        if len(fan.outputs) == len(fan.outcome.children):
+            outputs = tuple(fan.outputs[i] for i in range(len(fan.outcome.children)))
+            parent.fan = None
+            self.ready.append((slot.parent, ChildrenSucceeded(outputs)))
+        else:
+            self._start_children(slot.parent)
+
+    def _abort_children(self, parent_id: int) -> None:
+        parent = self.slots[parent_id]
+        assert parent.fan is not None
+        state = self._state_of(parent)
+        for child_id in sorted(parent.fan.running):
+            self._abort(child_id)
+            child = self.slots[child_id]
+            assert child.child is not None
+            history = self._history(child.previous)
+            interpreter.end_child(state, child.child, "Aborted", history)
+            self._commit(history)
+        parent.fan.running.clear()
+
+    def _abort(self, slot_id: int) -> None:
+        slot = self.slots[slot_id]
+        slot.done = True
+        if slot.fan is not None:
+            for child_id in slot.fan.running:
+                self._abort(child_id)
+
+    # -- endings ----------------------------------------------------------------------------------
+
+    def _time_out(self) -> None:
+        for slot in self.slots.values():
+            slot.done = True
+        history = self._history(self.slots[self.root].previous)
+        history.add("ExecutionTimedOut", {})
+        self._commit(history)
+        self._finish("TIMED_OUT", None, None, None)
+
+    def _finish(self, status: str, output: Any, error: str | None, cause: str | None) -> None:
+        self.result = (status, output, error, cause)
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _state_of(self, slot: _Slot) -> ParallelState | MapState:
+        state = self.machine.scope(slot.run.scope).states[slot.run.cursor.state]
+        assert isinstance(state, ParallelState | MapState)
+        return state
+
+    def _add_slot(self, run: Run, previous: int, parent: int | None = None, child: ChildRun | None = None) -> int:
+        slot_id = next(self.ids)
+        self.slots[slot_id] = _Slot(run, previous, parent, child)
+        return slot_id
+
+    def _history(self, previous: int) -> History:
+        return History(self.next_event_id, previous, self.clock.now())
+
+    def _commit(self, history: History) -> None:
+        self.events.extend(history.events)
+        self.next_event_id = history.next_id
+
+    def _env(self, history: History) -> interpreter.Env:
+        return interpreter.Env(self.execution_context, history, self.rng, _new_token)
+
+
+def execution_arn(state_machine_name: str, name: str, state_machine_type: str, rng: random.Random) -> str:
+    """An execution's ARN; an Express one carries a unique suffix, since Express names may repeat."""
+    prefix = f"arn:aws:states:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}"
+    if state_machine_type == "EXPRESS":
+        return f"{prefix}:express:{state_machine_name}:{name}:{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+    return f"{prefix}:execution:{state_machine_name}:{name}"
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _copy_json(value: Any) -> Any:
+    """A deep copy through JSON: what crosses to or from a handler is plain JSON, never shared."""
+    return json.loads(json.dumps(value))
+
+
+def _handler_failure(exc: Exception, is_lambda: bool) -> TaskFailed:
+    error = getattr(exc, "error", None)
+    error = error if isinstance(error, str) and error else type(exc).__name__
+    message = str(exc)
+    if not is_lambda:
+        return TaskFailed(error, message)
+    stack = traceback.format_tb(exc.__traceback__)
+    return TaskFailed(error, lambda_error_cause(error, message, str(uuid.uuid4()), stack))

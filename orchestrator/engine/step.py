@@ -1,0 +1,832 @@
+"""The interpreter: `step` runs one state of one run and says what happens next.
+
+It is pure: no I/O, no clock, no randomness of its own. What it needs of the world comes in an
+`Env` (the time, a seeded random source, a token maker, the history to append to), and what it
+needs done comes out as an `Outcome` (see `outcomes`). Both drivers, the in-memory one
+(`engine.local`) and the durable one (`runtime`), call the same `step`.
+
+A state runs in one of two ways:
+
+- at once (Pass, Choice, Succeed, Fail, a Wait whose time has come): ``Next``/``Succeed``/``Fail``;
+- or it waits for the outside (Task: ``Invoke``; Wait and Retry backoff: ``Sleep``; Parallel and
+  Map: ``FanOut``), and `step` is called again with the answer as a `Delivery`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from orchestrator.asl import choice, intrinsics, jsonata, paths
+from orchestrator.asl.errors import (
+    NO_CHOICE_MATCHED,
+    QUERY_EVALUATION_ERROR,
+    RUNTIME,
+    FieldError,
+    StatesError,
+    error_matches,
+)
+from orchestrator.asl.model import (
+    ABSENT,
+    Catcher,
+    ChoiceState,
+    FailState,
+    MapState,
+    ParallelState,
+    PassState,
+    Retrier,
+    State,
+    StateMachine,
+    SucceedState,
+    TaskState,
+    WaitState,
+    scope_key,
+)
+from orchestrator.asl.payload import read_reference
+from orchestrator.engine import dataflow
+from orchestrator.engine.dataflow import Scope
+from orchestrator.engine.history import History
+from orchestrator.engine.outcomes import (
+    ChildFailed,
+    ChildRun,
+    ChildrenSucceeded,
+    Cursor,
+    Delivery,
+    Fail,
+    FanOut,
+    Invoke,
+    Next,
+    Outcome,
+    Run,
+    Sleep,
+    Succeed,
+    TaskFailed,
+    TaskRequest,
+    TaskSubmitted,
+    TaskSucceeded,
+    TimerFired,
+)
+from orchestrator.engine.resources import Resource, parse_resource
+
+MAX_WAIT_SECONDS = 2_147_483_647  # AWS rejects longer delays: "Wait state delay is too long."
+
+
+@dataclass(frozen=True, slots=True)
+class Env:
+    """What `step` may know of the world.
+
+    ``execution`` is the fixed part of the context object (``Execution`` and ``StateMachine``);
+    ``history`` receives the events (its ``now`` is the current time); ``new_token`` makes an
+    unguessable task token.
+    """
+
+    execution: Mapping[str, Any]
+    history: History
+    rng: random.Random
+    new_token: Callable[[], str]
+
+    @property
+    def now(self) -> dt.datetime:
+        return self.history.now
+
+
+def iso(moment: dt.datetime) -> str:
+    """A timestamp as AWS writes it in the context object: UTC, milliseconds, Z."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# -- the execution's first and last events ---------------------------------------------------------
+
+
+def begin(machine: StateMachine, execution_input: Any, role_arn: str, history: History) -> Run:
+    """Record ExecutionStarted; returns the execution's run, about to enter StartAt."""
+    history.add(
+        "ExecutionStarted",
+        {"input": execution_input, "inputDetails": {"truncated": False}, "roleArn": role_arn},
+        link=False,  # AWS links the first state's event to 0, not to ExecutionStarted
+    )
+    return Run(cursor=Cursor(state=machine.root.start_at, input=execution_input))
+
+
+def end(outcome: Succeed | Fail, history: History) -> None:
+    """Record how the execution ended."""
+    if isinstance(outcome, Succeed):
+        history.add("ExecutionSucceeded", {"output": outcome.output, "outputDetails": {"truncated": False}})
+    else:
+        history.add("ExecutionFailed", _error_details(outcome.error, outcome.cause))
+
+
+# -- step ------------------------------------------------------------------------------------------
+
+
+def step(machine: StateMachine, run: Run, delivery: Delivery | None, env: Env) -> Outcome:
+    """Run the current state of ``run`` as far as it can go without the outside world."""
+    state = machine.scope(run.scope).states[run.cursor.state]
+    try:
+        if run.cursor.phase == "enter":
+            run = _enter(state, run, env)
+            return _work(machine, state, run, env)
+        return _resume(machine, state, run, delivery, env)
+    except StatesError as failure:
+        return _on_error(state, run, failure, env)
+
+
+def _enter(state: State, run: Run, env: Env) -> Run:
+    event_id = env.history.add(
+        f"{state.type}StateEntered",
+        {"name": state.name, "input": run.cursor.input, "inputDetails": {"truncated": False}},
+    )
+    cursor = replace(run.cursor, entered_event_id=event_id, entered_time=iso(env.now), attempts=(),
+                     retry_count=0)
+    return run.at(cursor)
+
+
+def _work(machine: StateMachine, state: State, run: Run, env: Env) -> Outcome:
+    """Do what the state does, from its start (or again, after a retry's backoff)."""
+    match state:
+        case PassState():
+            return _pass(state, run, env)
+        case TaskState():
+            return _task(state, run, env)
+        case ChoiceState():
+            return _choice(state, run, env)
+        case WaitState():
+            return _wait(state, run, env)
+        case SucceedState():
+            return _succeed(state, run, env)
+        case FailState():
+            return _fail(state, run, env)
+        case ParallelState():
+            return _parallel(state, run, env)
+        case MapState():
+            return _map(machine, state, run, env)
+    raise TypeError(f"unknown state {state!r}")
+
+
+def _resume(machine: StateMachine, state: State, run: Run, delivery: Delivery | None, env: Env) -> Outcome:
+    phase = run.cursor.phase
+    if phase == "retry":
+        if not isinstance(delivery, TimerFired):
+            raise TypeError(f"a retry waits for TimerFired, not {delivery!r}")
+        return _work(machine, state, run, env)
+    if phase == "wait" and isinstance(state, WaitState):
+        if not isinstance(delivery, TimerFired):
+            raise TypeError(f"a Wait state waits for TimerFired, not {delivery!r}")
+        return _wait_done(state, run, env)
+    if phase == "task" and isinstance(state, TaskState):
+        return _task_answered(state, run, delivery, env)
+    if phase == "fanout" and isinstance(state, ParallelState | MapState):
+        return _joined(state, run, delivery, env)
+    raise TypeError(f"state {state.name!r} in phase {phase!r} cannot take {delivery!r}")
+
+
+# -- shared pieces ---------------------------------------------------------------------------------
+
+
+def _context(state: State, run: Run, env: Env, **extra: Any) -> dict[str, Any]:
+    """The context object (``$$`` / ``$states.context``) as the state sees it."""
+    state_part: dict[str, Any] = {"Name": state.name, "EnteredTime": run.cursor.entered_time}
+    if isinstance(state, TaskState | ParallelState | MapState):
+        state_part["RetryCount"] = run.cursor.retry_count
+    return {**env.execution, "State": state_part, **extra}
+
+
+def _scope(state: State, run: Run, env: Env, **extra: Any) -> Scope:
+    return Scope(
+        context=_context(state, run, env, **extra),
+        variables=dataflow.visible_variables(run.variables, run.outer),
+        rng=env.rng,
+    )
+
+
+def _exit(state: State, run: Run, output: Any, assigned: dict[str, Any], env: Env,
+          target: str | None = None) -> Outcome:
+    """Leave the state with ``output``: record StateExited, then go on, or end the run."""
+    dataflow.check_size(output, state.name)
+    details: dict[str, Any] = {"name": state.name, "output": output, "outputDetails": {"truncated": False}}
+    if assigned:
+        details["assignedVariables"] = assigned
+        details["assignedVariablesDetails"] = {"truncated": False}
+    env.history.add(f"{state.type}StateExited", details)
+    variables = {**run.variables, **assigned} if assigned else run.variables
+    target = target if target is not None else state.next
+    if target is None:
+        return Succeed(output, replace(run, variables=variables))
+    return Next(Run(cursor=Cursor(state=target, input=output), variables=variables, outer=run.outer,
+                    scope=run.scope))
+
+
+def _finish_jsonpath(state: TaskState | ParallelState | MapState, run: Run, result: Any, env: Env) -> Outcome:
+    """ResultSelector -> ResultPath -> OutputPath, and Assign, for a result from outside."""
+    scope = _scope(state, run, env)
+    selected = dataflow.apply_template(state.result_selector, result, scope)
+    assigned = dataflow.evaluate_assign(state.assign, scope, selected, None)
+    output = dataflow.apply_result_path(state.result_path, run.cursor.input, selected)
+    output = dataflow.apply_output_path(state, output, scope)
+    return _exit(state, run, output, assigned, env)
+
+
+def _finish_jsonata(state: State, run: Run, result: Any, env: Env) -> Outcome:
+    scope = _scope(state, run, env)
+    states = scope.states(run.cursor.input, result=result)
+    assigned = dataflow.evaluate_assign(state.assign, scope, None, states)
+    output = dataflow.jsonata_output(state, scope, states, result)
+    return _exit(state, run, output, assigned, env)
+
+
+def _finish(state: TaskState | ParallelState | MapState, run: Run, result: Any, env: Env) -> Outcome:
+    if state.is_jsonata:
+        return _finish_jsonata(state, run, result, env)
+    return _finish_jsonpath(state, run, result, env)
+
+
+def _error_details(error: str | None, cause: str | None) -> dict[str, Any]:
+    details: dict[str, Any] = {}
+    if error is not None:
+        details["error"] = error
+    if cause is not None:
+        details["cause"] = cause
+    return details
+
+
+# -- Pass, Choice, Wait, Succeed, Fail ------------------------------------------------------------
+
+
+def _pass(state: PassState, run: Run, env: Env) -> Outcome:
+    scope = _scope(state, run, env)
+    raw = run.cursor.input
+    if state.is_jsonata:
+        states = scope.states(raw)
+        assigned = dataflow.evaluate_assign(state.assign, scope, None, states)
+        return _exit(state, run, dataflow.jsonata_output(state, scope, states, raw), assigned, env)
+    effective = dataflow.apply_input_path(state, raw, scope)
+    if state.result is not ABSENT:
+        result = state.result
+    else:
+        result = dataflow.apply_template(state.parameters, effective, scope)
+    assigned = dataflow.evaluate_assign(state.assign, scope, result, None)
+    output = dataflow.apply_result_path(state.result_path, raw, result)
+    return _exit(state, run, dataflow.apply_output_path(state, output, scope), assigned, env)
+
+
+def _choice(state: ChoiceState, run: Run, env: Env) -> Outcome:
+    scope = _scope(state, run, env)
+    raw = run.cursor.input
+    if state.is_jsonata:
+        return _choice_jsonata(state, run, scope, env)
+    effective = dataflow.apply_input_path(state, raw, scope)
+
+    def read(path: str) -> tuple[bool, Any]:
+        try:
+            return True, read_reference(path, effective, scope.payload_env, field=None)
+        except (paths.PathNotFound, FieldError):
+            return False, None
+
+    matched = None
+    for rule in state.choices:
+        try:
+            holds = rule.rule is not None and choice.evaluate(rule.rule, read)
+        except choice.MissingVariable as missing:
+            raise FieldError(RUNTIME, f"Invalid path '{missing.path}': The choice state's condition path "
+                             "references an invalid value.") from None
+        if holds:
+            matched = rule
+            break
+    target = _choice_target(state, matched)
+    assign = matched.assign if matched is not None else state.assign
+    assigned = dataflow.evaluate_assign(assign, scope, effective, None)
+    return _exit(state, run, dataflow.apply_output_path(state, effective, scope), assigned, env, target)
+
+
+def _choice_jsonata(state: ChoiceState, run: Run, scope: Scope, env: Env) -> Outcome:
+    raw = run.cursor.input
+    states = scope.states(raw)
+    matched = None
+    for i, rule in enumerate(state.choices):
+        holds = dataflow.evaluate_jsonata(rule.condition, f"Choices/{i}/Condition", scope, states)
+        if not isinstance(holds, bool):
+            raise FieldError(QUERY_EVALUATION_ERROR, f"The Condition of choice rule {i} must evaluate to a "
+                             f"boolean, but was: {dataflow.to_text(holds)}", location="Condition")
+        if holds:
+            matched = rule
+            break
+    target = _choice_target(state, matched)
+    if matched is not None:
+        assigned = dataflow.evaluate_assign(matched.assign, scope, None, states)
+        output = raw if matched.output is ABSENT else dataflow.evaluate_jsonata(matched.output, "Output", scope,
+                                                                                 states)
+    else:
+        assigned = dataflow.evaluate_assign(state.assign, scope, None, states)
+        output = dataflow.jsonata_output(state, scope, states, raw)
+    return _exit(state, run, output, assigned, env, target)
+
+
+def _choice_target(state: ChoiceState, matched: Any) -> str:
+    if matched is not None:
+        return str(matched.next)
+    if state.default is None:
+        raise StatesError(NO_CHOICE_MATCHED, f"No Matches! (state '{state.name}' has no matching choice rule "
+                          "and no Default)")
+    return state.default
+
+
+def _wait(state: WaitState, run: Run, env: Env) -> Outcome:
+    scope = _scope(state, run, env)
+    raw = run.cursor.input
+    if state.is_jsonata:
+        states = scope.states(raw)
+        until = _wait_until_jsonata(state, scope, states, env)
+    else:
+        effective = dataflow.apply_input_path(state, raw, scope)
+        until = _wait_until_jsonpath(state, effective, scope, env)
+    if (until - env.now).total_seconds() > MAX_WAIT_SECONDS:
+        raise FieldError(RUNTIME, "Wait state delay is too long.")
+    if until <= env.now:
+        return _wait_done(state, run, env)
+    return Sleep(until, run.at(replace(run.cursor, phase="wait")))
+
+
+def _wait_until_jsonpath(state: WaitState, data: Any, scope: Scope, env: Env) -> dt.datetime:
+    if state.seconds is not None:
+        return env.now + dt.timedelta(seconds=state.seconds)
+    if state.timestamp is not None:
+        return _timestamp(state.timestamp)
+    if state.seconds_path is not None:
+        path = state.seconds_path
+        try:
+            value = read_reference(path, data, scope.payload_env, field=None)
+        except (paths.PathNotFound, FieldError):
+            raise FieldError(RUNTIME, f"The SecondsPath parameter does not reference an input value: {path}") from None
+        if not _is_integer(value):
+            raise FieldError(RUNTIME, f"The SecondsPath parameter cannot be parsed as a long value: {path} == "
+                             f"{dataflow.to_text(value)}")
+        if value < 0:
+            raise FieldError(RUNTIME, f"The SecondsPath parameter references a negative value: {path} == {value}")
+        return env.now + dt.timedelta(seconds=int(value))
+    path = state.timestamp_path or "$"
+    try:
+        value = read_reference(path, data, scope.payload_env, field=None)
+    except (paths.PathNotFound, FieldError):
+        raise FieldError(RUNTIME, f"The TimestampPath parameter does not reference an input value: {path}") from None
+    moment = choice.parse_timestamp(value)
+    if moment is None:
+        shown = value if isinstance(value, str) else dataflow.to_text(value)
+        raise FieldError(RUNTIME, "The TimestampPath parameter does not reference a valid ISO-8601 extended offset "
+                         f"date-time format string: {path} == {shown}")
+    return moment
+
+
+def _wait_until_jsonata(state: WaitState, scope: Scope, states: dict[str, Any], env: Env) -> dt.datetime:
+    if state.seconds is not None:
+        seconds = dataflow.evaluate_jsonata(state.seconds, "Seconds", scope, states)
+        if not _is_integer(seconds) or seconds < 0:
+            raise FieldError(QUERY_EVALUATION_ERROR, "The Seconds field must be a non-negative integer, but was: "
+                             f"{dataflow.to_text(seconds)}", location="Seconds")
+        return env.now + dt.timedelta(seconds=int(seconds))
+    value = dataflow.evaluate_jsonata(state.timestamp, "Timestamp", scope, states)
+    moment = choice.parse_timestamp(value)
+    if moment is None:
+        shown = value if isinstance(value, str) else dataflow.to_text(value)
+        raise FieldError(QUERY_EVALUATION_ERROR, "The Timestamp field cannot be parsed as an ISO-8601 extended "
+                         f"offset date-time format string: {shown}", location="Timestamp")
+    return moment
+
+
+def _timestamp(text: str) -> dt.datetime:
+    moment = choice.parse_timestamp(text)
+    if moment is None:  # the parser rejects these; a definition built by hand may not have been parsed
+        raise FieldError(RUNTIME, f"Invalid Timestamp: {text}")
+    return moment
+
+
+def _wait_done(state: WaitState, run: Run, env: Env) -> Outcome:
+    scope = _scope(state, run, env)
+    raw = run.cursor.input
+    if state.is_jsonata:
+        states = scope.states(raw)
+        assigned = dataflow.evaluate_assign(state.assign, scope, None, states)
+        return _exit(state, run, dataflow.jsonata_output(state, scope, states, raw), assigned, env)
+    effective = dataflow.apply_input_path(state, raw, scope)
+    assigned = dataflow.evaluate_assign(state.assign, scope, effective, None)
+    return _exit(state, run, dataflow.apply_output_path(state, effective, scope), assigned, env)
+
+
+def _succeed(state: SucceedState, run: Run, env: Env) -> Outcome:
+    scope = _scope(state, run, env)
+    raw = run.cursor.input
+    if state.is_jsonata:
+        output = dataflow.jsonata_output(state, scope, scope.states(raw), raw)
+    else:
+        output = dataflow.apply_output_path(state, dataflow.apply_input_path(state, raw, scope), scope)
+    env.history.add("SucceedStateExited", {"name": state.name, "output": output,
+                                           "outputDetails": {"truncated": False}})
+    return Succeed(output, run)
+
+
+def _fail(state: FailState, run: Run, env: Env) -> Outcome:
+    scope = _scope(state, run, env)
+    raw = run.cursor.input
+    if state.is_jsonata:
+        states = scope.states(raw)
+        error = _fail_text(dataflow.evaluate_jsonata(state.error, "Error", scope, states), "Error")
+        cause = _fail_text(dataflow.evaluate_jsonata(state.cause, "Cause", scope, states), "Cause")
+    else:
+        error = _fail_field(state.error, state.error_path, "ErrorPath", raw, scope)
+        cause = _fail_field(state.cause, state.cause_path, "CausePath", raw, scope)
+    return Fail(error, cause, run)
+
+
+def _fail_field(value: str | None, path: str | None, field: str, data: Any, scope: Scope) -> str | None:
+    if path is None:
+        return value
+    if intrinsics.looks_like_intrinsic(path):
+        result = intrinsics.evaluate(
+            intrinsics.parse(path), lambda p: read_reference(p, data, scope.payload_env, field=field), scope.rng
+        )
+    else:
+        result = read_reference(path, data, scope.payload_env, field=field)
+    if not isinstance(result, str):
+        raise FieldError(RUNTIME, f"The {field} field must reference a string, but was: {dataflow.to_text(result)}")
+    return result
+
+
+def _fail_text(value: Any, field: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise FieldError(QUERY_EVALUATION_ERROR, f"The {field} field must evaluate to a string, but was: "
+                     f"{dataflow.to_text(value)}", location=field)
+
+
+# -- Task ------------------------------------------------------------------------------------------
+
+
+def _task(state: TaskState, run: Run, env: Env) -> Outcome:
+    resource = parse_resource(state.resource)
+    token = env.new_token() if resource.pattern == "callback" else None
+    extra = {"Task": {"Token": token}} if token else {}
+    scope = _scope(state, run, env, **extra)
+    raw = run.cursor.input
+    if state.is_jsonata:
+        states = scope.states(raw)
+        payload = raw if state.arguments is ABSENT else dataflow.evaluate_jsonata(state.arguments, "Arguments",
+                                                                                    scope, states)
+        timeout = _jsonata_seconds(state.timeout_seconds, "TimeoutSeconds", scope, states)
+        heartbeat = _jsonata_seconds(state.heartbeat_seconds, "HeartbeatSeconds", scope, states)
+    else:
+        effective = dataflow.apply_input_path(state, raw, scope)
+        payload = dataflow.apply_template(state.parameters, effective, scope)
+        timeout = _seconds(state.timeout_seconds, state.timeout_seconds_path, effective, scope)
+        heartbeat = _seconds(state.heartbeat_seconds, state.heartbeat_seconds_path, effective, scope)
+    request = TaskRequest(
+        state=state.name, resource=state.resource, kind=resource.kind, pattern=resource.pattern,
+        payload=payload, timeout_seconds=timeout, heartbeat_seconds=heartbeat, token=token,
+        credentials=state.credentials,
+    )
+    _record_scheduled(resource, request, env.history)
+    return Invoke(request, run.at(replace(run.cursor, phase="task")))
+
+
+def _seconds(value: Any, path: str | None, data: Any, scope: Scope) -> int | None:
+    if path is None:
+        return value
+    found = dataflow.select(path, data, scope, "TimeoutSecondsPath")
+    if not _is_integer(found) or found <= 0:
+        raise FieldError(RUNTIME, f"The value of {path} must be a positive integer, but was: "
+                         f"{dataflow.to_text(found)}")
+    return int(found)
+
+
+def _jsonata_seconds(value: Any, field: str, scope: Scope, states: dict[str, Any]) -> int | None:
+    if value is None or isinstance(value, int):
+        return value
+    seconds = dataflow.evaluate_jsonata(value, field, scope, states)
+    if not _is_integer(seconds) or seconds <= 0:
+        raise FieldError(QUERY_EVALUATION_ERROR, f"The {field} field must be a positive integer, but was: "
+                         f"{dataflow.to_text(seconds)}", location=field)
+    return int(seconds)
+
+
+def _record_scheduled(resource: Resource, request: TaskRequest, history: History) -> None:
+    limits = {}
+    if request.timeout_seconds is not None:
+        limits["timeoutInSeconds"] = request.timeout_seconds
+    if request.heartbeat_seconds is not None:
+        limits["heartbeatInSeconds"] = request.heartbeat_seconds
+    if resource.kind == "lambda":
+        history.add("LambdaFunctionScheduled", {"resource": resource.arn, "input": request.payload,
+                                                "inputDetails": {"truncated": False}, **limits})
+        history.add("LambdaFunctionStarted")
+    elif resource.kind == "activity":
+        history.add("ActivityScheduled", {"resource": resource.arn, "input": request.payload,
+                                          "inputDetails": {"truncated": False}, **limits})
+    else:
+        details = {"resourceType": resource.resource_type, "resource": resource.resource_name,
+                   "region": resource.region, "parameters": request.payload, **limits}
+        if request.credentials is not None:
+            details["taskCredentials"] = request.credentials
+        history.add("TaskScheduled", details)
+        history.add("TaskStarted", {"resourceType": resource.resource_type, "resource": resource.resource_name})
+
+
+def task_event(resource: Resource, outcome: str, details: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The history event for a task's ``outcome`` ("Started", "Succeeded", "Failed", ...) by resource kind."""
+    if resource.kind == "lambda":
+        return f"LambdaFunction{outcome}", details
+    if resource.kind == "activity":
+        return f"Activity{outcome}", details
+    return f"Task{outcome}", {"resourceType": resource.resource_type, "resource": resource.resource_name,
+                              **details}
+
+
+def _task_answered(state: TaskState, run: Run, delivery: Delivery | None, env: Env) -> Outcome:
+    resource = parse_resource(state.resource)
+    if isinstance(delivery, TaskSubmitted):
+        env.history.add(*task_event(resource, "Submitted", {"output": delivery.output,
+                                                            "outputDetails": {"truncated": False}}))
+        return _still_waiting(run)
+    if isinstance(delivery, TaskFailed):
+        kind = "TimedOut" if delivery.timed_out else "Failed"
+        env.history.add(*task_event(resource, kind, _error_details(delivery.error, delivery.cause)))
+        raise StatesError(delivery.error or "", delivery.cause)
+    if not isinstance(delivery, TaskSucceeded):
+        raise TypeError(f"a Task waits for its result, not {delivery!r}")
+    env.history.add(*task_event(resource, "Succeeded", {"output": delivery.output,
+                                                        "outputDetails": {"truncated": False}}))
+    dataflow.check_size(delivery.output, resource.arn if resource.kind == "lambda" else resource.resource_type)
+    return _finish(state, run, delivery.output, env)
+
+
+def _still_waiting(run: Run) -> Outcome:
+    """A TaskSubmitted changes nothing but the history: the run keeps waiting for the result."""
+    return Invoke(TaskRequest(state=run.cursor.state, resource="", kind="service", pattern="callback",
+                              payload=None), run)
+
+
+# -- Parallel and Map ------------------------------------------------------------------------------
+
+
+def _parallel(state: ParallelState, run: Run, env: Env) -> Outcome:
+    scope = _scope(state, run, env)
+    raw = run.cursor.input
+    if state.is_jsonata:
+        states = scope.states(raw)
+        branch_input = raw if state.arguments is ABSENT else dataflow.evaluate_jsonata(state.arguments, "Arguments",
+                                                                                         scope, states)
+    else:
+        effective = dataflow.apply_input_path(state, raw, scope)
+        branch_input = dataflow.apply_template(state.parameters, effective, scope)
+    env.history.add("ParallelStateStarted")
+    children = tuple(ChildRun(scope_key(state.name, i), branch_input, i) for i in range(len(state.branches)))
+    return FanOut(children, 0, run.at(replace(run.cursor, phase="fanout")), is_map=False)
+
+
+def _map(machine: StateMachine, state: MapState, run: Run, env: Env) -> Outcome:
+    scope = _scope(state, run, env)
+    raw = run.cursor.input
+    if state.is_jsonata:
+        states = scope.states(raw)
+        items = _jsonata_items(state, scope, states)
+        limits = _map_limits_jsonata(state, scope, states)
+        selector_data = raw
+    else:
+        effective = dataflow.apply_input_path(state, raw, scope)
+        items = _jsonpath_items(state, effective, scope)
+        limits = _map_limits_jsonpath(state, effective, scope)
+        selector_data = effective
+    inputs = [_item_input(state, run, env, selector_data, index, item) for index, item in enumerate(items)]
+    if state.item_batcher:
+        inputs = _batches(state, inputs, selector_data, scope)
+    env.history.add("MapStateStarted", {"length": len(inputs)})
+    key = scope_key(state.name)
+    children = tuple(ChildRun(key, item, index) for index, item in enumerate(inputs))
+    return FanOut(children, limits[0], run.at(replace(run.cursor, phase="fanout")), is_map=True,
+                  tolerated_failure_count=limits[1], tolerated_failure_percentage=limits[2])
+
+
+def _jsonpath_items(state: MapState, data: Any, scope: Scope) -> list[Any]:
+    items = data if state.items_path == "$" else dataflow.select(state.items_path, data, scope, "ItemsPath")
+    if not isinstance(items, list):
+        raise FieldError(RUNTIME, f"Map state input must be an array but was: {dataflow.to_text(items)}")
+    return items
+
+
+def _jsonata_items(state: MapState, scope: Scope, states: dict[str, Any]) -> list[Any]:
+    if state.items is ABSENT:
+        items = states["input"]
+        if not isinstance(items, list):
+            raise FieldError(QUERY_EVALUATION_ERROR, f"Map state input must be an array but was: "
+                             f"{dataflow.to_text(items)}")
+        return items
+    items = dataflow.evaluate_jsonata(state.items, "Items", scope, states)
+    if isinstance(items, list):
+        return items
+    shown = jsonata.expression_body(state.items) if jsonata.is_expression(state.items) else dataflow.to_text(state.items)
+    raise FieldError(QUERY_EVALUATION_ERROR, f"The JSONata expression '{shown}' specified for the field 'Items' "
+                     f"returned an unexpected result type. Expected 'array', but was '{_json_type(items)}' for value: "
+                     f"{dataflow.to_text(items)}", location="Items")
+
+
+def _item_input(state: MapState, run: Run, env: Env, data: Any, index: int, item: Any) -> Any:
+    if state.item_selector is None and state.item_selector_jsonata is ABSENT:
+        return item
+    scope = _scope(state, run, env, Map={"Item": {"Index": index, "Value": item}})
+    if state.item_selector is not None:
+        return dataflow.apply_template(state.item_selector, data, scope)
+    return dataflow.evaluate_jsonata(state.item_selector_jsonata, "ItemSelector", scope, scope.states(data))
+
+
+def _batches(state: MapState, inputs: list[Any], data: Any, scope: Scope) -> list[Any]:
+    batcher = state.item_batcher or {}
+    size = batcher.get("MaxItemsPerBatch")
+    if "MaxItemsPerBatchPath" in batcher:
+        size = dataflow.select(batcher["MaxItemsPerBatchPath"], data, scope, "MaxItemsPerBatchPath")
+    size = int(size) if _is_integer(size) and size > 0 else len(inputs) or 1
+    batch_input = batcher.get("BatchInput")
+    out = []
+    for start in range(0, len(inputs), size):
+        batch: dict[str, Any] = {"Items": inputs[start:start + size]}
+        if batch_input is not None:
+            batch["BatchInput"] = batch_input
+        out.append(batch)
+    return out
+
+
+def _map_limits_jsonpath(state: MapState, data: Any, scope: Scope) -> tuple[int, int | None, float | None]:
+    concurrency = state.max_concurrency
+    if state.max_concurrency_path is not None:
+        concurrency = dataflow.select(state.max_concurrency_path, data, scope, "MaxConcurrencyPath")
+        if not _is_integer(concurrency) or concurrency < 0:
+            raise FieldError(RUNTIME, f"The MaxConcurrencyPath field refers to value \"{dataflow.to_text(concurrency)}\" "
+                             f"which is not a valid integer: {state.max_concurrency_path}")
+    count = state.tolerated_failure_count
+    if state.tolerated_failure_count_path is not None:
+        count = _tolerance_path(state.tolerated_failure_count_path, "ToleratedFailureCountPath", "integer", data, scope)
+    percentage = state.tolerated_failure_percentage
+    if state.tolerated_failure_percentage_path is not None:
+        percentage = _tolerance_path(state.tolerated_failure_percentage_path, "ToleratedFailurePercentagePath",
+                                     "float", data, scope)
+    return _checked_limits(int(concurrency or 0), count, percentage)
+
+
+def _tolerance_path(path: str, field: str, kind: str, data: Any, scope: Scope) -> Any:
+    value = dataflow.select(path, data, scope, field)
+    number = _parse_number(value, int if kind == "integer" else float)
+    if number is None:
+        shown = value if isinstance(value, str) else dataflow.to_text(value)
+        raise FieldError(RUNTIME, f"The {field} field refers to value \"{shown}\" which is not a valid {kind}: {path}")
+    return number
+
+
+def _parse_number(value: Any, kind: type[int] | type[float]) -> int | float | None:
+    """A number, or a string holding one (AWS reads "1" as 1 here), of the kind asked; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            return kind(value.strip())
+        except ValueError:
+            return None
+    if kind is int:
+        return value if isinstance(value, int) else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _map_limits_jsonata(state: MapState, scope: Scope, states: dict[str, Any]) -> tuple[int, int | None, float | None]:
+    values = []
+    for field, value in (("MaxConcurrency", state.max_concurrency), ("ToleratedFailureCount", state.tolerated_failure_count),
+                         ("ToleratedFailurePercentage", state.tolerated_failure_percentage)):
+        if jsonata.is_expression(value):
+            value = dataflow.evaluate_jsonata(value, field, scope, states)
+        values.append(value)
+    return _checked_limits(int(values[0] or 0), values[1], values[2])
+
+
+def _checked_limits(concurrency: int, count: Any, percentage: Any) -> tuple[int, int | None, float | None]:
+    if count is not None and count < 0:
+        raise FieldError(RUNTIME, "ToleratedFailureCount cannot be negative.")
+    if percentage is not None and not 0 <= percentage <= 100:
+        raise FieldError(RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
+    return concurrency, None if count is None else int(count), None if percentage is None else float(percentage)
+
+
+def start_child(state: ParallelState | MapState, child: ChildRun, parent: Run, history: History) -> Run:
+    """A branch or iteration about to run: records MapIterationStarted for a Map."""
+    if isinstance(state, MapState):
+        history.add("MapIterationStarted", {"index": child.index, "name": state.name})
+    scope = state.branches[child.index] if isinstance(state, ParallelState) else state.processor
+    return Run(cursor=Cursor(state=scope.start_at, input=child.input), variables={},
+               outer=dataflow.visible_variables(parent.variables, parent.outer), scope=child.scope)
+
+
+def end_child(state: ParallelState | MapState, child: ChildRun, outcome: str, history: History) -> None:
+    """Record how an iteration ended ("Succeeded", "Failed" or "Aborted"); branches record nothing."""
+    if isinstance(state, MapState):
+        history.add(f"MapIteration{outcome}", {"index": child.index, "name": state.name}, link=False)
+
+
+def exceeds_tolerance(failed: int, total: int, count: int | None, percentage: float | None) -> bool:
+    """Whether ``failed`` iterations out of ``total`` break a Map's tolerance (none set: any failure)."""
+    if failed == 0:
+        return False
+    if count is None and percentage is None:
+        return True
+    within_count = count is not None and failed <= count
+    within_percentage = percentage is not None and total > 0 and failed * 100.0 / total <= percentage
+    return not (within_count or within_percentage)
+
+
+def _joined(state: ParallelState | MapState, run: Run, delivery: Delivery | None, env: Env) -> Outcome:
+    prefix = "Parallel" if isinstance(state, ParallelState) else "Map"
+    if isinstance(delivery, ChildFailed):
+        raise StatesError(delivery.error or "", delivery.cause)
+    if not isinstance(delivery, ChildrenSucceeded):
+        raise TypeError(f"a {prefix} state waits for its branches, not {delivery!r}")
+    env.history.add(f"{prefix}StateSucceeded", link=False)
+    return _finish(state, run, list(delivery.outputs), env)
+
+
+# -- errors ----------------------------------------------------------------------------------------
+
+
+def _on_error(state: State, run: Run, failure: StatesError, env: Env) -> Outcome:
+    error, cause = failure.error, failure.cause
+    if isinstance(failure, FieldError):
+        cause = (f"An error occurred while executing the state '{state.name}' "
+                 f"(entered at the event id #{run.cursor.entered_event_id}). {cause}")
+        if error == QUERY_EVALUATION_ERROR:
+            details = {"error": error, "cause": cause}
+            if failure.location:
+                details["location"] = failure.location
+            env.history.add("EvaluationFailed", {**details, "state": state.name})
+    if isinstance(state, ParallelState | MapState) and run.cursor.phase in ("enter", "fanout", "retry"):
+        env.history.add(f"{'Parallel' if isinstance(state, ParallelState) else 'Map'}StateFailed")
+    if not isinstance(state, TaskState | ParallelState | MapState):
+        return Fail(error, cause, run)
+    retry = _retry(state.retry, run, error, env)
+    if retry is not None:
+        return retry
+    catcher = next((c for c in state.catch if error_matches(c.error_equals, error)), None)
+    if catcher is None:
+        return Fail(error, cause, run)
+    return _caught(state, catcher, run, error, cause, env)
+
+
+def _retry(retriers: tuple[Retrier, ...], run: Run, error: str, env: Env) -> Outcome | None:
+    for index, retrier in enumerate(retriers):
+        if not error_matches(retrier.error_equals, error):
+            continue
+        attempts = list(run.cursor.attempts) or [0] * len(retriers)
+        if attempts[index] >= retrier.max_attempts:
+            return None
+        delay = retry_delay(retrier, attempts[index], env.rng)
+        attempts[index] += 1
+        cursor = replace(run.cursor, phase="retry", attempts=tuple(attempts), retry_count=run.cursor.retry_count + 1)
+        return Sleep(env.now + dt.timedelta(seconds=delay), run.at(cursor))
+    return None
+
+
+def retry_delay(retrier: Retrier, attempt: int, rng: random.Random) -> float:
+    """Seconds before retry number ``attempt + 1``: the backoff, capped, with FULL jitter if asked."""
+    delay = retrier.interval_seconds * retrier.backoff_rate**attempt
+    if retrier.max_delay_seconds is not None:
+        delay = min(delay, retrier.max_delay_seconds)
+    if retrier.jitter_strategy == "FULL":
+        delay = rng.uniform(0, delay)
+    return delay
+
+
+def _caught(state: TaskState | ParallelState | MapState, catcher: Catcher, run: Run, error: str,
+            cause: str | None, env: Env) -> Outcome:
+    error_output: dict[str, Any] = {"Error": error}
+    if cause is not None:
+        error_output["Cause"] = cause
+    scope = _scope(state, run, env)
+    if state.is_jsonata:
+        states = scope.states(run.cursor.input, errorOutput=error_output)
+        assigned = dataflow.evaluate_assign(catcher.assign, scope, None, states)
+        output = error_output if catcher.output is ABSENT else dataflow.evaluate_jsonata(catcher.output, "Output",
+                                                                                         scope, states)
+    else:
+        assigned = dataflow.evaluate_assign(catcher.assign, scope, error_output, None)
+        output = dataflow.apply_result_path(catcher.result_path, run.cursor.input, error_output)
+    return _exit(state, run, output, assigned, env, catcher.next)
+
+
+def _is_integer(value: Any) -> bool:
+    """A JSON integer (AWS reads 1.5 and true as "not a long value")."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
