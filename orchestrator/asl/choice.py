@@ -17,9 +17,7 @@ from typing import Any
 from orchestrator.asl.model import BooleanRule, DataTest, Rule
 
 # RFC 3339 as the States Language profiles it: uppercase T, Z or an offset, optional fraction.
-_TIMESTAMP = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
-)
+_TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
 def parse_timestamp(text: Any) -> dt.datetime | None:
@@ -37,7 +35,7 @@ def _parse_timestamp(text: str) -> dt.datetime | None:
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     micro = int((fraction or ".0")[1:7].ljust(6, "0"))
     try:
-        offset = dt.timezone.utc
+        offset = dt.UTC
         if zone != "Z":
             sign = 1 if zone[0] == "+" else -1
             offset = dt.timezone(sign * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))

@@ -74,7 +74,12 @@ class Diagnostic:
     location: str  # a JSON pointer into the definition, e.g. "/States/Fetch/Retry/0"
 
     def to_json(self) -> dict[str, str]:
-        return {"severity": self.severity, "code": self.code, "message": self.message, "location": self.location}
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "location": self.location,
+        }
 
 
 class DefinitionError(ValueError):

@@ -60,34 +60,87 @@ _ERRORS = {"Retry", "Catch"}
 # Fields each state type accepts, per query language (the States Language's field tables).
 _FIELDS: dict[str, dict[str, set[str]]] = {
     "Task": {
-        JSONPATH: _COMMON | _FLOW | _JSONPATH_IO | _ERRORS
-        | {"Assign", "Resource", "Parameters", "ResultSelector", "ResultPath", "TimeoutSeconds",
-           "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Credentials"},
-        JSONATA: _COMMON | _FLOW | _ERRORS
+        JSONPATH: _COMMON
+        | _FLOW
+        | _JSONPATH_IO
+        | _ERRORS
+        | {
+            "Assign",
+            "Resource",
+            "Parameters",
+            "ResultSelector",
+            "ResultPath",
+            "TimeoutSeconds",
+            "TimeoutSecondsPath",
+            "HeartbeatSeconds",
+            "HeartbeatSecondsPath",
+            "Credentials",
+        },
+        JSONATA: _COMMON
+        | _FLOW
+        | _ERRORS
         | {"Assign", "Output", "Resource", "Arguments", "TimeoutSeconds", "HeartbeatSeconds", "Credentials"},
     },
     "Parallel": {
-        JSONPATH: _COMMON | _FLOW | _JSONPATH_IO | _ERRORS
+        JSONPATH: _COMMON
+        | _FLOW
+        | _JSONPATH_IO
+        | _ERRORS
         | {"Assign", "Branches", "Parameters", "ResultSelector", "ResultPath"},
         JSONATA: _COMMON | _FLOW | _ERRORS | {"Assign", "Output", "Branches", "Arguments"},
     },
     "Map": {
-        JSONPATH: _COMMON | _FLOW | _JSONPATH_IO | _ERRORS
-        | {"Assign", "ItemProcessor", "Iterator", "ItemsPath", "ItemSelector", "Parameters",
-           "MaxConcurrency", "MaxConcurrencyPath", "ToleratedFailurePercentage",
-           "ToleratedFailurePercentagePath", "ToleratedFailureCount", "ToleratedFailureCountPath",
-           "ItemReader", "ItemBatcher", "ResultWriter", "Label", "ResultSelector", "ResultPath"},
-        JSONATA: _COMMON | _FLOW | _ERRORS
-        | {"Assign", "Output", "ItemProcessor", "Iterator", "Items", "ItemSelector", "MaxConcurrency",
-           "ToleratedFailurePercentage", "ToleratedFailureCount", "ItemReader", "ItemBatcher",
-           "ResultWriter", "Label"},
+        JSONPATH: _COMMON
+        | _FLOW
+        | _JSONPATH_IO
+        | _ERRORS
+        | {
+            "Assign",
+            "ItemProcessor",
+            "Iterator",
+            "ItemsPath",
+            "ItemSelector",
+            "Parameters",
+            "MaxConcurrency",
+            "MaxConcurrencyPath",
+            "ToleratedFailurePercentage",
+            "ToleratedFailurePercentagePath",
+            "ToleratedFailureCount",
+            "ToleratedFailureCountPath",
+            "ItemReader",
+            "ItemBatcher",
+            "ResultWriter",
+            "Label",
+            "ResultSelector",
+            "ResultPath",
+        },
+        JSONATA: _COMMON
+        | _FLOW
+        | _ERRORS
+        | {
+            "Assign",
+            "Output",
+            "ItemProcessor",
+            "Iterator",
+            "Items",
+            "ItemSelector",
+            "MaxConcurrency",
+            "ToleratedFailurePercentage",
+            "ToleratedFailureCount",
+            "ItemReader",
+            "ItemBatcher",
+            "ResultWriter",
+            "Label",
+        },
     },
     "Pass": {
         JSONPATH: _COMMON | _FLOW | _JSONPATH_IO | {"Assign", "Result", "Parameters", "ResultPath"},
         JSONATA: _COMMON | _FLOW | {"Assign", "Output"},
     },
     "Wait": {
-        JSONPATH: _COMMON | _FLOW | _JSONPATH_IO
+        JSONPATH: _COMMON
+        | _FLOW
+        | _JSONPATH_IO
         | {"Assign", "Seconds", "Timestamp", "SecondsPath", "TimestampPath"},
         JSONATA: _COMMON | _FLOW | {"Assign", "Output", "Seconds", "Timestamp"},
     },
@@ -103,15 +156,31 @@ _FIELDS: dict[str, dict[str, set[str]]] = {
 }
 
 # Intrinsic functions a Fail state's ErrorPath/CausePath may call.
-_FAIL_PATH_INTRINSICS = frozenset({
-    "States.Format", "States.JsonToString", "States.ArrayGetItem", "States.Base64Encode",
-    "States.Base64Decode", "States.Hash", "States.UUID",
-})
+_FAIL_PATH_INTRINSICS = frozenset(
+    {
+        "States.Format",
+        "States.JsonToString",
+        "States.ArrayGetItem",
+        "States.Base64Encode",
+        "States.Base64Decode",
+        "States.Hash",
+        "States.UUID",
+    }
+)
 
-_RETRIER_FIELDS = {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds",
-                   "JitterStrategy", "Comment"}
-_CATCHER_FIELDS = {JSONPATH: {"ErrorEquals", "Next", "ResultPath", "Assign", "Comment"},
-                   JSONATA: {"ErrorEquals", "Next", "Output", "Assign", "Comment"}}
+_RETRIER_FIELDS = {
+    "ErrorEquals",
+    "IntervalSeconds",
+    "MaxAttempts",
+    "BackoffRate",
+    "MaxDelaySeconds",
+    "JitterStrategy",
+    "Comment",
+}
+_CATCHER_FIELDS = {
+    JSONPATH: {"ErrorEquals", "Next", "ResultPath", "Assign", "Comment"},
+    JSONATA: {"ErrorEquals", "Next", "Output", "Assign", "Comment"},
+}
 _TOP_FIELDS = {"StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"}
 _SCOPE_FIELDS = {"StartAt", "States", "Comment", "QueryLanguage"}
 _PROCESSOR_FIELDS = _SCOPE_FIELDS | {"ProcessorConfig"}
@@ -175,8 +244,11 @@ class _Parser:
         try:
             document = json.loads(text)
         except json.JSONDecodeError as exc:
-            self.error("", f"The definition is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                       "INVALID_JSON_DESCRIPTION")
+            self.error(
+                "",
+                f"The definition is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                "INVALID_JSON_DESCRIPTION",
+            )
             return None
         if not isinstance(document, dict):
             self.error("", f"The definition must be a JSON object, not {_json_type(document)}")
@@ -189,13 +261,18 @@ class _Parser:
         timeout = self.optional_int(doc, "TimeoutSeconds", "", minimum=1, maximum=MAX_INT)
         version = doc.get("Version")
         if version is not None and version != "1.0":
-            self.error("/Version", "Version must be \"1.0\"")
+            self.error("/Version", 'Version must be "1.0"')
         self.optional_string(doc, "Comment", "")
         root = self.scope(doc, "", language, depth=0)
         if root is None:
             return None
-        return StateMachine(root=root, timeout_seconds=timeout, version=version,
-                            comment=doc.get("Comment"), scopes=self.scopes)
+        return StateMachine(
+            root=root,
+            timeout_seconds=timeout,
+            version=version,
+            comment=doc.get("Comment"),
+            scopes=self.scopes,
+        )
 
     def scope(self, doc: dict[str, Any], loc: str, language: str, depth: int) -> Scope | None:
         """A ``{StartAt, States}`` block: its states, and the transitions among them."""
@@ -205,11 +282,19 @@ class _Parser:
         start_at = doc.get("StartAt")
         states_doc = doc.get("States")
         if not isinstance(start_at, str):
-            self.error(f"{loc}/StartAt", "StartAt is required and must be a string naming a state"
-                       if start_at is None else "StartAt must be a string")
+            self.error(
+                f"{loc}/StartAt",
+                "StartAt is required and must be a string naming a state"
+                if start_at is None
+                else "StartAt must be a string",
+            )
         if not isinstance(states_doc, dict) or not states_doc:
-            self.error(f"{loc}/States", "States is required and must be a non-empty object"
-                       if states_doc is None else "States must be a non-empty object of states")
+            self.error(
+                f"{loc}/States",
+                "States is required and must be a non-empty object"
+                if states_doc is None
+                else "States must be a non-empty object of states",
+            )
             return None
         states: dict[str, State] = {}
         for name, body in states_doc.items():
@@ -217,8 +302,11 @@ class _Parser:
             if state is not None:
                 states[name] = state
         if isinstance(start_at, str) and start_at not in states_doc:
-            self.error(f"{loc}/StartAt", f"StartAt names '{start_at}', which is not a state in this block",
-                       "MISSING_TRANSITION_TARGET")
+            self.error(
+                f"{loc}/StartAt",
+                f"StartAt names '{start_at}', which is not a state in this block",
+                "MISSING_TRANSITION_TARGET",
+            )
         self.check_transitions(states_doc, states, start_at, loc)
         if not isinstance(start_at, str) or len(states) != len(states_doc):
             return None
@@ -227,25 +315,33 @@ class _Parser:
     def query_language(self, doc: dict[str, Any], loc: str, inherited: str) -> str:
         value = doc.get("QueryLanguage", inherited)
         if value not in (JSONPATH, JSONATA):
-            self.error(f"{loc}/QueryLanguage", f"QueryLanguage must be \"JSONPath\" or \"JSONata\", not {value!r}")
+            self.error(
+                f"{loc}/QueryLanguage", f'QueryLanguage must be "JSONPath" or "JSONata", not {value!r}'
+            )
             return inherited
         if inherited == JSONATA and value == JSONPATH and loc:
             # A JSONata machine cannot hold JSONPath states (the reverse is allowed).
-            self.error(f"{loc}/QueryLanguage",
-                       "A state cannot use JSONPath when the state machine's QueryLanguage is JSONata")
+            self.error(
+                f"{loc}/QueryLanguage",
+                "A state cannot use JSONPath when the state machine's QueryLanguage is JSONata",
+            )
         return value
 
     # -- transitions -------------------------------------------------------------------------
 
-    def check_transitions(self, states_doc: dict[str, Any], states: dict[str, State], start_at: Any,
-                          loc: str) -> None:
+    def check_transitions(
+        self, states_doc: dict[str, Any], states: dict[str, State], start_at: Any, loc: str
+    ) -> None:
         names = set(states_doc)
         for name, state in states.items():
             here = f"{loc}/States{_pointer(name)}"
             for target, where in _targets(state):
                 if target not in names:
-                    self.error(f"{here}{where}", f"'{target}' is not a state in this block",
-                               "MISSING_TRANSITION_TARGET")
+                    self.error(
+                        f"{here}{where}",
+                        f"'{target}' is not a state in this block",
+                        "MISSING_TRANSITION_TARGET",
+                    )
         if not isinstance(start_at, str) or start_at not in names or len(states) != len(states_doc):
             return
         reachable = _reachable(start_at, states)
@@ -253,8 +349,11 @@ class _Parser:
             if name not in reachable:
                 self.error(f"{loc}/States{_pointer(name)}", f"State '{name}' is not reachable from StartAt")
         if not any(_is_terminal(s) for s in states.values()):
-            self.error(f"{loc}/States", "No terminal state: a block needs a state with End, or a Succeed or "
-                       "Fail state", "MISSING_END_STATE")
+            self.error(
+                f"{loc}/States",
+                "No terminal state: a block needs a state with End, or a Succeed or Fail state",
+                "MISSING_END_STATE",
+            )
 
     # -- states ------------------------------------------------------------------------------
 
@@ -265,8 +364,12 @@ class _Parser:
         if any(unicodedata.category(c) == "Cc" for c in name):
             self.error(loc, f"State name {name!r} contains control characters", "INVALID_STATE_NAME")
         if name in self.state_locations:
-            self.error(loc, f"The state name '{name}' is already used at {self.state_locations[name]}; names "
-                       "must be unique across the whole state machine", "DUPLICATE_STATE_NAME")
+            self.error(
+                loc,
+                f"The state name '{name}' is already used at {self.state_locations[name]}; names "
+                "must be unique across the whole state machine",
+                "DUPLICATE_STATE_NAME",
+            )
         else:
             self.state_locations[name] = loc
         if not isinstance(body, dict):
@@ -274,9 +377,12 @@ class _Parser:
             return None
         kind = body.get("Type")
         if kind not in _FIELDS:
-            self.error(f"{loc}/Type", f"Type is required and must be one of {', '.join(sorted(_FIELDS))}"
-                       if kind is None else f"Unknown state type {kind!r}; expected one of "
-                       f"{', '.join(sorted(_FIELDS))}")
+            self.error(
+                f"{loc}/Type",
+                f"Type is required and must be one of {', '.join(sorted(_FIELDS))}"
+                if kind is None
+                else f"Unknown state type {kind!r}; expected one of {', '.join(sorted(_FIELDS))}",
+            )
             return None
         language = self.query_language(body, loc, inherited)
         self.state_fields(body, kind, language, loc)
@@ -291,15 +397,21 @@ class _Parser:
             if key in allowed:
                 continue
             if key in other:
-                self.error(f"{loc}/{key}", f"The field '{key}' is not supported in {kind} states when "
-                           f"QueryLanguage is {language}")
+                self.error(
+                    f"{loc}/{key}",
+                    f"The field '{key}' is not supported in {kind} states when QueryLanguage is {language}",
+                )
             else:
                 self.error(f"{loc}/{key}", f"The field '{key}' is not supported by {kind} states")
 
     def common(self, name: str, body: dict[str, Any], kind: str, language: str, loc: str) -> dict[str, Any]:
         self.optional_string(body, "Comment", loc)
-        fields: dict[str, Any] = {"name": name, "type": kind, "query_language": language,
-                                  "comment": body.get("Comment")}
+        fields: dict[str, Any] = {
+            "name": name,
+            "type": kind,
+            "query_language": language,
+            "comment": body.get("Comment"),
+        }
         if kind not in ("Choice", "Succeed", "Fail"):
             fields.update(self.flow(body, loc))
         if language == JSONPATH and kind != "Fail":
@@ -316,38 +428,63 @@ class _Parser:
         if has_next and end is not None:
             self.error(loc, "A state cannot have both Next and End")
         elif not has_next and end is not True:
-            self.error(loc, "A state must have Next, or End set to true"
-                       if end is None else "End must be true (or use Next)")
+            self.error(
+                loc,
+                "A state must have Next, or End set to true"
+                if end is None
+                else "End must be true (or use Next)",
+            )
         if has_next and not isinstance(body["Next"], str):
             self.error(f"{loc}/Next", "Next must be a string naming a state")
         return {"next": body.get("Next") if isinstance(body.get("Next"), str) else None, "end": end is True}
 
-    def state_pass(self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str,
-                   depth: int) -> State:
+    def state_pass(
+        self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int
+    ) -> State:
         if language == JSONATA:
             return PassState(**common)
-        return PassState(**common, result=body.get("Result", ABSENT),
-                         parameters=self.template(body, "Parameters", loc),
-                         result_path=self.path_field(body, "ResultPath", loc, reference=True))
+        return PassState(
+            **common,
+            result=body.get("Result", ABSENT),
+            parameters=self.template(body, "Parameters", loc),
+            result_path=self.path_field(body, "ResultPath", loc, reference=True),
+        )
 
-    def state_task(self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str,
-                   depth: int) -> State:
+    def state_task(
+        self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int
+    ) -> State:
         resource = body.get("Resource")
         if not isinstance(resource, str):
-            self.error(f"{loc}/Resource", "Resource is required and must be a string (an ARN)"
-                       if resource is None else "Resource must be a string (an ARN)")
+            self.error(
+                f"{loc}/Resource",
+                "Resource is required and must be a string (an ARN)"
+                if resource is None
+                else "Resource must be a string (an ARN)",
+            )
         elif not _looks_like_arn(resource):
             self.error(f"{loc}/Resource", f"Resource {resource!r} is not a valid ARN", "INVALID_RESOURCE")
         timing = self.task_timing(body, loc, language)
-        fields = dict(common, resource=resource if isinstance(resource, str) else "", **timing,
-                      retry=self.retriers(body, loc), catch=self.catchers(body, loc, language),
-                      credentials=body.get("Credentials"))
+        fields = dict(
+            common,
+            resource=resource if isinstance(resource, str) else "",
+            **timing,
+            retry=self.retriers(body, loc),
+            catch=self.catchers(body, loc, language),
+            credentials=body.get("Credentials"),
+        )
         if language == JSONATA:
-            return TaskState(**fields, arguments=self.jsonata_template(body["Arguments"], f"{loc}/Arguments")
-                             if "Arguments" in body else ABSENT)
-        return TaskState(**fields, parameters=self.template(body, "Parameters", loc),
-                         result_selector=self.template(body, "ResultSelector", loc),
-                         result_path=self.path_field(body, "ResultPath", loc, reference=True))
+            return TaskState(
+                **fields,
+                arguments=self.jsonata_template(body["Arguments"], f"{loc}/Arguments")
+                if "Arguments" in body
+                else ABSENT,
+            )
+        return TaskState(
+            **fields,
+            parameters=self.template(body, "Parameters", loc),
+            result_selector=self.template(body, "ResultSelector", loc),
+            result_path=self.path_field(body, "ResultPath", loc, reference=True),
+        )
 
     def task_timing(self, body: dict[str, Any], loc: str, language: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -361,8 +498,9 @@ class _Parser:
             self.error(f"{loc}/HeartbeatSeconds", "HeartbeatSeconds must be smaller than TimeoutSeconds")
         return out
 
-    def state_choice(self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str,
-                     depth: int) -> State:
+    def state_choice(
+        self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int
+    ) -> State:
         rules_doc = body.get("Choices")
         rules: list[ChoiceRule] = []
         if not isinstance(rules_doc, list) or not rules_doc:
@@ -392,13 +530,21 @@ class _Parser:
                 self.error(f"{loc}/Condition", "A JSONata choice rule needs Condition")
             condition = self.jsonata_template(doc.get("Condition"), f"{loc}/Condition")
             if not isinstance(condition, bool) and not jsonata.is_expression(condition):
-                self.error(f"{loc}/Condition", "Condition must be true, false or a JSONata expression {% ... %}")
+                self.error(
+                    f"{loc}/Condition", "Condition must be true, false or a JSONata expression {% ... %}"
+                )
             output = self.jsonata_template(doc["Output"], f"{loc}/Output") if "Output" in doc else ABSENT
-            return ChoiceRule(next=target if isinstance(target, str) else "", condition=condition,
-                              assign=assign, output=output)
+            return ChoiceRule(
+                next=target if isinstance(target, str) else "",
+                condition=condition,
+                assign=assign,
+                output=output,
+            )
         if "Output" in doc or "Condition" in doc:
             field = "Output" if "Output" in doc else "Condition"
-            self.error(f"{loc}/{field}", f"The field '{field}' is only supported when QueryLanguage is JSONata")
+            self.error(
+                f"{loc}/{field}", f"The field '{field}' is only supported when QueryLanguage is JSONata"
+            )
         rule = self.boolean_rule(doc, loc, top=True)
         return ChoiceRule(next=target if isinstance(target, str) else "", rule=rule, assign=assign)
 
@@ -441,8 +587,12 @@ class _Parser:
         if problem:
             self.error(f"{loc}/Variable", problem)
         if len(operators) != 1:
-            self.error(loc, "A choice rule needs exactly one comparison operator" if not operators
-                       else f"A choice rule may have only one comparison operator, found {', '.join(operators)}")
+            self.error(
+                loc,
+                "A choice rule needs exactly one comparison operator"
+                if not operators
+                else f"A choice rule may have only one comparison operator, found {', '.join(operators)}",
+            )
             return None
         op = operators[0]
         operand = doc[op]
@@ -458,35 +608,50 @@ class _Parser:
                 self.error(f"{loc}/{op}", f"{op} must be true or false")
         else:
             expected = choice.OPERAND_TYPES[base]
-            if not isinstance(operand, expected) or isinstance(operand, bool) and expected is not bool:
-                self.error(f"{loc}/{op}", f"{op} needs a {_type_name(expected)} operand, not {_json_type(operand)}")
+            if not isinstance(operand, expected) or (isinstance(operand, bool) and expected is not bool):
+                self.error(
+                    f"{loc}/{op}", f"{op} needs a {_type_name(expected)} operand, not {_json_type(operand)}"
+                )
             elif base.startswith("Timestamp") and choice.parse_timestamp(operand) is None:
                 self.error(f"{loc}/{op}", f"{op} needs an RFC 3339 timestamp such as 2016-03-14T01:59:00Z")
         return DataTest(variable=variable, operator=base, operand=operand, operand_is_path=is_path)
 
-    def state_wait(self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str,
-                   depth: int) -> State:
+    def state_wait(
+        self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int
+    ) -> State:
         given = [k for k in ("Seconds", "Timestamp", "SecondsPath", "TimestampPath") if k in body]
         if len(given) != 1:
-            self.error(loc, "A Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath"
-                       if not given else f"A Wait state may use only one of {', '.join(given)}")
+            self.error(
+                loc,
+                "A Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath"
+                if not given
+                else f"A Wait state may use only one of {', '.join(given)}",
+            )
         seconds = self.int_or_expression(body, "Seconds", loc, language, minimum=0, maximum=MAX_INT)
         timestamp = body.get("Timestamp")
         if timestamp is not None:
             if language == JSONATA and jsonata.is_expression(timestamp):
                 timestamp = self.jsonata_template(timestamp, f"{loc}/Timestamp")
             elif not isinstance(timestamp, str) or choice.parse_timestamp(timestamp) is None:
-                self.error(f"{loc}/Timestamp", "Timestamp must be an RFC 3339 timestamp such as 2016-03-14T01:59:00Z")
-        return WaitState(**common, seconds=seconds, timestamp=timestamp,
-                         seconds_path=self.path_field(body, "SecondsPath", loc, reference=True, default=None),
-                         timestamp_path=self.path_field(body, "TimestampPath", loc, reference=True, default=None))
+                self.error(
+                    f"{loc}/Timestamp", "Timestamp must be an RFC 3339 timestamp such as 2016-03-14T01:59:00Z"
+                )
+        return WaitState(
+            **common,
+            seconds=seconds,
+            timestamp=timestamp,
+            seconds_path=self.path_field(body, "SecondsPath", loc, reference=True, default=None),
+            timestamp_path=self.path_field(body, "TimestampPath", loc, reference=True, default=None),
+        )
 
-    def state_succeed(self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str,
-                      depth: int) -> State:
+    def state_succeed(
+        self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int
+    ) -> State:
         return SucceedState(**common)
 
-    def state_fail(self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str,
-                   depth: int) -> State:
+    def state_fail(
+        self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int
+    ) -> State:
         out: dict[str, Any] = {}
         for name in ("Error", "Cause"):
             if name in body and f"{name}Path" in body:
@@ -517,8 +682,9 @@ class _Parser:
         else:
             self.error(loc, "The value must be a path ($...) or an intrinsic function (States...)")
 
-    def state_parallel(self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str,
-                       depth: int) -> State:
+    def state_parallel(
+        self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int
+    ) -> State:
         branches_doc = body.get("Branches")
         branches: list[Scope] = []
         if not isinstance(branches_doc, list) or not branches_doc:
@@ -531,14 +697,25 @@ class _Parser:
                 if branch is not None:
                     self.scopes[scope_key(common["name"], i)] = branch
                     branches.append(branch)
-        fields = dict(common, branches=tuple(branches), retry=self.retriers(body, loc),
-                      catch=self.catchers(body, loc, language))
+        fields = dict(
+            common,
+            branches=tuple(branches),
+            retry=self.retriers(body, loc),
+            catch=self.catchers(body, loc, language),
+        )
         if language == JSONATA:
-            return ParallelState(**fields, arguments=self.jsonata_template(body["Arguments"], f"{loc}/Arguments")
-                                 if "Arguments" in body else ABSENT)
-        return ParallelState(**fields, parameters=self.template(body, "Parameters", loc),
-                             result_selector=self.template(body, "ResultSelector", loc),
-                             result_path=self.path_field(body, "ResultPath", loc, reference=True))
+            return ParallelState(
+                **fields,
+                arguments=self.jsonata_template(body["Arguments"], f"{loc}/Arguments")
+                if "Arguments" in body
+                else ABSENT,
+            )
+        return ParallelState(
+            **fields,
+            parameters=self.template(body, "Parameters", loc),
+            result_selector=self.template(body, "ResultSelector", loc),
+            result_path=self.path_field(body, "ResultPath", loc, reference=True),
+        )
 
     def nested_scope(self, doc: Any, loc: str, allowed: set[str], depth: int) -> Scope | None:
         if not isinstance(doc, dict):
@@ -548,8 +725,9 @@ class _Parser:
         language = self.query_language(doc, loc, self.machine_language)
         return self.scope(doc, loc, language, depth + 1)
 
-    def state_map(self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str,
-                  depth: int) -> State | None:
+    def state_map(
+        self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int
+    ) -> State | None:
         processor_key = "ItemProcessor" if "ItemProcessor" in body else "Iterator"
         if "ItemProcessor" in body and "Iterator" in body:
             self.error(loc, "Use ItemProcessor or its old name Iterator, not both")
@@ -561,21 +739,33 @@ class _Parser:
         mode, execution_type = self.processor_config(processor_doc, f"{loc}/{processor_key}")
         if processor is None:
             return None
-        processor = Scope(start_at=processor.start_at, states=processor.states,
-                          query_language=processor.query_language, comment=processor.comment,
-                          processor_mode=mode, execution_type=execution_type)
+        processor = Scope(
+            start_at=processor.start_at,
+            states=processor.states,
+            query_language=processor.query_language,
+            comment=processor.comment,
+            processor_mode=mode,
+            execution_type=execution_type,
+        )
         self.scopes[scope_key(common["name"])] = processor
         if "ItemSelector" in body and "Parameters" in body:
             self.error(loc, "Use ItemSelector or its old name Parameters, not both")
-        fields = dict(common, processor=processor, retry=self.retriers(body, loc),
-                      catch=self.catchers(body, loc, language), label=body.get("Label"),
-                      item_reader=self.optional_object(body, "ItemReader", loc),
-                      item_batcher=self.optional_object(body, "ItemBatcher", loc),
-                      result_writer=self.optional_object(body, "ResultWriter", loc))
+        fields = dict(
+            common,
+            processor=processor,
+            retry=self.retriers(body, loc),
+            catch=self.catchers(body, loc, language),
+            label=body.get("Label"),
+            item_reader=self.optional_object(body, "ItemReader", loc),
+            item_batcher=self.optional_object(body, "ItemBatcher", loc),
+            result_writer=self.optional_object(body, "ResultWriter", loc),
+        )
         if "ItemBatcher" in body and isinstance(body["ItemBatcher"], dict):
             batcher = body["ItemBatcher"]
             if not any(k.startswith(("MaxItemsPerBatch", "MaxInputBytesPerBatch")) for k in batcher):
-                self.error(f"{loc}/ItemBatcher", "ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch")
+                self.error(
+                    f"{loc}/ItemBatcher", "ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch"
+                )
         for name, key, minimum, maximum in (
             ("MaxConcurrency", "max_concurrency", 0, MAX_INT),
             ("ToleratedFailurePercentage", "tolerated_failure_percentage", 0, 100),
@@ -583,20 +773,27 @@ class _Parser:
         ):
             if name in body and f"{name}Path" in body:
                 self.error(loc, f"{name} and {name}Path cannot be used together")
-            value = self.number_or_expression(body, name, loc, language, minimum, maximum,
-                                              integer=name != "ToleratedFailurePercentage")
+            value = self.number_or_expression(
+                body, name, loc, language, minimum, maximum, integer=name != "ToleratedFailurePercentage"
+            )
             fields[key] = (0 if value is None else value) if name == "MaxConcurrency" else value
             fields[f"{key}_path"] = self.path_field(body, f"{name}Path", loc, reference=True, default=None)
         if language == JSONATA:
             items = self.jsonata_template(body["Items"], f"{loc}/Items") if "Items" in body else ABSENT
-            selector = self.jsonata_template(body["ItemSelector"], f"{loc}/ItemSelector") \
-                if "ItemSelector" in body else ABSENT
+            selector = (
+                self.jsonata_template(body["ItemSelector"], f"{loc}/ItemSelector")
+                if "ItemSelector" in body
+                else ABSENT
+            )
             return MapState(**fields, items=items, item_selector_jsonata=selector)
         selector_key = "ItemSelector" if "ItemSelector" in body else "Parameters"
-        return MapState(**fields, items_path=self.path_field(body, "ItemsPath", loc, reference=True) or "$",
-                        item_selector=self.template(body, selector_key, loc),
-                        result_selector=self.template(body, "ResultSelector", loc),
-                        result_path=self.path_field(body, "ResultPath", loc, reference=True))
+        return MapState(
+            **fields,
+            items_path=self.path_field(body, "ItemsPath", loc, reference=True) or "$",
+            item_selector=self.template(body, selector_key, loc),
+            result_selector=self.template(body, "ResultSelector", loc),
+            result_path=self.path_field(body, "ResultPath", loc, reference=True),
+        )
 
     def processor_config(self, doc: Any, loc: str) -> tuple[str, str | None]:
         config = doc.get("ProcessorConfig", {}) if isinstance(doc, dict) else {}
@@ -630,14 +827,16 @@ class _Parser:
             jitter = doc.get("JitterStrategy", "NONE")
             if jitter not in ("FULL", "NONE"):
                 self.error(f"{here}/JitterStrategy", "JitterStrategy must be FULL or NONE")
-            out.append(Retrier(
-                error_equals=self.error_equals(doc, here, last=i == len(items) - 1, kind="retrier"),
-                interval_seconds=self.optional_int(doc, "IntervalSeconds", here, 1, MAX_INT, default=1),
-                max_attempts=self.optional_int(doc, "MaxAttempts", here, 0, MAX_INT, default=3),
-                backoff_rate=float(backoff),
-                max_delay_seconds=self.optional_int(doc, "MaxDelaySeconds", here, 1, 31_622_400),
-                jitter_strategy=jitter if jitter in ("FULL", "NONE") else "NONE",
-            ))
+            out.append(
+                Retrier(
+                    error_equals=self.error_equals(doc, here, last=i == len(items) - 1, kind="retrier"),
+                    interval_seconds=self.optional_int(doc, "IntervalSeconds", here, 1, MAX_INT, default=1),
+                    max_attempts=self.optional_int(doc, "MaxAttempts", here, 0, MAX_INT, default=3),
+                    backoff_rate=float(backoff),
+                    max_delay_seconds=self.optional_int(doc, "MaxDelaySeconds", here, 1, 31_622_400),
+                    jitter_strategy=jitter if jitter in ("FULL", "NONE") else "NONE",
+                )
+            )
         return tuple(out)
 
     def catchers(self, body: dict[str, Any], loc: str, language: str) -> tuple[Catcher, ...]:
@@ -649,14 +848,21 @@ class _Parser:
             target = doc.get("Next")
             if not isinstance(target, str):
                 self.error(f"{here}/Next", "A catcher needs Next, a string naming a state")
-            out.append(Catcher(
-                error_equals=self.error_equals(doc, here, last=i == len(items) - 1, kind="catcher"),
-                next=target if isinstance(target, str) else "",
-                result_path=self.path_field(doc, "ResultPath", here, reference=True)
-                if language == JSONPATH else "$",
-                output=self.jsonata_template(doc["Output"], f"{here}/Output") if "Output" in doc else ABSENT,
-                assign=self.assign(doc["Assign"], f"{here}/Assign", language) if "Assign" in doc else None,
-            ))
+            out.append(
+                Catcher(
+                    error_equals=self.error_equals(doc, here, last=i == len(items) - 1, kind="catcher"),
+                    next=target if isinstance(target, str) else "",
+                    result_path=self.path_field(doc, "ResultPath", here, reference=True)
+                    if language == JSONPATH
+                    else "$",
+                    output=self.jsonata_template(doc["Output"], f"{here}/Output")
+                    if "Output" in doc
+                    else ABSENT,
+                    assign=self.assign(doc["Assign"], f"{here}/Assign", language)
+                    if "Assign" in doc
+                    else None,
+                )
+            )
         return tuple(out)
 
     def error_handlers(self, body: dict[str, Any], key: str, loc: str) -> list[tuple[int, dict[str, Any]]]:
@@ -724,8 +930,9 @@ class _Parser:
                 self.jsonata_template(item, f"{loc}/{i}")
         return value
 
-    def path_field(self, body: dict[str, Any], key: str, loc: str, *, reference: bool,
-                   default: str | None = "$") -> str | None:
+    def path_field(
+        self, body: dict[str, Any], key: str, loc: str, *, reference: bool, default: str | None = "$"
+    ) -> str | None:
         if key not in body:
             return default
         value = body[key]
@@ -746,8 +953,9 @@ class _Parser:
             return default
         return value
 
-    def optional_int(self, doc: dict[str, Any], key: str, loc: str, minimum: int, maximum: int,
-                     default: int | None = None) -> Any:
+    def optional_int(
+        self, doc: dict[str, Any], key: str, loc: str, minimum: int, maximum: int, default: int | None = None
+    ) -> Any:
         if key not in doc:
             return default
         value = doc[key]
@@ -756,12 +964,21 @@ class _Parser:
             return default
         return int(value)
 
-    def int_or_expression(self, doc: dict[str, Any], key: str, loc: str, language: str, minimum: int,
-                          maximum: int) -> Any:
+    def int_or_expression(
+        self, doc: dict[str, Any], key: str, loc: str, language: str, minimum: int, maximum: int
+    ) -> Any:
         return self.number_or_expression(doc, key, loc, language, minimum, maximum, integer=True)
 
-    def number_or_expression(self, doc: dict[str, Any], key: str, loc: str, language: str, minimum: int,
-                             maximum: int, integer: bool) -> Any:
+    def number_or_expression(
+        self,
+        doc: dict[str, Any],
+        key: str,
+        loc: str,
+        language: str,
+        minimum: int,
+        maximum: int,
+        integer: bool,
+    ) -> Any:
         if key not in doc:
             return None
         value = doc[key]
@@ -847,8 +1064,10 @@ def _check_variable_name(name: str) -> str | None:
     if name == "states":
         return "'states' is reserved and cannot be a variable name"
     if not (name[0].isidentifier() and (name[0] + name[1:]).isidentifier()):
-        return (f"Invalid variable name '{name}': use letters, digits and underscores, not starting with a "
-                "digit (a sub-path such as 'a.b' or 'a[0]' cannot be assigned)")
+        return (
+            f"Invalid variable name '{name}': use letters, digits and underscores, not starting with a "
+            "digit (a sub-path such as 'a.b' or 'a[0]' cannot be assigned)"
+        )
     return None
 
 
@@ -858,7 +1077,12 @@ def _looks_like_arn(resource: str) -> bool:
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) or isinstance(value, float) and value.is_integer()
+    return (
+        (isinstance(value, int)
+        and not isinstance(value, bool))
+        or (isinstance(value, float)
+        and value.is_integer())
+    )
 
 
 def _is_number(value: Any) -> bool:

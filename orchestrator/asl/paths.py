@@ -381,15 +381,17 @@ _FILTER_QUERY_NODES = (_jp.This, _jp.Root, _jp.Child, _jp.Fields, _jp.Index, _jp
 
 def _compile_filter(expression: str, fail: Any) -> tuple[Any, ...]:
     """Parse ``(...)`` of ``[?(...)]`` with jsonpath-ng's extended parser."""
-    # jsonpath-ng warns (instead of failing) on syntax it deprecates, such as unquoted words;
-    # Jayway rejects those, so a warning is a syntax error here. Recording keeps the warning
-    # from reaching the caller's filters.
+    # jsonpath-ng warns (instead of failing) on syntax it deprecates. Unquoted words
+    # (`@.lang==es`) are one: AWS accepts definitions that use them, so they stay string
+    # literals here; any other warning is a syntax error. Recording keeps the warnings from
+    # reaching the caller's filters.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             tree = _jp_ext_parse(f"$[?{expression}]")
         except Exception as error:  # jsonpath-ng raises lexer, parser and plain exceptions
             raise fail(f"the filter {expression} does not parse: {error}") from None
+    caught = [w for w in caught if "unquoted word" not in str(w.message).lower()]
     if caught:
         raise fail(f"the filter {expression} is not supported: {caught[0].message}")
     if not (isinstance(tree, _jp.Child) and isinstance(tree.right, _jp_filter.Filter)):

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.asl import jsonata, paths
-from orchestrator.asl.errors import DATA_LIMIT_EXCEEDED, RESULT_PATH_MATCH_FAILURE, RUNTIME, FieldError, StatesError
+from orchestrator.asl.errors import (
+    DATA_LIMIT_EXCEEDED,
+    RESULT_PATH_MATCH_FAILURE,
+    RUNTIME,
+    FieldError,
+    StatesError,
+)
 from orchestrator.asl.model import ABSENT, Assign, State
 from orchestrator.asl.payload import Env as PayloadEnv
 from orchestrator.asl.payload import Template, read_reference, resolve
@@ -92,7 +98,9 @@ def apply_result_path(path: str | None, raw_input: Any, result: Any) -> Any:
 
 def evaluate_jsonata(template: Any, field: str, scope: Scope, states: dict[str, Any]) -> Any:
     """Resolve a JSONata field's template (literals stay as they are)."""
-    return jsonata.resolve_template(template, field=field, states=states, variables=scope.variables, rng=scope.rng)
+    return jsonata.resolve_template(
+        template, field=field, states=states, variables=scope.variables, rng=scope.rng
+    )
 
 
 def jsonata_output(state: State, scope: Scope, states: dict[str, Any], default: Any) -> Any:
@@ -104,8 +112,9 @@ def jsonata_output(state: State, scope: Scope, states: dict[str, Any], default: 
 # -- Assign --------------------------------------------------------------------------------------
 
 
-def evaluate_assign(assign: Assign | None, scope: Scope, jsonpath_data: Any,
-                    states: dict[str, Any] | None) -> dict[str, Any]:
+def evaluate_assign(
+    assign: Assign | None, scope: Scope, jsonpath_data: Any, states: dict[str, Any] | None
+) -> dict[str, Any]:
     """The variables an Assign block sets; every value sees the variables as they were at entry."""
     if assign is None:
         return {}

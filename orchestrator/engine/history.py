@@ -81,11 +81,30 @@ class History:
     now: dt.datetime
     events: list[Event] = field(default_factory=list)
 
-    def add(self, event_type: str, details: dict[str, Any] | None = None, *, link: bool = True) -> int:
-        """Append an event; returns its id. ``link=False`` records it without moving the chain."""
-        event = Event(self.next_id, self.previous, self.now, event_type, details)
+    def add(
+        self,
+        event_type: str,
+        details: dict[str, Any] | None = None,
+        *,
+        link: bool = True,
+        previous: int | None = None,
+    ) -> int:
+        """Append an event; returns its id.
+
+        ``link=False`` records it without moving the chain; ``previous`` links it somewhere else
+        than the chain's end.
+        """
+        event = Event(
+            self.next_id, self.previous if previous is None else previous, self.now, event_type, details
+        )
         self.events.append(event)
         self.next_id += 1
         if link:
             self.previous = event.id
         return event.id
+
+    def previous_of(self, event_id: int) -> int | None:
+        """The previousEventId of an event appended in this step, if it was."""
+        first = self.events[0].id if self.events else self.next_id
+        index = event_id - first
+        return self.events[index].previous_event_id if 0 <= index < len(self.events) else None

@@ -25,14 +25,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from orchestrator.asl.parse import parse
 from orchestrator.asl.model import MapState, ParallelState, StateMachine
+from orchestrator.asl.parse import parse
 from orchestrator.engine import step as interpreter
 from orchestrator.engine.history import Event, History
 from orchestrator.engine.outcomes import (
     ChildFailed,
-    ChildRun,
     ChildrenSucceeded,
+    ChildRun,
     Delivery,
     Fail,
     FanOut,
@@ -172,11 +172,20 @@ def run_local(
 
 
 @dataclass
+class _Log:
+    """Where a run's events go: the execution's history, or a Distributed Map child's own."""
+
+    events: list[Event] = field(default_factory=list)
+    next_id: int = 1
+
+
+@dataclass
 class _Slot:
     """A run being driven, and the bookkeeping of its children if it is a Parallel or Map."""
 
     run: Run
     previous: int
+    log: _Log
     parent: int | None = None
     child: ChildRun | None = None
     done: bool = False
@@ -190,11 +199,22 @@ class _Fan:
     running: set[int] = field(default_factory=set)
     outputs: dict[int, Any] = field(default_factory=dict)
     failed: int = 0
+    last_ended: int | None = None
 
 
 class _LocalExecution:
-    def __init__(self, machine: StateMachine, execution_input: Any, *, handlers: dict[str, Handler], clock: Clock,
-                 name: str, state_machine_name: str, state_machine_type: str, rng: random.Random) -> None:
+    def __init__(
+        self,
+        machine: StateMachine,
+        execution_input: Any,
+        *,
+        handlers: dict[str, Handler],
+        clock: Clock,
+        name: str,
+        state_machine_name: str,
+        state_machine_type: str,
+        rng: random.Random,
+    ) -> None:
         self.machine = machine
         self.handlers = handlers
         self.clock = clock
@@ -204,22 +224,28 @@ class _LocalExecution:
         sm_arn = f"arn:aws:states:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}:stateMachine:{state_machine_name}"
         self.arn = execution_arn(state_machine_name, name, state_machine_type, rng)
         self.execution_context = {
-            "Execution": {"Id": self.arn, "Input": execution_input, "StartTime": interpreter.iso(self.start),
-                          "Name": name, "RoleArn": ROLE_ARN, "RedriveCount": 0},
+            "Execution": {
+                "Id": self.arn,
+                "Input": execution_input,
+                "StartTime": interpreter.iso(self.start),
+                "Name": name,
+                "RoleArn": ROLE_ARN,
+                "RedriveCount": 0,
+            },
             "StateMachine": {"Id": sm_arn, "Name": state_machine_name},
         }
-        self.events: list[Event] = []
-        self.next_event_id = 1
+        self.log = _Log()
         self.slots: dict[int, _Slot] = {}
         self.ids = itertools.count()
         self.ready: deque[tuple[int, Delivery | None]] = deque()
         self.timers: list[tuple[dt.datetime, int, int]] = []
-        self.deadline = (self.start + dt.timedelta(seconds=machine.timeout_seconds)
-                         if machine.timeout_seconds else None)
-        history = self._history(0)
+        self.deadline = (
+            self.start + dt.timedelta(seconds=machine.timeout_seconds) if machine.timeout_seconds else None
+        )
+        history = self._history(self.log, 0)
         root = interpreter.begin(machine, execution_input, ROLE_ARN, history)
-        self._commit(history)
-        self.root = self._add_slot(root, history.previous)
+        self._commit(self.log, history)
+        self.root = self._add_slot(root, history.previous, self.log)
         self.ready.append((self.root, None))
         self.result: tuple[str, Any, str | None, str | None] | None = None
 
@@ -236,8 +262,9 @@ class _LocalExecution:
             else:  # nothing can move: only a lost callback could cause this
                 self._finish("FAILED", None, "States.Runtime", "The execution has nothing left to run")
         status, output, error, cause = self.result
-        return ExecutionResult(status, output, error, cause, self.arn, self.start, self.clock.now(),
-                               tuple(self.events))
+        return ExecutionResult(
+            status, output, error, cause, self.arn, self.start, self.clock.now(), tuple(self.log.events)
+        )
 
     def _fire_next_timer(self) -> None:
         moment = self.timers[0][0]
@@ -252,12 +279,12 @@ class _LocalExecution:
 
     def _advance(self, slot_id: int, delivery: Delivery | None) -> None:
         slot = self.slots[slot_id]
-        history = self._history(slot.previous)
+        history = self._history(slot.log, slot.previous)
         outcome = interpreter.step(self.machine, slot.run, delivery, self._env(history))
         while isinstance(outcome, Next):
             slot.run = outcome.run
             outcome = interpreter.step(self.machine, slot.run, None, self._env(history))
-        self._commit(history)
+        self._commit(slot.log, history)
         slot.previous = history.previous
         self._carry_out(slot_id, outcome)
 
@@ -286,26 +313,34 @@ class _LocalExecution:
         resource = parse_resource(task.resource)
         name = handler_name(resource, task.payload)
         handler = self.handlers.get(name)
-        is_lambda = resource.kind == "lambda" or (resource.service == "lambda" and resource.action == "invoke")
+        is_lambda = resource.kind == "lambda" or (
+            resource.service == "lambda" and resource.action == "invoke"
+        )
         if handler is None:
             if is_lambda:
-                return TaskFailed("Lambda.ResourceNotFoundException",
-                                  f"Function not found: {name} (no handler named '{name}' was given to run_local)")
-            return TaskFailed("States.TaskFailed", f"No handler for resource '{task.resource}': pass "
-                              f"handlers={{'{name}': ...}} to run_local")
+                return TaskFailed(
+                    "Lambda.ResourceNotFoundException",
+                    f"Function not found: {name} (no handler named '{name}' was given to run_local)",
+                )
+            return TaskFailed(
+                "States.TaskFailed",
+                f"No handler for resource '{task.resource}': pass handlers={{'{name}': ...}} to run_local",
+            )
         argument = task.payload
         if resource.service == "lambda" and resource.action == "invoke" and isinstance(argument, dict):
             argument = argument.get("Payload")
         context = TaskContext(self.arn, task.state, task.resource, run.cursor.retry_count, task.token)
         try:
             result = handler(_copy_json(argument), context)
-        except Exception as exc:  # noqa: BLE001 - a handler's failure fails the task, as on AWS
+        except Exception as exc:
             return _handler_failure(exc, is_lambda)
         try:
             result = _copy_json(result)
         except (TypeError, ValueError):
-            return TaskFailed("Orchestrator.InvalidHandlerResult",
-                              f"The handler '{name}' returned {type(result).__name__}, which is not JSON")
+            return TaskFailed(
+                "Orchestrator.InvalidHandlerResult",
+                f"The handler '{name}' returned {type(result).__name__}, which is not JSON",
+            )
         if resource.service == "lambda" and resource.action == "invoke":
             result = lambda_invoke_result(result, str(uuid.UUID(int=self.rng.getrandbits(128), version=4)))
         return TaskSucceeded(result)
@@ -325,23 +360,28 @@ class _LocalExecution:
         while fan.next_child < len(children) and len(fan.running) < limit:
             child = children[fan.next_child]
             fan.next_child += 1
-            history = self._history(parent.previous)
+            log = _Log() if fan.outcome.map_run_arn else parent.log
+            history = self._history(parent.log, parent.previous)
             run = interpreter.start_child(state, child, parent.run, history)
-            self._commit(history)
-            child_id = self._add_slot(run, history.previous, parent=parent_id, child=child)
+            self._commit(parent.log, history)
+            child_id = self._add_slot(
+                run, history.previous if log is parent.log else 0, log, parent_id, child
+            )
             fan.running.add(child_id)
             self.ready.append((child_id, None))
 
-    def _run_ended(self, slot_id: int, status: str, output: Any, error: str | None, cause: str | None) -> None:
+    def _run_ended(
+        self, slot_id: int, status: str, output: Any, error: str | None, cause: str | None
+    ) -> None:
         slot = self.slots[slot_id]
         slot.done = True
         if slot.parent is None:
-            history = self._history(slot.previous)
+            history = self._history(slot.log, slot.previous)
             if status == "SUCCEEDED":
                 interpreter.end(Succeed(output, slot.run), history)
             else:
                 interpreter.end(Fail(error, cause, slot.run), history)
-            self._commit(history)
+            self._commit(slot.log, history)
             self._finish(status, output, error, cause)
             return
         parent = self.slots[slot.parent]
@@ -349,10 +389,14 @@ class _LocalExecution:
         fan = parent.fan
         fan.running.discard(slot_id)
         state = self._state_of(parent)
-        history = self._history(slot.previous)
-        interpreter.end_child(state, slot.child, "Succeeded" if status == "SUCCEEDED" else "Failed", history)
-        self._commit(history)
-        parent.previous = history.previous
+        if slot.log is parent.log:
+            history = self._history(parent.log, slot.previous)
+            ended = interpreter.end_child(
+                state, slot.child, "Succeeded" if status == "SUCCEEDED" else "Failed", history
+            )
+            self._commit(parent.log, history)
+            parent.previous = history.previous
+            fan.last_ended = ended
         if status == "SUCCEEDED":
             fan.outputs[slot.child.index] = output
         else:
@@ -360,18 +404,27 @@ class _LocalExecution:
             fan.outputs[slot.child.index] = None
             total = len(fan.outcome.children)
             if not fan.outcome.is_map or interpreter.exceeds_tolerance(
-                fan.failed, total, fan.outcome.tolerated_failure_count, fan.outcome.tolerated_failure_percentage
+                fan.failed,
+                total,
+                fan.outcome.tolerated_failure_count,
+                fan.outcome.tolerated_failure_percentage,
             ):
                 self._abort_children(slot.parent)
-                if fan.outcome.is_map and (fan.outcome.tolerated_failure_count is not None
-                                           or fan.outcome.tolerated_failure_percentage is not None):
-                    error, cause = ("States.ExceedToleratedFailureThreshold",
-                                    "The specified tolerated failure threshold was exceeded")
+                if fan.outcome.is_map and (
+                    fan.outcome.tolerated_failure_count is not None
+                    or fan.outcome.tolerated_failure_percentage is not None
+                ):
+                    error, cause = (
+                        "States.ExceedToleratedFailureThreshold",
+                        "The specified tolerated failure threshold was exceeded",
+                    )
                 parent.fan = None
                 self.ready.append((slot.parent, ChildFailed(error, cause)))
                 return
         if len(fan.outputs) == len(fan.outcome.children):
             outputs = tuple(fan.outputs[i] for i in range(len(fan.outcome.children)))
+            # AWS links the state's next event to the last MapIterationSucceeded
+            parent.previous = fan.last_ended or parent.previous
             parent.fan = None
             self.ready.append((slot.parent, ChildrenSucceeded(outputs)))
         else:
@@ -385,9 +438,10 @@ class _LocalExecution:
             self._abort(child_id)
             child = self.slots[child_id]
             assert child.child is not None
-            history = self._history(child.previous)
-            interpreter.end_child(state, child.child, "Aborted", history)
-            self._commit(history)
+            if child.log is parent.log:
+                history = self._history(parent.log, child.previous)
+                interpreter.end_child(state, child.child, "Aborted", history)
+                self._commit(parent.log, history)
         parent.fan.running.clear()
 
     def _abort(self, slot_id: int) -> None:
@@ -402,9 +456,9 @@ class _LocalExecution:
     def _time_out(self) -> None:
         for slot in self.slots.values():
             slot.done = True
-        history = self._history(self.slots[self.root].previous)
+        history = self._history(self.log, self.slots[self.root].previous)
         history.add("ExecutionTimedOut", {})
-        self._commit(history)
+        self._commit(self.log, history)
         self._finish("TIMED_OUT", None, None, None)
 
     def _finish(self, status: str, output: Any, error: str | None, cause: str | None) -> None:
@@ -417,17 +471,20 @@ class _LocalExecution:
         assert isinstance(state, ParallelState | MapState)
         return state
 
-    def _add_slot(self, run: Run, previous: int, parent: int | None = None, child: ChildRun | None = None) -> int:
+    def _add_slot(
+        self, run: Run, previous: int, log: _Log, parent: int | None = None, child: ChildRun | None = None
+    ) -> int:
         slot_id = next(self.ids)
-        self.slots[slot_id] = _Slot(run, previous, parent, child)
+        self.slots[slot_id] = _Slot(run, previous, log, parent, child)
         return slot_id
 
-    def _history(self, previous: int) -> History:
-        return History(self.next_event_id, previous, self.clock.now())
+    def _history(self, log: _Log, previous: int) -> History:
+        return History(log.next_id, previous, self.clock.now())
 
-    def _commit(self, history: History) -> None:
-        self.events.extend(history.events)
-        self.next_event_id = history.next_id
+    @staticmethod
+    def _commit(log: _Log, history: History) -> None:
+        log.events.extend(history.events)
+        log.next_id = history.next_id
 
     def _env(self, history: History) -> interpreter.Env:
         return interpreter.Env(self.execution_context, history, self.rng, _new_token)
@@ -437,7 +494,9 @@ def execution_arn(state_machine_name: str, name: str, state_machine_type: str, r
     """An execution's ARN; an Express one carries a unique suffix, since Express names may repeat."""
     prefix = f"arn:aws:states:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}"
     if state_machine_type == "EXPRESS":
-        return f"{prefix}:express:{state_machine_name}:{name}:{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+        return (
+            f"{prefix}:express:{state_machine_name}:{name}:{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+        )
     return f"{prefix}:execution:{state_machine_name}:{name}"
 
 

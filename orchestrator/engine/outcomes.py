@@ -191,6 +191,7 @@ class FanOut:
     is_map: bool
     tolerated_failure_count: int | None = None
     tolerated_failure_percentage: float | None = None
+    map_run_arn: str | None = None  # a Distributed Map: children are executions with their own history
 
 
 Outcome = Next | Succeed | Fail | Invoke | Sleep | FanOut

@@ -14,7 +14,7 @@ Parameters.FunctionName for ``lambda:invoke``), and the whole resource ARN other
 
 from __future__ import annotations
 
-import uuid
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -50,7 +50,9 @@ class Resource:
     @property
     def resource_name(self) -> str:
         """``resource`` of Task* events: the action, with its pattern suffix."""
-        return self.arn.rsplit(":", 1)[-1] if self.service.startswith("aws-sdk") else self.arn.split(":", 6)[-1]
+        return (
+            self.arn.rsplit(":", 1)[-1] if self.service.startswith("aws-sdk") else self.arn.split(":", 6)[-1]
+        )
 
 
 def parse_resource(arn: str) -> Resource:
@@ -69,7 +71,7 @@ def parse_resource(arn: str) -> Resource:
             rest = rest[: -len(suffix)]
             break
     if rest.startswith("aws-sdk:"):
-        _, service, action = (rest.split(":", 2) + ["", ""])[:3]
+        _, service, action = [*rest.split(":", 2), "", ""][:3]
         return Resource(arn, "service", pattern, f"aws-sdk:{service}", action, region)
     service, _, action = rest.partition(":")
     return Resource(arn, "service", pattern, service, action, region)
@@ -98,9 +100,8 @@ def handler_name(resource: Resource, payload: Any) -> str:
     return resource.arn
 
 
-def lambda_invoke_result(function_output: Any, request_id: str | None = None) -> dict[str, Any]:
+def lambda_invoke_result(function_output: Any, request_id: str) -> dict[str, Any]:
     """What ``arn:aws:states:::lambda:invoke`` returns: Lambda's Invoke response around the payload."""
-    request_id = request_id or str(uuid.uuid4())
     length = "0"
     return {
         "ExecutedVersion": "$LATEST",
@@ -127,16 +128,8 @@ def lambda_invoke_result(function_output: Any, request_id: str | None = None) ->
     }
 
 
-def lambda_error_cause(error_type: str, message: str, request_id: str | None = None,
-                       stack: list[str] | None = None) -> str:
+def lambda_error_cause(error_type: str, message: str, request_id: str, stack: list[str]) -> str:
     """The ``Cause`` Lambda reports for an unhandled exception: a JSON document as text."""
-    import json
-
     return json.dumps(
-        {
-            "errorMessage": message,
-            "errorType": error_type,
-            "requestId": request_id or str(uuid.uuid4()),
-            "stackTrace": stack or [],
-        }
+        {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack}
     )

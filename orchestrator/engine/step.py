@@ -51,8 +51,8 @@ from orchestrator.engine.dataflow import Scope
 from orchestrator.engine.history import History
 from orchestrator.engine.outcomes import (
     ChildFailed,
-    ChildRun,
     ChildrenSucceeded,
+    ChildRun,
     Cursor,
     Delivery,
     Fail,
@@ -139,8 +139,9 @@ def _enter(state: State, run: Run, env: Env) -> Run:
         f"{state.type}StateEntered",
         {"name": state.name, "input": run.cursor.input, "inputDetails": {"truncated": False}},
     )
-    cursor = replace(run.cursor, entered_event_id=event_id, entered_time=iso(env.now), attempts=(),
-                     retry_count=0)
+    cursor = replace(
+        run.cursor, entered_event_id=event_id, entered_time=iso(env.now), attempts=(), retry_count=0
+    )
     return run.at(cursor)
 
 
@@ -202,8 +203,9 @@ def _scope(state: State, run: Run, env: Env, **extra: Any) -> Scope:
     )
 
 
-def _exit(state: State, run: Run, output: Any, assigned: dict[str, Any], env: Env,
-          target: str | None = None) -> Outcome:
+def _exit(
+    state: State, run: Run, output: Any, assigned: dict[str, Any], env: Env, target: str | None = None
+) -> Outcome:
     """Leave the state with ``output``: record StateExited, then go on, or end the run."""
     dataflow.check_size(output, state.name)
     details: dict[str, Any] = {"name": state.name, "output": output, "outputDetails": {"truncated": False}}
@@ -215,8 +217,9 @@ def _exit(state: State, run: Run, output: Any, assigned: dict[str, Any], env: En
     target = target if target is not None else state.next
     if target is None:
         return Succeed(output, replace(run, variables=variables))
-    return Next(Run(cursor=Cursor(state=target, input=output), variables=variables, outer=run.outer,
-                    scope=run.scope))
+    return Next(
+        Run(cursor=Cursor(state=target, input=output), variables=variables, outer=run.outer, scope=run.scope)
+    )
 
 
 def _finish_jsonpath(state: TaskState | ParallelState | MapState, run: Run, result: Any, env: Env) -> Outcome:
@@ -290,8 +293,11 @@ def _choice(state: ChoiceState, run: Run, env: Env) -> Outcome:
         try:
             holds = rule.rule is not None and choice.evaluate(rule.rule, read)
         except choice.MissingVariable as missing:
-            raise FieldError(RUNTIME, f"Invalid path '{missing.path}': The choice state's condition path "
-                             "references an invalid value.") from None
+            raise FieldError(
+                RUNTIME,
+                f"Invalid path '{missing.path}': The choice state's condition path "
+                "references an invalid value.",
+            ) from None
         if holds:
             matched = rule
             break
@@ -308,16 +314,23 @@ def _choice_jsonata(state: ChoiceState, run: Run, scope: Scope, env: Env) -> Out
     for i, rule in enumerate(state.choices):
         holds = dataflow.evaluate_jsonata(rule.condition, f"Choices/{i}/Condition", scope, states)
         if not isinstance(holds, bool):
-            raise FieldError(QUERY_EVALUATION_ERROR, f"The Condition of choice rule {i} must evaluate to a "
-                             f"boolean, but was: {dataflow.to_text(holds)}", location="Condition")
+            raise FieldError(
+                QUERY_EVALUATION_ERROR,
+                f"The Condition of choice rule {i} must evaluate to a "
+                f"boolean, but was: {dataflow.to_text(holds)}",
+                location="Condition",
+            )
         if holds:
             matched = rule
             break
     target = _choice_target(state, matched)
     if matched is not None:
         assigned = dataflow.evaluate_assign(matched.assign, scope, None, states)
-        output = raw if matched.output is ABSENT else dataflow.evaluate_jsonata(matched.output, "Output", scope,
-                                                                                 states)
+        output = (
+            raw
+            if matched.output is ABSENT
+            else dataflow.evaluate_jsonata(matched.output, "Output", scope, states)
+        )
     else:
         assigned = dataflow.evaluate_assign(state.assign, scope, None, states)
         output = dataflow.jsonata_output(state, scope, states, raw)
@@ -328,8 +341,10 @@ def _choice_target(state: ChoiceState, matched: Any) -> str:
     if matched is not None:
         return str(matched.next)
     if state.default is None:
-        raise StatesError(NO_CHOICE_MATCHED, f"No Matches! (state '{state.name}' has no matching choice rule "
-                          "and no Default)")
+        raise StatesError(
+            NO_CHOICE_MATCHED,
+            f"No Matches! (state '{state.name}' has no matching choice rule and no Default)",
+        )
     return state.default
 
 
@@ -359,23 +374,35 @@ def _wait_until_jsonpath(state: WaitState, data: Any, scope: Scope, env: Env) ->
         try:
             value = read_reference(path, data, scope.payload_env, field=None)
         except (paths.PathNotFound, FieldError):
-            raise FieldError(RUNTIME, f"The SecondsPath parameter does not reference an input value: {path}") from None
+            raise FieldError(
+                RUNTIME, f"The SecondsPath parameter does not reference an input value: {path}"
+            ) from None
         if not _is_integer(value):
-            raise FieldError(RUNTIME, f"The SecondsPath parameter cannot be parsed as a long value: {path} == "
-                             f"{dataflow.to_text(value)}")
+            raise FieldError(
+                RUNTIME,
+                f"The SecondsPath parameter cannot be parsed as a long value: {path} == "
+                f"{dataflow.to_text(value)}",
+            )
         if value < 0:
-            raise FieldError(RUNTIME, f"The SecondsPath parameter references a negative value: {path} == {value}")
+            raise FieldError(
+                RUNTIME, f"The SecondsPath parameter references a negative value: {path} == {value}"
+            )
         return env.now + dt.timedelta(seconds=int(value))
     path = state.timestamp_path or "$"
     try:
         value = read_reference(path, data, scope.payload_env, field=None)
     except (paths.PathNotFound, FieldError):
-        raise FieldError(RUNTIME, f"The TimestampPath parameter does not reference an input value: {path}") from None
+        raise FieldError(
+            RUNTIME, f"The TimestampPath parameter does not reference an input value: {path}"
+        ) from None
     moment = choice.parse_timestamp(value)
     if moment is None:
         shown = value if isinstance(value, str) else dataflow.to_text(value)
-        raise FieldError(RUNTIME, "The TimestampPath parameter does not reference a valid ISO-8601 extended offset "
-                         f"date-time format string: {path} == {shown}")
+        raise FieldError(
+            RUNTIME,
+            "The TimestampPath parameter does not reference a valid ISO-8601 extended offset "
+            f"date-time format string: {path} == {shown}",
+        )
     return moment
 
 
@@ -383,15 +410,22 @@ def _wait_until_jsonata(state: WaitState, scope: Scope, states: dict[str, Any], 
     if state.seconds is not None:
         seconds = dataflow.evaluate_jsonata(state.seconds, "Seconds", scope, states)
         if not _is_integer(seconds) or seconds < 0:
-            raise FieldError(QUERY_EVALUATION_ERROR, "The Seconds field must be a non-negative integer, but was: "
-                             f"{dataflow.to_text(seconds)}", location="Seconds")
+            raise FieldError(
+                QUERY_EVALUATION_ERROR,
+                f"The Seconds field must be a non-negative integer, but was: {dataflow.to_text(seconds)}",
+                location="Seconds",
+            )
         return env.now + dt.timedelta(seconds=int(seconds))
     value = dataflow.evaluate_jsonata(state.timestamp, "Timestamp", scope, states)
     moment = choice.parse_timestamp(value)
     if moment is None:
         shown = value if isinstance(value, str) else dataflow.to_text(value)
-        raise FieldError(QUERY_EVALUATION_ERROR, "The Timestamp field cannot be parsed as an ISO-8601 extended "
-                         f"offset date-time format string: {shown}", location="Timestamp")
+        raise FieldError(
+            QUERY_EVALUATION_ERROR,
+            "The Timestamp field cannot be parsed as an ISO-8601 extended "
+            f"offset date-time format string: {shown}",
+            location="Timestamp",
+        )
     return moment
 
 
@@ -421,8 +455,9 @@ def _succeed(state: SucceedState, run: Run, env: Env) -> Outcome:
         output = dataflow.jsonata_output(state, scope, scope.states(raw), raw)
     else:
         output = dataflow.apply_output_path(state, dataflow.apply_input_path(state, raw, scope), scope)
-    env.history.add("SucceedStateExited", {"name": state.name, "output": output,
-                                           "outputDetails": {"truncated": False}})
+    env.history.add(
+        "SucceedStateExited", {"name": state.name, "output": output, "outputDetails": {"truncated": False}}
+    )
     return Succeed(output, run)
 
 
@@ -444,20 +479,27 @@ def _fail_field(value: str | None, path: str | None, field: str, data: Any, scop
         return value
     if intrinsics.looks_like_intrinsic(path):
         result = intrinsics.evaluate(
-            intrinsics.parse(path), lambda p: read_reference(p, data, scope.payload_env, field=field), scope.rng
+            intrinsics.parse(path),
+            lambda p: read_reference(p, data, scope.payload_env, field=field),
+            scope.rng,
         )
     else:
         result = read_reference(path, data, scope.payload_env, field=field)
     if not isinstance(result, str):
-        raise FieldError(RUNTIME, f"The {field} field must reference a string, but was: {dataflow.to_text(result)}")
+        raise FieldError(
+            RUNTIME, f"The {field} field must reference a string, but was: {dataflow.to_text(result)}"
+        )
     return result
 
 
 def _fail_text(value: Any, field: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    raise FieldError(QUERY_EVALUATION_ERROR, f"The {field} field must evaluate to a string, but was: "
-                     f"{dataflow.to_text(value)}", location=field)
+    raise FieldError(
+        QUERY_EVALUATION_ERROR,
+        f"The {field} field must evaluate to a string, but was: {dataflow.to_text(value)}",
+        location=field,
+    )
 
 
 # -- Task ------------------------------------------------------------------------------------------
@@ -471,8 +513,11 @@ def _task(state: TaskState, run: Run, env: Env) -> Outcome:
     raw = run.cursor.input
     if state.is_jsonata:
         states = scope.states(raw)
-        payload = raw if state.arguments is ABSENT else dataflow.evaluate_jsonata(state.arguments, "Arguments",
-                                                                                    scope, states)
+        payload = (
+            raw
+            if state.arguments is ABSENT
+            else dataflow.evaluate_jsonata(state.arguments, "Arguments", scope, states)
+        )
         timeout = _jsonata_seconds(state.timeout_seconds, "TimeoutSeconds", scope, states)
         heartbeat = _jsonata_seconds(state.heartbeat_seconds, "HeartbeatSeconds", scope, states)
     else:
@@ -481,8 +526,14 @@ def _task(state: TaskState, run: Run, env: Env) -> Outcome:
         timeout = _seconds(state.timeout_seconds, state.timeout_seconds_path, effective, scope)
         heartbeat = _seconds(state.heartbeat_seconds, state.heartbeat_seconds_path, effective, scope)
     request = TaskRequest(
-        state=state.name, resource=state.resource, kind=resource.kind, pattern=resource.pattern,
-        payload=payload, timeout_seconds=timeout, heartbeat_seconds=heartbeat, token=token,
+        state=state.name,
+        resource=state.resource,
+        kind=resource.kind,
+        pattern=resource.pattern,
+        payload=payload,
+        timeout_seconds=timeout,
+        heartbeat_seconds=heartbeat,
+        token=token,
         credentials=state.credentials,
     )
     _record_scheduled(resource, request, env.history)
@@ -494,8 +545,9 @@ def _seconds(value: Any, path: str | None, data: Any, scope: Scope) -> int | Non
         return value
     found = dataflow.select(path, data, scope, "TimeoutSecondsPath")
     if not _is_integer(found) or found <= 0:
-        raise FieldError(RUNTIME, f"The value of {path} must be a positive integer, but was: "
-                         f"{dataflow.to_text(found)}")
+        raise FieldError(
+            RUNTIME, f"The value of {path} must be a positive integer, but was: {dataflow.to_text(found)}"
+        )
     return int(found)
 
 
@@ -504,8 +556,11 @@ def _jsonata_seconds(value: Any, field: str, scope: Scope, states: dict[str, Any
         return value
     seconds = dataflow.evaluate_jsonata(value, field, scope, states)
     if not _is_integer(seconds) or seconds <= 0:
-        raise FieldError(QUERY_EVALUATION_ERROR, f"The {field} field must be a positive integer, but was: "
-                         f"{dataflow.to_text(seconds)}", location=field)
+        raise FieldError(
+            QUERY_EVALUATION_ERROR,
+            f"The {field} field must be a positive integer, but was: {dataflow.to_text(seconds)}",
+            location=field,
+        )
     return int(seconds)
 
 
@@ -516,19 +571,40 @@ def _record_scheduled(resource: Resource, request: TaskRequest, history: History
     if request.heartbeat_seconds is not None:
         limits["heartbeatInSeconds"] = request.heartbeat_seconds
     if resource.kind == "lambda":
-        history.add("LambdaFunctionScheduled", {"resource": resource.arn, "input": request.payload,
-                                                "inputDetails": {"truncated": False}, **limits})
+        history.add(
+            "LambdaFunctionScheduled",
+            {
+                "resource": resource.arn,
+                "input": request.payload,
+                "inputDetails": {"truncated": False},
+                **limits,
+            },
+        )
         history.add("LambdaFunctionStarted")
     elif resource.kind == "activity":
-        history.add("ActivityScheduled", {"resource": resource.arn, "input": request.payload,
-                                          "inputDetails": {"truncated": False}, **limits})
+        history.add(
+            "ActivityScheduled",
+            {
+                "resource": resource.arn,
+                "input": request.payload,
+                "inputDetails": {"truncated": False},
+                **limits,
+            },
+        )
     else:
-        details = {"resourceType": resource.resource_type, "resource": resource.resource_name,
-                   "region": resource.region, "parameters": request.payload, **limits}
+        details = {
+            "resourceType": resource.resource_type,
+            "resource": resource.resource_name,
+            "region": resource.region,
+            "parameters": request.payload,
+            **limits,
+        }
         if request.credentials is not None:
             details["taskCredentials"] = request.credentials
         history.add("TaskScheduled", details)
-        history.add("TaskStarted", {"resourceType": resource.resource_type, "resource": resource.resource_name})
+        history.add(
+            "TaskStarted", {"resourceType": resource.resource_type, "resource": resource.resource_name}
+        )
 
 
 def task_event(resource: Resource, outcome: str, details: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -537,15 +613,21 @@ def task_event(resource: Resource, outcome: str, details: dict[str, Any]) -> tup
         return f"LambdaFunction{outcome}", details
     if resource.kind == "activity":
         return f"Activity{outcome}", details
-    return f"Task{outcome}", {"resourceType": resource.resource_type, "resource": resource.resource_name,
-                              **details}
+    return f"Task{outcome}", {
+        "resourceType": resource.resource_type,
+        "resource": resource.resource_name,
+        **details,
+    }
 
 
 def _task_answered(state: TaskState, run: Run, delivery: Delivery | None, env: Env) -> Outcome:
     resource = parse_resource(state.resource)
     if isinstance(delivery, TaskSubmitted):
-        env.history.add(*task_event(resource, "Submitted", {"output": delivery.output,
-                                                            "outputDetails": {"truncated": False}}))
+        env.history.add(
+            *task_event(
+                resource, "Submitted", {"output": delivery.output, "outputDetails": {"truncated": False}}
+            )
+        )
         return _still_waiting(run)
     if isinstance(delivery, TaskFailed):
         kind = "TimedOut" if delivery.timed_out else "Failed"
@@ -553,16 +635,21 @@ def _task_answered(state: TaskState, run: Run, delivery: Delivery | None, env: E
         raise StatesError(delivery.error or "", delivery.cause)
     if not isinstance(delivery, TaskSucceeded):
         raise TypeError(f"a Task waits for its result, not {delivery!r}")
-    env.history.add(*task_event(resource, "Succeeded", {"output": delivery.output,
-                                                        "outputDetails": {"truncated": False}}))
-    dataflow.check_size(delivery.output, resource.arn if resource.kind == "lambda" else resource.resource_type)
+    env.history.add(
+        *task_event(resource, "Succeeded", {"output": delivery.output, "outputDetails": {"truncated": False}})
+    )
+    dataflow.check_size(
+        delivery.output, resource.arn if resource.kind == "lambda" else resource.resource_type
+    )
     return _finish(state, run, delivery.output, env)
 
 
 def _still_waiting(run: Run) -> Outcome:
     """A TaskSubmitted changes nothing but the history: the run keeps waiting for the result."""
-    return Invoke(TaskRequest(state=run.cursor.state, resource="", kind="service", pattern="callback",
-                              payload=None), run)
+    return Invoke(
+        TaskRequest(state=run.cursor.state, resource="", kind="service", pattern="callback", payload=None),
+        run,
+    )
 
 
 # -- Parallel and Map ------------------------------------------------------------------------------
@@ -573,8 +660,11 @@ def _parallel(state: ParallelState, run: Run, env: Env) -> Outcome:
     raw = run.cursor.input
     if state.is_jsonata:
         states = scope.states(raw)
-        branch_input = raw if state.arguments is ABSENT else dataflow.evaluate_jsonata(state.arguments, "Arguments",
-                                                                                         scope, states)
+        branch_input = (
+            raw
+            if state.arguments is ABSENT
+            else dataflow.evaluate_jsonata(state.arguments, "Arguments", scope, states)
+        )
     else:
         effective = dataflow.apply_input_path(state, raw, scope)
         branch_input = dataflow.apply_template(state.parameters, effective, scope)
@@ -589,21 +679,39 @@ def _map(machine: StateMachine, state: MapState, run: Run, env: Env) -> Outcome:
     if state.is_jsonata:
         states = scope.states(raw)
         items = _jsonata_items(state, scope, states)
-        limits = _map_limits_jsonata(state, scope, states)
+        limits = lambda: _map_limits_jsonata(state, scope, states)  # noqa: E731 - read after MapStateStarted
         selector_data = raw
     else:
         effective = dataflow.apply_input_path(state, raw, scope)
         items = _jsonpath_items(state, effective, scope)
-        limits = _map_limits_jsonpath(state, effective, scope)
+        limits = lambda: _map_limits_jsonpath(state, effective, scope)  # noqa: E731
         selector_data = effective
     inputs = [_item_input(state, run, env, selector_data, index, item) for index, item in enumerate(items)]
     if state.item_batcher:
         inputs = _batches(state, inputs, selector_data, scope)
     env.history.add("MapStateStarted", {"length": len(inputs)})
+    concurrency, count, percentage = limits()
+    map_run = None
+    if state.is_distributed:
+        map_run = map_run_arn(env.execution, state, env.rng)
+        env.history.add("MapRunStarted", {"mapRunArn": map_run})
     key = scope_key(state.name)
     children = tuple(ChildRun(key, item, index) for index, item in enumerate(inputs))
-    return FanOut(children, limits[0], run.at(replace(run.cursor, phase="fanout")), is_map=True,
-                  tolerated_failure_count=limits[1], tolerated_failure_percentage=limits[2])
+    return FanOut(
+        children,
+        concurrency,
+        run.at(replace(run.cursor, phase="fanout")),
+        is_map=True,
+        tolerated_failure_count=count,
+        tolerated_failure_percentage=percentage,
+        map_run_arn=map_run,
+    )
+
+
+def map_run_arn(execution: Mapping[str, Any], state: MapState, rng: random.Random) -> str:
+    """The ARN of a Distributed Map's run: the machine's ARN, the label (or state name), a unique id."""
+    machine_arn = execution["StateMachine"]["Id"].replace(":stateMachine:", ":mapRun:", 1)
+    return f"{machine_arn}/{state.label or state.name}:{rng.getrandbits(128):032x}"
 
 
 def _jsonpath_items(state: MapState, data: Any, scope: Scope) -> list[Any]:
@@ -617,16 +725,25 @@ def _jsonata_items(state: MapState, scope: Scope, states: dict[str, Any]) -> lis
     if state.items is ABSENT:
         items = states["input"]
         if not isinstance(items, list):
-            raise FieldError(QUERY_EVALUATION_ERROR, f"Map state input must be an array but was: "
-                             f"{dataflow.to_text(items)}")
+            raise FieldError(
+                QUERY_EVALUATION_ERROR, f"Map state input must be an array but was: {dataflow.to_text(items)}"
+            )
         return items
     items = dataflow.evaluate_jsonata(state.items, "Items", scope, states)
     if isinstance(items, list):
         return items
-    shown = jsonata.expression_body(state.items) if jsonata.is_expression(state.items) else dataflow.to_text(state.items)
-    raise FieldError(QUERY_EVALUATION_ERROR, f"The JSONata expression '{shown}' specified for the field 'Items' "
-                     f"returned an unexpected result type. Expected 'array', but was '{_json_type(items)}' for value: "
-                     f"{dataflow.to_text(items)}", location="Items")
+    shown = (
+        jsonata.expression_body(state.items)
+        if jsonata.is_expression(state.items)
+        else dataflow.to_text(state.items)
+    )
+    raise FieldError(
+        QUERY_EVALUATION_ERROR,
+        f"The JSONata expression '{shown}' specified for the field 'Items' "
+        f"returned an unexpected result type. Expected 'array', but was '{_json_type(items)}' for value: "
+        f"{dataflow.to_text(items)}",
+        location="Items",
+    )
 
 
 def _item_input(state: MapState, run: Run, env: Env, data: Any, index: int, item: Any) -> Any:
@@ -647,7 +764,7 @@ def _batches(state: MapState, inputs: list[Any], data: Any, scope: Scope) -> lis
     batch_input = batcher.get("BatchInput")
     out = []
     for start in range(0, len(inputs), size):
-        batch: dict[str, Any] = {"Items": inputs[start:start + size]}
+        batch: dict[str, Any] = {"Items": inputs[start : start + size]}
         if batch_input is not None:
             batch["BatchInput"] = batch_input
         out.append(batch)
@@ -659,15 +776,21 @@ def _map_limits_jsonpath(state: MapState, data: Any, scope: Scope) -> tuple[int,
     if state.max_concurrency_path is not None:
         concurrency = dataflow.select(state.max_concurrency_path, data, scope, "MaxConcurrencyPath")
         if not _is_integer(concurrency) or concurrency < 0:
-            raise FieldError(RUNTIME, f"The MaxConcurrencyPath field refers to value \"{dataflow.to_text(concurrency)}\" "
-                             f"which is not a valid integer: {state.max_concurrency_path}")
+            raise FieldError(
+                RUNTIME,
+                f'The MaxConcurrencyPath field refers to value "{dataflow.to_text(concurrency)}" '
+                f"which is not a valid integer: {state.max_concurrency_path}",
+            )
     count = state.tolerated_failure_count
     if state.tolerated_failure_count_path is not None:
-        count = _tolerance_path(state.tolerated_failure_count_path, "ToleratedFailureCountPath", "integer", data, scope)
+        count = _tolerance_path(
+            state.tolerated_failure_count_path, "ToleratedFailureCountPath", "integer", data, scope
+        )
     percentage = state.tolerated_failure_percentage
     if state.tolerated_failure_percentage_path is not None:
-        percentage = _tolerance_path(state.tolerated_failure_percentage_path, "ToleratedFailurePercentagePath",
-                                     "float", data, scope)
+        percentage = _tolerance_path(
+            state.tolerated_failure_percentage_path, "ToleratedFailurePercentagePath", "float", data, scope
+        )
     return _checked_limits(int(concurrency or 0), count, percentage)
 
 
@@ -676,7 +799,9 @@ def _tolerance_path(path: str, field: str, kind: str, data: Any, scope: Scope) -
     number = _parse_number(value, int if kind == "integer" else float)
     if number is None:
         shown = value if isinstance(value, str) else dataflow.to_text(value)
-        raise FieldError(RUNTIME, f"The {field} field refers to value \"{shown}\" which is not a valid {kind}: {path}")
+        raise FieldError(
+            RUNTIME, f'The {field} field refers to value "{shown}" which is not a valid {kind}: {path}'
+        )
     return number
 
 
@@ -694,10 +819,15 @@ def _parse_number(value: Any, kind: type[int] | type[float]) -> int | float | No
     return float(value) if isinstance(value, int | float) else None
 
 
-def _map_limits_jsonata(state: MapState, scope: Scope, states: dict[str, Any]) -> tuple[int, int | None, float | None]:
+def _map_limits_jsonata(
+    state: MapState, scope: Scope, states: dict[str, Any]
+) -> tuple[int, int | None, float | None]:
     values = []
-    for field, value in (("MaxConcurrency", state.max_concurrency), ("ToleratedFailureCount", state.tolerated_failure_count),
-                         ("ToleratedFailurePercentage", state.tolerated_failure_percentage)):
+    for field, value in (
+        ("MaxConcurrency", state.max_concurrency),
+        ("ToleratedFailureCount", state.tolerated_failure_count),
+        ("ToleratedFailurePercentage", state.tolerated_failure_percentage),
+    ):
         if jsonata.is_expression(value):
             value = dataflow.evaluate_jsonata(value, field, scope, states)
         values.append(value)
@@ -709,22 +839,37 @@ def _checked_limits(concurrency: int, count: Any, percentage: Any) -> tuple[int,
         raise FieldError(RUNTIME, "ToleratedFailureCount cannot be negative.")
     if percentage is not None and not 0 <= percentage <= 100:
         raise FieldError(RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
-    return concurrency, None if count is None else int(count), None if percentage is None else float(percentage)
+    return (
+        concurrency,
+        None if count is None else int(count),
+        None if percentage is None else float(percentage),
+    )
 
 
 def start_child(state: ParallelState | MapState, child: ChildRun, parent: Run, history: History) -> Run:
-    """A branch or iteration about to run: records MapIterationStarted for a Map."""
-    if isinstance(state, MapState):
+    """A branch or iteration about to run: records MapIterationStarted for an inline Map.
+
+    The iterations of a Distributed Map are executions of their own: they record nothing in the
+    parent's history and cannot see its variables.
+    """
+    distributed = isinstance(state, MapState) and state.is_distributed
+    if isinstance(state, MapState) and not distributed:
         history.add("MapIterationStarted", {"index": child.index, "name": state.name})
     scope = state.branches[child.index] if isinstance(state, ParallelState) else state.processor
-    return Run(cursor=Cursor(state=scope.start_at, input=child.input), variables={},
-               outer=dataflow.visible_variables(parent.variables, parent.outer), scope=child.scope)
+    outer = {} if distributed else dataflow.visible_variables(parent.variables, parent.outer)
+    return Run(
+        cursor=Cursor(state=scope.start_at, input=child.input), variables={}, outer=outer, scope=child.scope
+    )
 
 
-def end_child(state: ParallelState | MapState, child: ChildRun, outcome: str, history: History) -> None:
-    """Record how an iteration ended ("Succeeded", "Failed" or "Aborted"); branches record nothing."""
-    if isinstance(state, MapState):
-        history.add(f"MapIteration{outcome}", {"index": child.index, "name": state.name}, link=False)
+def end_child(state: ParallelState | MapState, child: ChildRun, outcome: str, history: History) -> int | None:
+    """Record how an iteration ended ("Succeeded", "Failed" or "Aborted"); branches record nothing.
+
+    Returns the event's id: the parent's next event links to the last such event.
+    """
+    if isinstance(state, MapState) and not state.is_distributed:
+        return history.add(f"MapIteration{outcome}", {"index": child.index, "name": state.name}, link=False)
+    return None
 
 
 def exceeds_tolerance(failed: int, total: int, count: int | None, percentage: float | None) -> bool:
@@ -744,6 +889,8 @@ def _joined(state: ParallelState | MapState, run: Run, delivery: Delivery | None
         raise StatesError(delivery.error or "", delivery.cause)
     if not isinstance(delivery, ChildrenSucceeded):
         raise TypeError(f"a {prefix} state waits for its branches, not {delivery!r}")
+    if isinstance(state, MapState) and state.is_distributed:
+        env.history.add("MapRunSucceeded")
     env.history.add(f"{prefix}StateSucceeded", link=False)
     return _finish(state, run, list(delivery.outputs), env)
 
@@ -754,20 +901,29 @@ def _joined(state: ParallelState | MapState, run: Run, delivery: Delivery | None
 def _on_error(state: State, run: Run, failure: StatesError, env: Env) -> Outcome:
     error, cause = failure.error, failure.cause
     if isinstance(failure, FieldError):
-        cause = (f"An error occurred while executing the state '{state.name}' "
-                 f"(entered at the event id #{run.cursor.entered_event_id}). {cause}")
+        cause = (
+            f"An error occurred while executing the state '{state.name}' "
+            f"(entered at the event id #{run.cursor.entered_event_id}). {cause}"
+        )
         if error == QUERY_EVALUATION_ERROR:
             details = {"error": error, "cause": cause}
             if failure.location:
                 details["location"] = failure.location
-            env.history.add("EvaluationFailed", {**details, "state": state.name})
-    if isinstance(state, ParallelState | MapState) and run.cursor.phase in ("enter", "fanout", "retry"):
-        env.history.add(f"{'Parallel' if isinstance(state, ParallelState) else 'Map'}StateFailed")
+            # AWS links it where the state's Entered event links, not to that event
+            env.history.add(
+                "EvaluationFailed",
+                {**details, "state": state.name},
+                previous=env.history.previous_of(run.cursor.entered_event_id),
+            )
     if not isinstance(state, TaskState | ParallelState | MapState):
         return Fail(error, cause, run)
     retry = _retry(state.retry, run, error, env)
     if retry is not None:
         return retry
+    if isinstance(state, ParallelState | MapState) and error != RUNTIME:
+        if isinstance(state, MapState) and state.is_distributed and run.cursor.phase == "fanout":
+            env.history.add("MapRunFailed", _error_details(error, cause))
+        env.history.add(f"{'Parallel' if isinstance(state, ParallelState) else 'Map'}StateFailed")
     catcher = next((c for c in state.catch if error_matches(c.error_equals, error)), None)
     if catcher is None:
         return Fail(error, cause, run)
@@ -783,7 +939,9 @@ def _retry(retriers: tuple[Retrier, ...], run: Run, error: str, env: Env) -> Out
             return None
         delay = retry_delay(retrier, attempts[index], env.rng)
         attempts[index] += 1
-        cursor = replace(run.cursor, phase="retry", attempts=tuple(attempts), retry_count=run.cursor.retry_count + 1)
+        cursor = replace(
+            run.cursor, phase="retry", attempts=tuple(attempts), retry_count=run.cursor.retry_count + 1
+        )
         return Sleep(env.now + dt.timedelta(seconds=delay), run.at(cursor))
     return None
 
@@ -798,8 +956,14 @@ def retry_delay(retrier: Retrier, attempt: int, rng: random.Random) -> float:
     return delay
 
 
-def _caught(state: TaskState | ParallelState | MapState, catcher: Catcher, run: Run, error: str,
-            cause: str | None, env: Env) -> Outcome:
+def _caught(
+    state: TaskState | ParallelState | MapState,
+    catcher: Catcher,
+    run: Run,
+    error: str,
+    cause: str | None,
+    env: Env,
+) -> Outcome:
     error_output: dict[str, Any] = {"Error": error}
     if cause is not None:
         error_output["Cause"] = cause
@@ -807,8 +971,11 @@ def _caught(state: TaskState | ParallelState | MapState, catcher: Catcher, run: 
     if state.is_jsonata:
         states = scope.states(run.cursor.input, errorOutput=error_output)
         assigned = dataflow.evaluate_assign(catcher.assign, scope, None, states)
-        output = error_output if catcher.output is ABSENT else dataflow.evaluate_jsonata(catcher.output, "Output",
-                                                                                         scope, states)
+        output = (
+            error_output
+            if catcher.output is ABSENT
+            else dataflow.evaluate_jsonata(catcher.output, "Output", scope, states)
+        )
     else:
         assigned = dataflow.evaluate_assign(catcher.assign, scope, error_output, None)
         output = dataflow.apply_result_path(catcher.result_path, run.cursor.input, error_output)

@@ -47,8 +47,13 @@ def judge_local(case: dict[str, Any]) -> tuple[str, str, Any]:
     """Run ``case`` through run_local as the corpus runner does; returns (verdict, category, details)."""
     run = _runner()
     engine = _local_engine()
-    actual = engine.run(case["definition"], json.dumps(case["input"]), case.get("state_machine_type", "STANDARD"),
-                        case.get("start") or "start_execution", 30.0)
+    actual = engine.run(
+        case["definition"],
+        json.dumps(case["input"]),
+        case.get("state_machine_type", "STANDARD"),
+        case.get("start") or "start_execution",
+        30.0,
+    )
     return run.judge(case, actual)
 
 
