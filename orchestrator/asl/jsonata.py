@@ -46,6 +46,7 @@ import json
 import math
 import random
 import re
+import threading
 import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
@@ -451,7 +452,28 @@ class _Program:
     expression: Any  # jsonatapy.JsonataExpression with all of ``names`` bound
 
 
-@functools.lru_cache(maxsize=4096)
+def _per_thread_cache(function: Any) -> Any:
+    """Like lru_cache, but one cache per thread: a jsonatapy expression may only be used by the
+    thread that compiled it (PyO3 "unsendable"; another thread's call panics)."""
+    local = threading.local()
+
+    @functools.wraps(function)
+    def cached(*args: Any) -> Any:
+        cache = getattr(local, "cache", None)
+        if cache is None:
+            cache = local.cache = {}
+        try:
+            return cache[args]
+        except KeyError:
+            if len(cache) >= 4096:
+                cache.clear()
+            value = cache[args] = function(*args)
+            return value
+
+    return cached
+
+
+@_per_thread_cache
 def _program(body: str) -> _Program:
     """Check ``body`` against the 2.0.6 rules and compile it; raises JsonataSyntaxError."""
     symbol = _newer_operator(body)
@@ -468,7 +490,7 @@ def _program(body: str) -> _Program:
     return _Program(names, _compile_bound(body, names) if names else plain)
 
 
-@functools.lru_cache(maxsize=4096)
+@_per_thread_cache
 def _bound(body: str, names: frozenset[str]) -> Any:
     """``body`` with only ``names`` bound (the others are workflow variables); rarely needed."""
     return _compile_bound(body, names)
