@@ -126,8 +126,17 @@ class ExecutionResult:
         return sum(1 for e in self.events if e.type.endswith("StateEntered"))
 
 
-class HandlerNotFound(LookupError):
-    """No handler is registered under the name a Task resource calls."""
+def execution_input(value: Any) -> Any:
+    """The input as the execution will see it: plain JSON (``None`` means ``{}``), a private copy.
+
+    Raises ValueError if ``value`` is not JSON (a set, a date, an object of a class...).
+    """
+    if value is None:
+        return {}
+    try:
+        return _copy_json(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"The execution input is not JSON: {exc}") from None
 
 
 def run_local(
@@ -160,7 +169,7 @@ def run_local(
     machine = definition if isinstance(definition, StateMachine) else parse(definition)
     execution = _LocalExecution(
         machine,
-        {} if input is None else input,
+        execution_input(input),
         handlers=dict(handlers or {}),
         clock=clock or VirtualClock(),
         name=name or str(uuid.uuid4()),
