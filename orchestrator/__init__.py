@@ -6,7 +6,10 @@ The public Python surface: `run_local` runs a state machine in memory (the way t
 
 from orchestrator.asl.errors import DefinitionError, Diagnostic, StatesError
 from orchestrator.asl.parse import parse, validate
-from orchestrator.engine.local import ExecutionResult, RealClock, TaskContext, VirtualClock, run_local
+from orchestrator.engine.local import ExecutionResult, RealClock, VirtualClock
+from orchestrator.engine.outcomes import TaskContext
+from orchestrator.integrations.registry import handler
+from orchestrator.local import run_local
 
 __version__ = "0.1.0"
 
@@ -19,6 +22,7 @@ __all__ = [
     "TaskContext",
     "VirtualClock",
     "__version__",
+    "handler",
     "parse",
     "run_local",
     "validate",

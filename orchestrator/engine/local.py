@@ -1,8 +1,10 @@
 """The in-memory driver: run one execution to its end inside the calling process.
 
-`run_local` is how a user unit-tests a state machine (Task states call the ``handlers`` they
-pass), how Express executions run, and how the conformance suite runs. Time is virtual by default:
-a Wait of a day or a Retry backoff advances a `VirtualClock` instead of sleeping.
+`execute` is what `orchestrator.run_local` runs: how a user unit-tests a state machine, how
+Express executions run, and how the conformance suite runs. Task states go to an ``invoke``
+function the caller supplies (the integrations layer), so this module does no I/O of its own.
+Time is virtual by default: a Wait of a day or a Retry backoff advances a `VirtualClock` instead of
+sleeping.
 
 Branches and iterations are scheduled as the durable runtime would: each is a run that goes as far
 as it can, then waits on a task, a timer or its own children. Runs that are ready go first; when
@@ -14,19 +16,16 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import itertools
-import json
 import random
 import secrets
 import time
-import traceback
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from orchestrator.asl.model import MapState, ParallelState, StateMachine
-from orchestrator.asl.parse import parse
 from orchestrator.engine import step as interpreter
 from orchestrator.engine.history import Event, History
 from orchestrator.engine.outcomes import (
@@ -42,21 +41,12 @@ from orchestrator.engine.outcomes import (
     Run,
     Sleep,
     Succeed,
-    TaskFailed,
+    TaskContext,
     TaskRequest,
-    TaskSucceeded,
     TimerFired,
 )
-from orchestrator.engine.resources import (
-    DEFAULT_ACCOUNT,
-    DEFAULT_REGION,
-    handler_name,
-    lambda_error_cause,
-    lambda_invoke_result,
-    parse_resource,
-)
+from orchestrator.engine.resources import DEFAULT_ACCOUNT, DEFAULT_REGION
 
-Handler = Callable[[Any, "TaskContext"], Any]
 ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/orchestrator-local"
 
 
@@ -93,17 +83,6 @@ class RealClock:
             time.sleep(delay)
 
 
-@dataclass(frozen=True, slots=True)
-class TaskContext:
-    """What a handler learns about the task it runs (the second argument of every handler)."""
-
-    execution_arn: str
-    state_name: str
-    resource: str
-    retry_count: int
-    token: str | None = None
-
-
 @dataclass(frozen=True)
 class ExecutionResult:
     """How an execution ended, with its history in GetExecutionHistory's shape."""
@@ -126,58 +105,31 @@ class ExecutionResult:
         return sum(1 for e in self.events if e.type.endswith("StateEntered"))
 
 
-def execution_input(value: Any) -> Any:
-    """The input as the execution will see it: plain JSON (``None`` means ``{}``), a private copy.
-
-    Raises ValueError if ``value`` is not JSON (a set, a date, an object of a class...).
-    """
-    if value is None:
-        return {}
-    try:
-        return _copy_json(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"The execution input is not JSON: {exc}") from None
+Invoker = Callable[[TaskRequest, TaskContext], Delivery]
 
 
-def run_local(
-    definition: str | dict[str, Any] | StateMachine,
-    input: Any = None,
+def execute(
+    machine: StateMachine,
+    execution_input: Any,
+    invoke: Invoker,
     *,
-    handlers: Mapping[str, Handler] | None = None,
-    state_machine_type: str = "STANDARD",
-    clock: Clock | None = None,
-    name: str | None = None,
+    clock: Clock,
+    name: str,
     state_machine_name: str = "local",
-    seed: int | None = None,
+    state_machine_type: str = "STANDARD",
+    rng: random.Random,
 ) -> ExecutionResult:
-    """Run one execution of ``definition`` in memory and return how it ended.
-
-    Parameters:
-        definition: ASL as JSON text, a dict, or an already parsed `StateMachine`.
-        input: the execution input (any JSON value; ``None`` means ``{}``).
-        handlers: Task handlers by name, each ``(payload, context) -> result``. The name is the
-            function name for Lambda resources (``arn:aws:lambda:...:function:NAME`` or
-            ``lambda:invoke`` with ``FunctionName``), and the resource ARN for anything else.
-        state_machine_type: ``STANDARD`` or ``EXPRESS``.
-        clock: a `VirtualClock` (the default: waits take no time) or `RealClock`.
-        name: the execution's name (a UUID if not given).
-        seed: makes States.UUID, $random and similar repeatable.
-
-    Raises:
-        DefinitionError: the definition is not valid ASL.
-    """
-    machine = definition if isinstance(definition, StateMachine) else parse(definition)
-    execution = _LocalExecution(
+    """Drive one execution of ``machine`` to its end; ``invoke`` does each Task's work."""
+    return _LocalExecution(
         machine,
-        execution_input(input),
-        handlers=dict(handlers or {}),
-        clock=clock or VirtualClock(),
-        name=name or str(uuid.uuid4()),
+        execution_input,
+        invoke=invoke,
+        clock=clock,
+        name=name,
         state_machine_name=state_machine_name,
         state_machine_type=state_machine_type,
-        rng=random.Random(seed),
-    )
-    return execution.run()
+        rng=rng,
+    ).run()
 
 
 @dataclass
@@ -217,7 +169,7 @@ class _LocalExecution:
         machine: StateMachine,
         execution_input: Any,
         *,
-        handlers: dict[str, Handler],
+        invoke: Invoker,
         clock: Clock,
         name: str,
         state_machine_name: str,
@@ -225,7 +177,7 @@ class _LocalExecution:
         rng: random.Random,
     ) -> None:
         self.machine = machine
-        self.handlers = handlers
+        self.invoke = invoke
         self.clock = clock
         self.rng = rng
         self.type = state_machine_type
@@ -319,40 +271,8 @@ class _LocalExecution:
     # -- tasks -----------------------------------------------------------------------------------
 
     def _invoke(self, task: TaskRequest, run: Run) -> Delivery:
-        resource = parse_resource(task.resource)
-        name = handler_name(resource, task.payload)
-        handler = self.handlers.get(name)
-        is_lambda = resource.kind == "lambda" or (
-            resource.service == "lambda" and resource.action == "invoke"
-        )
-        if handler is None:
-            if is_lambda:
-                return TaskFailed(
-                    "Lambda.ResourceNotFoundException",
-                    f"Function not found: {name} (no handler named '{name}' was given to run_local)",
-                )
-            return TaskFailed(
-                "States.TaskFailed",
-                f"No handler for resource '{task.resource}': pass handlers={{'{name}': ...}} to run_local",
-            )
-        argument = task.payload
-        if resource.service == "lambda" and resource.action == "invoke" and isinstance(argument, dict):
-            argument = argument.get("Payload")
         context = TaskContext(self.arn, task.state, task.resource, run.cursor.retry_count, task.token)
-        try:
-            result = handler(_copy_json(argument), context)
-        except Exception as exc:
-            return _handler_failure(exc, is_lambda)
-        try:
-            result = _copy_json(result)
-        except (TypeError, ValueError):
-            return TaskFailed(
-                "Orchestrator.InvalidHandlerResult",
-                f"The handler '{name}' returned {type(result).__name__}, which is not JSON",
-            )
-        if resource.service == "lambda" and resource.action == "invoke":
-            result = lambda_invoke_result(result, str(uuid.UUID(int=self.rng.getrandbits(128), version=4)))
-        return TaskSucceeded(result)
+        return self.invoke(task, context)
 
     # -- fan-out ----------------------------------------------------------------------------------
 
@@ -511,18 +431,3 @@ def execution_arn(state_machine_name: str, name: str, state_machine_type: str, r
 
 def _new_token() -> str:
     return secrets.token_urlsafe(32)
-
-
-def _copy_json(value: Any) -> Any:
-    """A deep copy through JSON: what crosses to or from a handler is plain JSON, never shared."""
-    return json.loads(json.dumps(value))
-
-
-def _handler_failure(exc: Exception, is_lambda: bool) -> TaskFailed:
-    error = getattr(exc, "error", None)
-    error = error if isinstance(error, str) and error else type(exc).__name__
-    message = str(exc)
-    if not is_lambda:
-        return TaskFailed(error, message)
-    stack = traceback.format_tb(exc.__traceback__)
-    return TaskFailed(error, lambda_error_cause(error, message, str(uuid.uuid4()), stack))

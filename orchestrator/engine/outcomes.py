@@ -133,6 +133,17 @@ class TaskRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskContext:
+    """What a handler is told about the task it runs (the second argument of every handler)."""
+
+    execution_arn: str
+    state_name: str
+    resource: str
+    retry_count: int
+    token: str | None = None  # the task token of a .waitForTaskToken task
+
+
+@dataclass(frozen=True, slots=True)
 class ChildRun:
     """A branch or iteration to start: which block, with what input, at which index."""
 

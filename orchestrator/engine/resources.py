@@ -14,7 +14,6 @@ Parameters.FunctionName for ``lambda:invoke``), and the whole resource ARN other
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -98,38 +97,3 @@ def handler_name(resource: Resource, payload: Any) -> str:
         if isinstance(name, str):
             return function_name(name)
     return resource.arn
-
-
-def lambda_invoke_result(function_output: Any, request_id: str) -> dict[str, Any]:
-    """What ``arn:aws:states:::lambda:invoke`` returns: Lambda's Invoke response around the payload."""
-    length = "0"
-    return {
-        "ExecutedVersion": "$LATEST",
-        "Payload": function_output,
-        "SdkHttpMetadata": {
-            "AllHttpHeaders": {
-                "X-Amz-Executed-Version": ["$LATEST"],
-                "x-amzn-Remapped-Content-Length": [length],
-                "Connection": ["keep-alive"],
-                "x-amzn-RequestId": [request_id],
-                "Content-Type": ["application/json"],
-            },
-            "HttpHeaders": {
-                "Connection": "keep-alive",
-                "Content-Type": "application/json",
-                "X-Amz-Executed-Version": "$LATEST",
-                "x-amzn-Remapped-Content-Length": length,
-                "x-amzn-RequestId": request_id,
-            },
-            "HttpStatusCode": 200,
-        },
-        "SdkResponseMetadata": {"RequestId": request_id},
-        "StatusCode": 200,
-    }
-
-
-def lambda_error_cause(error_type: str, message: str, request_id: str, stack: list[str]) -> str:
-    """The ``Cause`` Lambda reports for an unhandled exception: a JSON document as text."""
-    return json.dumps(
-        {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack}
-    )

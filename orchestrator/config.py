@@ -1,0 +1,67 @@
+"""Configuration: environment variables, with defaults that need nothing installed.
+
+- ``ORCHESTRATOR_HOME`` (``~/.orchestrator``): where the embedded defaults keep their files.
+- ``ORCHESTRATOR_DATABASE_URL`` (a SQLite file in the home): a SQLAlchemy URL, such as
+  ``postgresql+psycopg://user@host/db`` in production.
+- ``ORCHESTRATOR_BROKER_URL`` (``memory://``, in-process): the Celery broker, ``redis://...`` or
+  ``amqp://...``.
+- ``ORCHESTRATOR_HANDLER_MODULES``: extra modules of ``@handler`` functions, comma-separated.
+- ``ORCHESTRATOR_HANDLER_QUEUE`` (``orchestrator.handlers``): the queue handlers run on unless they
+  name their own.
+- ``ORCHESTRATOR_ENGINE_QUEUE`` (``orchestrator``): the queue of the engine's own tasks.
+- ``ORCHESTRATOR_VISIBILITY_TIMEOUT`` (``3600``): seconds before an unacknowledged message is
+  delivered again (Redis) and an unconsumed outbox message is published again.
+- ``ORCHESTRATOR_PREFETCH`` (``1``): messages a worker process reserves ahead.
+- ``ORCHESTRATOR_REGION`` / ``ORCHESTRATOR_ACCOUNT`` (``us-east-1`` / ``123456789012``): what ARNs say.
+
+Everything reads the environment when asked (`load`), so tests and subprocesses can set it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HANDLER_QUEUE = "orchestrator.handlers"
+DEFAULT_ENGINE_QUEUE = "orchestrator"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    home: Path
+    database_url: str
+    broker_url: str
+    handler_modules: tuple[str, ...]
+    handler_queue: str
+    engine_queue: str
+    visibility_timeout: float
+    prefetch: int
+    region: str
+    account: str
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url.startswith("memory://")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    home = Path(env.get("ORCHESTRATOR_HOME") or Path.home() / ".orchestrator").expanduser()
+    modules = tuple(m.strip() for m in env.get("ORCHESTRATOR_HANDLER_MODULES", "").split(",") if m.strip())
+    return Settings(
+        home=home,
+        database_url=env.get("ORCHESTRATOR_DATABASE_URL") or f"sqlite:///{home / 'orchestrator.sqlite'}",
+        broker_url=env.get("ORCHESTRATOR_BROKER_URL") or "memory://",
+        handler_modules=modules,
+        handler_queue=env.get("ORCHESTRATOR_HANDLER_QUEUE") or DEFAULT_HANDLER_QUEUE,
+        engine_queue=env.get("ORCHESTRATOR_ENGINE_QUEUE") or DEFAULT_ENGINE_QUEUE,
+        visibility_timeout=float(env.get("ORCHESTRATOR_VISIBILITY_TIMEOUT") or 3600),
+        prefetch=int(env.get("ORCHESTRATOR_PREFETCH") or 1),
+        region=env.get("ORCHESTRATOR_REGION") or "us-east-1",
+        account=env.get("ORCHESTRATOR_ACCOUNT") or "123456789012",
+    )

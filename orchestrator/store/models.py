@@ -1,0 +1,254 @@
+"""The tables: SQLAlchemy 2.0 models of everything Orchestrator keeps.
+
+The schema is part of the product (analysts query it): docs/schema.md describes each table. In
+short:
+
+- ``definitions``: every definition text ever used, by its SHA-256, so an execution keeps the
+  definition it started with when its state machine is updated.
+- ``state_machines``, ``state_machine_versions``, ``state_machine_aliases``.
+- ``executions``: one row per execution (``root_id`` NULL) and one per Parallel branch or Map
+  iteration it runs (``root_id`` = the execution, ``parent_id`` = the run that started it).
+- ``history_events``: the execution history, keyed by (execution, event id), as GetExecutionHistory
+  returns it.
+- ``task_tokens``, ``timers``, ``outbox``: what the runtime waits for and what it must publish.
+
+JSON columns are JSONB on PostgreSQL and JSON (text) on SQLite. Status columns are strings with a
+CHECK constraint, so a new status needs no ALTER TYPE.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JsonValue = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+EXECUTION_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+TOKEN_STATUSES = ("PENDING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {
+        dict[str, Any]: JsonValue,
+        Any: JsonValue,
+        dt.datetime: DateTime(timezone=True),
+    }
+
+
+class Definition(Base):
+    """A definition's text, stored once and referred to by its SHA-256."""
+
+    __tablename__ = "definitions"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class StateMachine(Base):
+    __tablename__ = "state_machines"
+    __table_args__ = (
+        CheckConstraint(_in("type", ("STANDARD", "EXPRESS")), name="type"),
+        CheckConstraint(_in("status", ("ACTIVE", "DELETING")), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    arn: Mapped[str] = mapped_column(String(256), unique=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    type: Mapped[str] = mapped_column(String(16), default="STANDARD")
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    definition_hash: Mapped[str] = mapped_column(ForeignKey("definitions.hash"))
+    role_arn: Mapped[str] = mapped_column(String(256))
+    revision_id: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+    logging_configuration: Mapped[dict[str, Any] | None]
+    tracing_configuration: Mapped[dict[str, Any] | None]
+    encryption_configuration: Mapped[dict[str, Any] | None]
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    def __repr__(self) -> str:
+        return f"<StateMachine {self.name} {self.type} {self.status}>"
+
+
+class StateMachineVersion(Base):
+    __tablename__ = "state_machine_versions"
+    __table_args__ = (UniqueConstraint("state_machine_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    state_machine_id: Mapped[int] = mapped_column(ForeignKey("state_machines.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    definition_hash: Mapped[str] = mapped_column(ForeignKey("definitions.hash"))
+    role_arn: Mapped[str] = mapped_column(String(256))
+    revision_id: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class StateMachineAlias(Base):
+    __tablename__ = "state_machine_aliases"
+    __table_args__ = (UniqueConstraint("state_machine_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    state_machine_id: Mapped[int] = mapped_column(ForeignKey("state_machines.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str | None] = mapped_column(Text)
+    routing: Mapped[Any]  # [{"stateMachineVersionArn": ..., "weight": ...}]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class Execution(Base):
+    """An execution (``root_id`` NULL), or a branch or iteration it runs.
+
+    The runtime's view of a run: ``cursor`` (where it is, as `engine.outcomes.Cursor` JSON),
+    ``seq`` (bumped by every committed step; a message for another seq is stale), ``variables``
+    and, on a Parallel or Map run that is waiting for its children, ``fan`` (the join's counters).
+    """
+
+    __tablename__ = "executions"
+    __table_args__ = (
+        CheckConstraint(_in("status", EXECUTION_STATUSES), name="status"),
+        Index(None, "state_machine_id", "status", "start_date"),
+        Index(None, "parent_id", "child_index"),
+        Index(None, "root_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    arn: Mapped[str | None] = mapped_column(String(512), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    state_machine_id: Mapped[int] = mapped_column(ForeignKey("state_machines.id", ondelete="CASCADE"))
+    state_machine_version_arn: Mapped[str | None] = mapped_column(String(512))
+    state_machine_alias_arn: Mapped[str | None] = mapped_column(String(512))
+    definition_hash: Mapped[str] = mapped_column(ForeignKey("definitions.hash"))
+    role_arn: Mapped[str] = mapped_column(String(256))
+    root_id: Mapped[int | None] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    child_index: Mapped[int | None]
+    scope_state: Mapped[str | None] = mapped_column(String(80))
+    scope_branch: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(16), default="RUNNING")
+    input: Mapped[Any]
+    output: Mapped[Any | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    cause: Mapped[str | None] = mapped_column(Text)
+    start_date: Mapped[dt.datetime]
+    stop_date: Mapped[dt.datetime | None]
+    cursor: Mapped[dict[str, Any] | None]
+    variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    outer_variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    fan: Mapped[dict[str, Any] | None]
+    seq: Mapped[int] = mapped_column(default=0)
+    last_event_id: Mapped[int] = mapped_column(default=0)
+    next_event_id: Mapped[int] = mapped_column(default=1)
+    state_transitions: Mapped[int] = mapped_column(default=0)
+    redrive_count: Mapped[int] = mapped_column(default=0)
+    trace_header: Mapped[str | None] = mapped_column(String(256))
+
+    def __repr__(self) -> str:
+        return f"<Execution {self.id} {self.name} {self.status}>"
+
+
+class HistoryEvent(Base):
+    """One event of an execution's history (its branches' and iterations' included)."""
+
+    __tablename__ = "history_events"
+
+    execution_id: Mapped[int] = mapped_column(
+        ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    previous_event_id: Mapped[int]
+    type: Mapped[str] = mapped_column(String(64))
+    timestamp: Mapped[dt.datetime]
+    details: Mapped[dict[str, Any] | None]
+
+
+class TaskToken(Base):
+    """A ``.waitForTaskToken`` task waiting for SendTaskSuccess or SendTaskFailure."""
+
+    __tablename__ = "task_tokens"
+    __table_args__ = (
+        CheckConstraint(_in("status", TOKEN_STATUSES), name="status"),
+        Index(None, "status", "created_at"),
+        Index(None, "execution_id"),
+    )
+
+    token: Mapped[str] = mapped_column(String(256), primary_key=True)
+    execution_id: Mapped[int] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    state_name: Mapped[str] = mapped_column(String(80))
+    resource: Mapped[str] = mapped_column(String(512))
+    payload: Mapped[Any | None]
+    status: Mapped[str] = mapped_column(String(16), default="PENDING")
+    heartbeat_seconds: Mapped[int | None]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    completed_at: Mapped[dt.datetime | None]
+
+
+class Timer(Base):
+    """Something due at ``fire_at``: a Wait, a Retry backoff, a timeout or a heartbeat deadline."""
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        CheckConstraint(
+            _in("kind", ("wait", "retry", "task_timeout", "heartbeat", "execution_timeout")), name="kind"
+        ),
+        Index(None, "fire_at"),
+        Index(None, "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(24))
+    fire_at: Mapped[dt.datetime]
+    token: Mapped[str | None] = mapped_column(String(256))
+
+
+class OutboxMessage(Base):
+    """A message to publish once its transaction commits; deleted by the task that consumes it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index(None, "published_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(String(128))
+    args: Mapped[Any]
+    queue: Mapped[str] = mapped_column(String(128))
+    countdown: Mapped[float | None]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    published_at: Mapped[dt.datetime | None]
