@@ -1,9 +1,11 @@
 """Parse and validate a definition: JSON text or a dict in, a `model.StateMachine` out.
 
 `validate` finds every problem, each with the JSON pointer of the field at fault, in the spirit of
-AWS's ValidateStateMachineDefinition. `parse` returns the model, or raises `DefinitionError`
-carrying the same diagnostics. Parsing is cached per definition text, so executions of the same
-definition share one model.
+AWS's ValidateStateMachineDefinition: errors (with AWS's codes, SCHEMA_VALIDATION_FAILED by default)
+and the three warnings AWS gives for paths that will be taken literally (NO_DOLLAR, NO_PATH,
+PASS_RESULT_IS_STATIC). A warning never makes a definition invalid. `parse` returns the model, or
+raises `DefinitionError` carrying the same diagnostics. Parsing is cached per definition text, so
+executions of the same definition share one model.
 
 The rules live in tables (`_FIELDS`: which fields each state type accepts in each query language)
 and in one small method per state type.
@@ -12,6 +14,7 @@ and in one small method per state type.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
@@ -51,6 +54,14 @@ MAX_NESTING = 32  # deeper Parallel/Map nesting is rejected as TOO_DEEPLY_NESTED
 MAX_INT = 99_999_999
 
 SCHEMA = "SCHEMA_VALIDATION_FAILED"
+TARGET = "MISSING_TRANSITION_TARGET"
+MAX_LABEL_LENGTH = 40
+
+# A string a person most likely meant as a path: "$", "$$", or "$", "$$" or "$name" followed by
+# "." or "[" or the end. "$5" or "${Name}" are not paths.
+_PATH_LIKE = re.compile(r"\$(\$|[^\W\d]\w*)?(?=$|[.\[])")
+# Characters AWS refuses in a Map Label: whitespace, brackets, wildcards, punctuation, controls.
+_LABEL_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 
 _COMMON = {"Type", "Comment", "QueryLanguage"}
 _FLOW = {"Next", "End"}
@@ -138,10 +149,7 @@ _FIELDS: dict[str, dict[str, set[str]]] = {
         JSONATA: _COMMON | _FLOW | {"Assign", "Output"},
     },
     "Wait": {
-        JSONPATH: _COMMON
-        | _FLOW
-        | _JSONPATH_IO
-        | {"Assign", "Seconds", "Timestamp", "SecondsPath", "TimestampPath"},
+        JSONPATH: _COMMON | _FLOW | _JSONPATH_IO | {"Assign", "Seconds", "Timestamp", "SecondsPath", "TimestampPath"},
         JSONATA: _COMMON | _FLOW | {"Assign", "Output", "Seconds", "Timestamp"},
     },
     "Choice": {
@@ -184,6 +192,14 @@ _CATCHER_FIELDS = {
 _TOP_FIELDS = {"StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"}
 _SCOPE_FIELDS = {"StartAt", "States", "Comment", "QueryLanguage"}
 _PROCESSOR_FIELDS = _SCOPE_FIELDS | {"ProcessorConfig"}
+# Payload templates inside a Map's ItemReader, ItemBatcher and ResultWriter: (field, key).
+_MAP_PAYLOADS = (
+    ("ItemReader", "Parameters"),
+    ("ItemReader", "Arguments"),
+    ("ItemBatcher", "BatchInput"),
+    ("ResultWriter", "Parameters"),
+    ("ResultWriter", "Arguments"),
+)
 _CHOICE_OPERATORS = set(choice.COMPARATORS) | {f"{op}Path" for op in choice.PATH_OPERATORS} | {"IsPresent"}
 
 
@@ -305,7 +321,7 @@ class _Parser:
             self.error(
                 f"{loc}/StartAt",
                 f"StartAt names '{start_at}', which is not a state in this block",
-                "MISSING_TRANSITION_TARGET",
+                TARGET,
             )
         self.check_transitions(states_doc, states, start_at, loc)
         if not isinstance(start_at, str) or len(states) != len(states_doc):
@@ -315,9 +331,7 @@ class _Parser:
     def query_language(self, doc: dict[str, Any], loc: str, inherited: str) -> str:
         value = doc.get("QueryLanguage", inherited)
         if value not in (JSONPATH, JSONATA):
-            self.error(
-                f"{loc}/QueryLanguage", f'QueryLanguage must be "JSONPath" or "JSONata", not {value!r}'
-            )
+            self.error(f"{loc}/QueryLanguage", f'QueryLanguage must be "JSONPath" or "JSONata", not {value!r}')
             return inherited
         if inherited == JSONATA and value == JSONPATH and loc:
             # A JSONata machine cannot hold JSONPath states (the reverse is allowed).
@@ -329,9 +343,7 @@ class _Parser:
 
     # -- transitions -------------------------------------------------------------------------
 
-    def check_transitions(
-        self, states_doc: dict[str, Any], states: dict[str, State], start_at: Any, loc: str
-    ) -> None:
+    def check_transitions(self, states_doc: dict[str, Any], states: dict[str, State], start_at: Any, loc: str) -> None:
         names = set(states_doc)
         for name, state in states.items():
             here = f"{loc}/States{_pointer(name)}"
@@ -340,14 +352,14 @@ class _Parser:
                     self.error(
                         f"{here}{where}",
                         f"'{target}' is not a state in this block",
-                        "MISSING_TRANSITION_TARGET",
+                        TARGET,
                     )
         if not isinstance(start_at, str) or start_at not in names or len(states) != len(states_doc):
             return
         reachable = _reachable(start_at, states)
         for name in states_doc:
             if name not in reachable:
-                self.error(f"{loc}/States{_pointer(name)}", f"State '{name}' is not reachable from StartAt")
+                self.error(f"{loc}/States{_pointer(name)}", f"State '{name}' is not reachable from StartAt", TARGET)
         if not any(_is_terminal(s) for s in states.values()):
             self.error(
                 f"{loc}/States",
@@ -376,12 +388,12 @@ class _Parser:
             self.error(loc, f"State '{name}' must be a JSON object, not {_json_type(body)}")
             return None
         kind = body.get("Type")
-        if kind not in _FIELDS:
+        if not isinstance(kind, str) or kind not in _FIELDS:
             self.error(
                 f"{loc}/Type",
                 f"Type is required and must be one of {', '.join(sorted(_FIELDS))}"
                 if kind is None
-                else f"Unknown state type {kind!r}; expected one of {', '.join(sorted(_FIELDS))}",
+                else f"Unknown state type {json.dumps(kind)}; expected one of {', '.join(sorted(_FIELDS))}",
             )
             return None
         language = self.query_language(body, loc, inherited)
@@ -430,19 +442,17 @@ class _Parser:
         elif not has_next and end is not True:
             self.error(
                 loc,
-                "A state must have Next, or End set to true"
-                if end is None
-                else "End must be true (or use Next)",
+                "A state must have Next, or End set to true" if end is None else "End must be true (or use Next)",
             )
         if has_next and not isinstance(body["Next"], str):
             self.error(f"{loc}/Next", "Next must be a string naming a state")
         return {"next": body.get("Next") if isinstance(body.get("Next"), str) else None, "end": end is True}
 
-    def state_pass(
-        self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int
-    ) -> State:
+    def state_pass(self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int) -> State:
         if language == JSONATA:
             return PassState(**common)
+        if "Result" in body:
+            self.static_result(body["Result"], f"{loc}/Result")
         return PassState(
             **common,
             result=body.get("Result", ABSENT),
@@ -450,9 +460,32 @@ class _Parser:
             result_path=self.path_field(body, "ResultPath", loc, reference=True),
         )
 
-    def state_task(
-        self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int
-    ) -> State:
+    def static_result(self, value: Any, loc: str) -> None:
+        """Warn about paths in a Pass state's Result: Result is copied as it is, never evaluated."""
+        if isinstance(value, dict):
+            for key, item in value.items():
+                here = f"{loc}{_pointer(key)}"
+                if key.endswith(".$") or _looks_dynamic(item):
+                    self.warning(
+                        here,
+                        f"Result is static: '{key}' will hold {json.dumps(item)} as it is; to read a "
+                        "path or call an intrinsic function, use Parameters instead",
+                        "PASS_RESULT_IS_STATIC",
+                    )
+                else:
+                    self.static_result(item, here)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                self.static_result(item, f"{loc}/{i}")
+        elif _looks_dynamic(value):
+            self.warning(
+                loc,
+                f"Result is static: {json.dumps(value)} will be used as it is; to read a path, "
+                "use Parameters or InputPath instead",
+                "PASS_RESULT_IS_STATIC",
+            )
+
+    def state_task(self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int) -> State:
         resource = body.get("Resource")
         if not isinstance(resource, str):
             self.error(
@@ -470,7 +503,7 @@ class _Parser:
             **timing,
             retry=self.retriers(body, loc),
             catch=self.catchers(body, loc, language),
-            credentials=body.get("Credentials"),
+            credentials=self.credentials(body, loc, language),
         )
         if language == JSONATA:
             return TaskState(
@@ -486,6 +519,12 @@ class _Parser:
             result_path=self.path_field(body, "ResultPath", loc, reference=True),
         )
 
+    def credentials(self, body: dict[str, Any], loc: str, language: str) -> dict[str, Any] | None:
+        value = self.optional_object(body, "Credentials", loc)
+        if value is not None:
+            self.payload(value, f"{loc}/Credentials", language)
+        return value
+
     def task_timing(self, body: dict[str, Any], loc: str, language: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, key in (("TimeoutSeconds", "timeout_seconds"), ("HeartbeatSeconds", "heartbeat_seconds")):
@@ -498,9 +537,7 @@ class _Parser:
             self.error(f"{loc}/HeartbeatSeconds", "HeartbeatSeconds must be smaller than TimeoutSeconds")
         return out
 
-    def state_choice(
-        self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int
-    ) -> State:
+    def state_choice(self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int) -> State:
         rules_doc = body.get("Choices")
         rules: list[ChoiceRule] = []
         if not isinstance(rules_doc, list) or not rules_doc:
@@ -530,9 +567,7 @@ class _Parser:
                 self.error(f"{loc}/Condition", "A JSONata choice rule needs Condition")
             condition = self.jsonata_template(doc.get("Condition"), f"{loc}/Condition")
             if not isinstance(condition, bool) and not jsonata.is_expression(condition):
-                self.error(
-                    f"{loc}/Condition", "Condition must be true, false or a JSONata expression {% ... %}"
-                )
+                self.error(f"{loc}/Condition", "Condition must be true, false or a JSONata expression {% ... %}")
             output = self.jsonata_template(doc["Output"], f"{loc}/Output") if "Output" in doc else ABSENT
             return ChoiceRule(
                 next=target if isinstance(target, str) else "",
@@ -542,9 +577,7 @@ class _Parser:
             )
         if "Output" in doc or "Condition" in doc:
             field = "Output" if "Output" in doc else "Condition"
-            self.error(
-                f"{loc}/{field}", f"The field '{field}' is only supported when QueryLanguage is JSONata"
-            )
+            self.error(f"{loc}/{field}", f"The field '{field}' is only supported when QueryLanguage is JSONata")
         rule = self.boolean_rule(doc, loc, top=True)
         return ChoiceRule(next=target if isinstance(target, str) else "", rule=rule, assign=assign)
 
@@ -609,16 +642,23 @@ class _Parser:
         else:
             expected = choice.OPERAND_TYPES[base]
             if not isinstance(operand, expected) or (isinstance(operand, bool) and expected is not bool):
-                self.error(
-                    f"{loc}/{op}", f"{op} needs a {_type_name(expected)} operand, not {_json_type(operand)}"
-                )
+                self.error(f"{loc}/{op}", f"{op} needs a {_type_name(expected)} operand, not {_json_type(operand)}")
             elif base.startswith("Timestamp") and choice.parse_timestamp(operand) is None:
-                self.error(f"{loc}/{op}", f"{op} needs an RFC 3339 timestamp such as 2016-03-14T01:59:00Z")
+                self.error(
+                    f"{loc}/{op}",
+                    f"{op} needs an RFC 3339 timestamp such as 2016-03-14T01:59:00Z"
+                    + (f" (to compare with a path, use {op}Path)" if _looks_like_path(operand) else ""),
+                )
+            elif isinstance(operand, str) and _looks_like_path(operand):
+                alternative = f"use {op}Path" if op in choice.PATH_OPERATORS else "a path cannot be used here"
+                self.warning(
+                    f"{loc}/{op}",
+                    f"{op} compares with the literal text {operand!r}, which looks like a path ({alternative})",
+                    "NO_PATH",
+                )
         return DataTest(variable=variable, operator=base, operand=operand, operand_is_path=is_path)
 
-    def state_wait(
-        self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int
-    ) -> State:
+    def state_wait(self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int) -> State:
         given = [k for k in ("Seconds", "Timestamp", "SecondsPath", "TimestampPath") if k in body]
         if len(given) != 1:
             self.error(
@@ -633,8 +673,10 @@ class _Parser:
             if language == JSONATA and jsonata.is_expression(timestamp):
                 timestamp = self.jsonata_template(timestamp, f"{loc}/Timestamp")
             elif not isinstance(timestamp, str) or choice.parse_timestamp(timestamp) is None:
+                hint = " (to read it from a path, use TimestampPath)" if _looks_like_path(timestamp) else ""
                 self.error(
-                    f"{loc}/Timestamp", "Timestamp must be an RFC 3339 timestamp such as 2016-03-14T01:59:00Z"
+                    f"{loc}/Timestamp",
+                    f"Timestamp must be an RFC 3339 timestamp such as 2016-03-14T01:59:00Z{hint}",
                 )
         return WaitState(
             **common,
@@ -644,14 +686,10 @@ class _Parser:
             timestamp_path=self.path_field(body, "TimestampPath", loc, reference=True, default=None),
         )
 
-    def state_succeed(
-        self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int
-    ) -> State:
+    def state_succeed(self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int) -> State:
         return SucceedState(**common)
 
-    def state_fail(
-        self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int
-    ) -> State:
+    def state_fail(self, body: dict[str, Any], common: dict[str, Any], language: str, loc: str, depth: int) -> State:
         out: dict[str, Any] = {}
         for name in ("Error", "Cause"):
             if name in body and f"{name}Path" in body:
@@ -661,6 +699,13 @@ class _Parser:
                 value = self.jsonata_template(value, f"{loc}/{name}")
             elif value is not None and not isinstance(value, str):
                 self.error(f"{loc}/{name}", f"{name} must be a string")
+            elif language == JSONPATH and _looks_dynamic(value):
+                self.warning(
+                    f"{loc}/{name}",
+                    f"{name} is the literal text {value!r}, which looks like a path or an intrinsic "
+                    f"function; to read it at run time, use {name}Path",
+                    "NO_PATH",
+                )
             out[name.lower()] = value
             path = body.get(f"{name}Path")
             if path is not None:
@@ -755,17 +800,18 @@ class _Parser:
             processor=processor,
             retry=self.retriers(body, loc),
             catch=self.catchers(body, loc, language),
-            label=body.get("Label"),
+            label=self.label(body, loc),
             item_reader=self.optional_object(body, "ItemReader", loc),
             item_batcher=self.optional_object(body, "ItemBatcher", loc),
             result_writer=self.optional_object(body, "ResultWriter", loc),
         )
+        for holder, key in _MAP_PAYLOADS:
+            if isinstance(body.get(holder), dict) and key in body[holder]:
+                self.payload(body[holder][key], f"{loc}/{holder}/{key}", language)
         if "ItemBatcher" in body and isinstance(body["ItemBatcher"], dict):
             batcher = body["ItemBatcher"]
             if not any(k.startswith(("MaxItemsPerBatch", "MaxInputBytesPerBatch")) for k in batcher):
-                self.error(
-                    f"{loc}/ItemBatcher", "ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch"
-                )
+                self.error(f"{loc}/ItemBatcher", "ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch")
         for name, key, minimum, maximum in (
             ("MaxConcurrency", "max_concurrency", 0, MAX_INT),
             ("ToleratedFailurePercentage", "tolerated_failure_percentage", 0, 100),
@@ -781,9 +827,7 @@ class _Parser:
         if language == JSONATA:
             items = self.jsonata_template(body["Items"], f"{loc}/Items") if "Items" in body else ABSENT
             selector = (
-                self.jsonata_template(body["ItemSelector"], f"{loc}/ItemSelector")
-                if "ItemSelector" in body
-                else ABSENT
+                self.jsonata_template(body["ItemSelector"], f"{loc}/ItemSelector") if "ItemSelector" in body else ABSENT
             )
             return MapState(**fields, items=items, item_selector_jsonata=selector)
         selector_key = "ItemSelector" if "ItemSelector" in body else "Parameters"
@@ -794,6 +838,21 @@ class _Parser:
             result_selector=self.template(body, "ResultSelector", loc),
             result_path=self.path_field(body, "ResultPath", loc, reference=True),
         )
+
+    def label(self, body: dict[str, Any], loc: str) -> str | None:
+        value = body.get("Label")
+        if value is None:
+            return None
+        if not isinstance(value, str) or not 1 <= len(value) <= MAX_LABEL_LENGTH:
+            self.error(f"{loc}/Label", f"Label must be a string of 1 to {MAX_LABEL_LENGTH} characters")
+            return None
+        if bad := _LABEL_FORBIDDEN.search(value):
+            self.error(
+                f"{loc}/Label",
+                f"Label cannot contain {bad.group()!r}: no whitespace, brackets, wildcards or punctuation",
+            )
+            return None
+        return value
 
     def processor_config(self, doc: Any, loc: str) -> tuple[str, str | None]:
         config = doc.get("ProcessorConfig", {}) if isinstance(doc, dict) else {}
@@ -855,12 +914,8 @@ class _Parser:
                     result_path=self.path_field(doc, "ResultPath", here, reference=True)
                     if language == JSONPATH
                     else "$",
-                    output=self.jsonata_template(doc["Output"], f"{here}/Output")
-                    if "Output" in doc
-                    else ABSENT,
-                    assign=self.assign(doc["Assign"], f"{here}/Assign", language)
-                    if "Assign" in doc
-                    else None,
+                    output=self.jsonata_template(doc["Output"], f"{here}/Output") if "Output" in doc else ABSENT,
+                    assign=self.assign(doc["Assign"], f"{here}/Assign", language) if "Assign" in doc else None,
                 )
             )
         return tuple(out)
@@ -913,7 +968,41 @@ class _Parser:
         compiled = compile_template(value, problems)
         for problem in problems:
             self.error(f"{loc}{problem.location}", problem.message)
+        self.template_keys(value, loc)
         return compiled
+
+    def payload(self, value: Any, loc: str, language: str) -> None:
+        """Check a payload the engine reads as it is written (ItemReader Parameters, BatchInput,
+        Credentials...): a JSONPath template, or JSON with JSONata expressions."""
+        if language == JSONATA:
+            self.jsonata_template(value, loc)
+        else:
+            self.compile(value, loc)
+
+    def template_keys(self, value: Any, loc: str) -> None:
+        """What compiling a template does not report: two keys that become one once ``.$`` is
+        dropped (an error), and a path or intrinsic under a key without ``.$`` (NO_DOLLAR)."""
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                self.template_keys(item, f"{loc}/{i}")
+        if not isinstance(value, dict):
+            return
+        seen: set[str] = set()
+        for key, item in value.items():
+            here = f"{loc}{_pointer(key)}"
+            dynamic = key.endswith(".$") and len(key) > 2
+            name = key[:-2] if dynamic else key
+            if name in seen:
+                self.error(here, f"The keys '{name}' and '{name}.$' cannot both be used: both set '{name}'")
+            seen.add(name)
+            if not dynamic and _looks_dynamic(item):
+                self.warning(
+                    here,
+                    f"'{key}' holds the literal text {item!r}, which looks like a path or an intrinsic "
+                    f"function; to evaluate it, name the key '{key}.$'",
+                    "NO_DOLLAR",
+                )
+            self.template_keys(item, here)
 
     def jsonata_template(self, value: Any, loc: str) -> Any:
         """Check every ``{% %}`` expression inside a JSONata field; returns the value unchanged."""
@@ -1071,18 +1160,22 @@ def _check_variable_name(name: str) -> str | None:
     return None
 
 
+def _looks_like_path(value: Any) -> bool:
+    return isinstance(value, str) and _PATH_LIKE.match(value) is not None
+
+
+def _looks_dynamic(value: Any) -> bool:
+    """A string meant to be evaluated: a path or an intrinsic function call."""
+    return isinstance(value, str) and (_looks_like_path(value) or intrinsics.looks_like_intrinsic(value))
+
+
 def _looks_like_arn(resource: str) -> bool:
     parts = resource.split(":")
     return len(parts) >= 6 and parts[0] == "arn" and bool(parts[2]) and bool(parts[-1])
 
 
 def _is_int(value: Any) -> bool:
-    return (
-        (isinstance(value, int)
-        and not isinstance(value, bool))
-        or (isinstance(value, float)
-        and value.is_integer())
-    )
+    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
 
 
 def _is_number(value: Any) -> bool:
