@@ -344,23 +344,26 @@ class _Parser:
     # -- transitions -------------------------------------------------------------------------
 
     def check_transitions(self, states_doc: dict[str, Any], states: dict[str, State], start_at: Any, loc: str) -> None:
-        names = set(states_doc)
-        for name, state in states.items():
-            here = f"{loc}/States{_pointer(name)}"
-            for target, where in _targets(state):
-                if target not in names:
+        # A state that could not be built still says where it goes: its raw fields stand in for it,
+        # so that one broken state does not hide (or fake) the problems of the others.
+        targets = {
+            name: _targets(states[name]) if name in states else _raw_targets(body) for name, body in states_doc.items()
+        }
+        for name, found in targets.items():
+            for target, where in found:
+                if target not in states_doc:
                     self.error(
-                        f"{here}{where}",
-                        f"'{target}' is not a state in this block",
-                        TARGET,
+                        f"{loc}/States{_pointer(name)}{where}", f"'{target}' is not a state in this block", TARGET
                     )
-        if not isinstance(start_at, str) or start_at not in names or len(states) != len(states_doc):
+        if not isinstance(start_at, str) or start_at not in states_doc:
             return
-        reachable = _reachable(start_at, states)
-        for name in states_doc:
-            if name not in reachable:
-                self.error(f"{loc}/States{_pointer(name)}", f"State '{name}' is not reachable from StartAt", TARGET)
-        if not any(_is_terminal(s) for s in states.values()):
+        # Where a state's transitions cannot be read, reachability is unknown: say nothing about it.
+        if not any(_transitions_unclear(body) for body in states_doc.values()):
+            reachable = _reachable(start_at, targets)
+            for name in states_doc:
+                if name not in reachable:
+                    self.error(f"{loc}/States{_pointer(name)}", f"State '{name}' is not reachable from StartAt", TARGET)
+        if not any(_may_be_terminal(body) for body in states_doc.values()):
             self.error(
                 f"{loc}/States",
                 "No terminal state: a block needs a state with End, or a Succeed or Fail state",
@@ -563,10 +566,10 @@ class _Parser:
         assign = self.assign(doc["Assign"], f"{loc}/Assign", language) if "Assign" in doc else None
         if language == JSONATA:
             self.unknown_fields(doc, {"Condition", "Next", "Assign", "Output", "Comment"}, loc)
+            condition = self.jsonata_template(doc.get("Condition"), f"{loc}/Condition")
             if "Condition" not in doc:
                 self.error(f"{loc}/Condition", "A JSONata choice rule needs Condition")
-            condition = self.jsonata_template(doc.get("Condition"), f"{loc}/Condition")
-            if not isinstance(condition, bool) and not jsonata.is_expression(condition):
+            elif not isinstance(condition, bool) and not jsonata.is_expression(condition):
                 self.error(f"{loc}/Condition", "Condition must be true, false or a JSONata expression {% ... %}")
             output = self.jsonata_template(doc["Output"], f"{loc}/Output") if "Output" in doc else ABSENT
             return ChoiceRule(
@@ -587,7 +590,8 @@ class _Parser:
             return None
         if not top and "Next" in doc:
             self.error(f"{loc}/Next", "Next is only allowed on top-level choice rules")
-        extra = {"Next", "Comment", "Assign"} if top else {"Comment"}
+        # A nested Next is reported above, not again as an unknown field.
+        extra = {"Next", "Comment", "Assign"} if top else {"Next", "Comment"}
         combinators = [k for k in ("And", "Or", "Not") if k in doc]
         if combinators:
             self.unknown_fields(doc, extra | set(combinators), loc)
@@ -1112,13 +1116,23 @@ def _targets(state: State) -> list[tuple[str, str]]:
     return out
 
 
-def _reachable(start: str, states: dict[str, State]) -> set[str]:
+def _raw_targets(body: Any) -> list[tuple[str, str]]:
+    """The transitions written in a state document that could not be built (only the string ones)."""
+    if not isinstance(body, dict):
+        return []
+    out = [(body[key], f"/{key}") for key in ("Next", "Default") if isinstance(body.get(key), str)]
+    for key in ("Choices", "Catch"):
+        items = body.get(key)
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict) and isinstance(item.get("Next"), str):
+                out.append((item["Next"], f"/{key}/{i}/Next"))
+    return out
+
+
+def _reachable(start: str, targets: dict[str, list[tuple[str, str]]]) -> set[str]:
     seen, todo = {start}, [start]
     while todo:
-        state = states.get(todo.pop())
-        if state is None:
-            continue
-        for target, _ in _targets(state):
+        for target, _ in targets.get(todo.pop(), []):
             if target not in seen:
                 seen.add(target)
                 todo.append(target)
@@ -1127,6 +1141,29 @@ def _reachable(start: str, states: dict[str, State]) -> set[str]:
 
 def _is_terminal(state: State) -> bool:
     return state.end or isinstance(state, SucceedState | FailState)
+
+
+def _may_be_terminal(body: Any) -> bool:
+    """Whether a state document is, or was perhaps meant as, a terminal state. A broken one counts
+    when it may be one, so that it never adds a MISSING_END_STATE to its own error."""
+    if not isinstance(body, dict):
+        return True
+    return "End" in body or body.get("Type") not in ("Task", "Pass", "Wait", "Choice", "Parallel", "Map")
+
+
+def _transitions_unclear(body: Any) -> bool:
+    """Whether a state document has a transition field whose target cannot be read."""
+    if not isinstance(body, dict):
+        return True
+    if any(key in body and not isinstance(body[key], str) for key in ("Next", "Default")):
+        return True
+    for key in ("Choices", "Catch"):
+        items = body.get(key, [])
+        if not isinstance(items, list):
+            return True
+        if any(not isinstance(item, dict) or not isinstance(item.get("Next"), str) for item in items):
+            return True
+    return False
 
 
 def _check_any_path(value: str) -> str | None:

@@ -132,7 +132,7 @@ class Mistake:
 SCHEMA = "SCHEMA_VALIDATION_FAILED"
 TARGET = "MISSING_TRANSITION_TARGET"
 
-W = "/States/Work"  # the Task state of both bases
+TASK = "/States/Work"  # the Task state of both bases
 CHOICE = "/States/Decide/Choices/0"
 
 
@@ -251,7 +251,7 @@ MISTAKES = [
         "/States/Decide/Default",
         "Later",
     ),
-    Mistake("catch-next-unknown", {f"{W}/Catch/0/Next": "Oops"}, TARGET, f"{W}/Catch/0/Next", "Oops"),
+    Mistake("catch-next-unknown", {f"{TASK}/Catch/0/Next": "Oops"}, TARGET, f"{TASK}/Catch/0/Next", "Oops"),
     # -- duplicate names across scopes -------------------------------------------------------------
     Mistake(
         "duplicate-across-branches",
@@ -274,131 +274,133 @@ MISTAKES = [
         "/States/Start",
     ),
     # -- Task --------------------------------------------------------------------------------------
-    Mistake("resource-missing", {f"{W}/Resource": DELETE}, SCHEMA, f"{W}/Resource", "required"),
-    Mistake("resource-not-string", {f"{W}/Resource": {"arn": LAMBDA}}, SCHEMA, f"{W}/Resource", "string"),
-    Mistake("resource-not-arn", {f"{W}/Resource": "my-function"}, "INVALID_RESOURCE", f"{W}/Resource", "ARN"),
+    Mistake("resource-missing", {f"{TASK}/Resource": DELETE}, SCHEMA, f"{TASK}/Resource", "required"),
+    Mistake("resource-not-string", {f"{TASK}/Resource": {"arn": LAMBDA}}, SCHEMA, f"{TASK}/Resource", "string"),
+    Mistake("resource-not-arn", {f"{TASK}/Resource": "my-function"}, "INVALID_RESOURCE", f"{TASK}/Resource", "ARN"),
     Mistake(
         "timeout-and-timeout-path",
-        {f"{W}/TimeoutSecondsPath": "$.timeout"},
+        {f"{TASK}/TimeoutSecondsPath": "$.timeout"},
         SCHEMA,
-        W,
+        TASK,
         "TimeoutSecondsPath",
     ),
     Mistake(
         "heartbeat-and-heartbeat-path",
-        {f"{W}/HeartbeatSeconds": 5, f"{W}/HeartbeatSecondsPath": "$.beat"},
+        {f"{TASK}/HeartbeatSeconds": 5, f"{TASK}/HeartbeatSecondsPath": "$.beat"},
         SCHEMA,
-        W,
+        TASK,
         "HeartbeatSecondsPath",
     ),
-    Mistake("heartbeat-equals-timeout", {f"{W}/HeartbeatSeconds": 30}, SCHEMA, f"{W}/HeartbeatSeconds", "smaller"),
-    Mistake("heartbeat-above-timeout", {f"{W}/HeartbeatSeconds": 31}, SCHEMA, f"{W}/HeartbeatSeconds", "smaller"),
-    Mistake("timeout-zero", {f"{W}/TimeoutSeconds": 0}, SCHEMA, f"{W}/TimeoutSeconds", "integer"),
-    Mistake("timeout-fraction", {f"{W}/TimeoutSeconds": 1.5}, SCHEMA, f"{W}/TimeoutSeconds", "integer"),
+    Mistake(
+        "heartbeat-equals-timeout", {f"{TASK}/HeartbeatSeconds": 30}, SCHEMA, f"{TASK}/HeartbeatSeconds", "smaller"
+    ),
+    Mistake("heartbeat-above-timeout", {f"{TASK}/HeartbeatSeconds": 31}, SCHEMA, f"{TASK}/HeartbeatSeconds", "smaller"),
+    Mistake("timeout-zero", {f"{TASK}/TimeoutSeconds": 0}, SCHEMA, f"{TASK}/TimeoutSeconds", "integer"),
+    Mistake("timeout-fraction", {f"{TASK}/TimeoutSeconds": 1.5}, SCHEMA, f"{TASK}/TimeoutSeconds", "integer"),
     Mistake(
         "timeout-path-not-reference",
-        {f"{W}/TimeoutSeconds": DELETE, f"{W}/TimeoutSecondsPath": "$..t"},
+        {f"{TASK}/TimeoutSeconds": DELETE, f"{TASK}/TimeoutSecondsPath": "$..t"},
         SCHEMA,
-        f"{W}/TimeoutSecondsPath",
+        f"{TASK}/TimeoutSecondsPath",
         "path",
     ),
-    Mistake("credentials-not-object", {f"{W}/Credentials": "role"}, SCHEMA, f"{W}/Credentials", "object"),
+    Mistake("credentials-not-object", {f"{TASK}/Credentials": "role"}, SCHEMA, f"{TASK}/Credentials", "object"),
     # -- Retry and Catch ---------------------------------------------------------------------------
     Mistake(
         "retry-all-not-alone",
-        {f"{W}/Retry/0/ErrorEquals": ["States.ALL", "States.Timeout"]},
+        {f"{TASK}/Retry/0/ErrorEquals": ["States.ALL", "States.Timeout"]},
         SCHEMA,
-        f"{W}/Retry/0/ErrorEquals",
+        f"{TASK}/Retry/0/ErrorEquals",
         "alone",
     ),
     Mistake(
         "retry-all-not-last",
-        {f"{W}/Retry": [{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["States.Timeout"]}]},
+        {f"{TASK}/Retry": [{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["States.Timeout"]}]},
         SCHEMA,
-        f"{W}/Retry/0/ErrorEquals",
+        f"{TASK}/Retry/0/ErrorEquals",
         "last",
     ),
     Mistake(
         "catch-all-not-alone",
-        {f"{W}/Catch/0/ErrorEquals": ["States.TaskFailed", "States.ALL"]},
+        {f"{TASK}/Catch/0/ErrorEquals": ["States.TaskFailed", "States.ALL"]},
         SCHEMA,
-        f"{W}/Catch/0/ErrorEquals",
+        f"{TASK}/Catch/0/ErrorEquals",
         "alone",
     ),
     Mistake(
         "catch-all-not-last",
         {
-            f"{W}/Catch": [
+            f"{TASK}/Catch": [
                 {"ErrorEquals": ["States.ALL"], "Next": "Failed"},
                 {"ErrorEquals": ["States.Timeout"], "Next": "Failed"},
             ]
         },
         SCHEMA,
-        f"{W}/Catch/0/ErrorEquals",
+        f"{TASK}/Catch/0/ErrorEquals",
         "last",
     ),
     Mistake(
         "retry-backoff-below-one",
-        {f"{W}/Retry/0/BackoffRate": 0.5},
+        {f"{TASK}/Retry/0/BackoffRate": 0.5},
         SCHEMA,
-        f"{W}/Retry/0/BackoffRate",
+        f"{TASK}/Retry/0/BackoffRate",
         "1.0",
     ),
     Mistake(
         "retry-backoff-string",
-        {f"{W}/Retry/0/BackoffRate": "2"},
+        {f"{TASK}/Retry/0/BackoffRate": "2"},
         SCHEMA,
-        f"{W}/Retry/0/BackoffRate",
+        f"{TASK}/Retry/0/BackoffRate",
         "number",
     ),
-    Mistake("retry-attempts-negative", {f"{W}/Retry/0/MaxAttempts": -1}, SCHEMA, f"{W}/Retry/0/MaxAttempts", "0"),
+    Mistake("retry-attempts-negative", {f"{TASK}/Retry/0/MaxAttempts": -1}, SCHEMA, f"{TASK}/Retry/0/MaxAttempts", "0"),
     Mistake(
         "retry-jitter-unknown",
-        {f"{W}/Retry/0/JitterStrategy": "PARTIAL"},
+        {f"{TASK}/Retry/0/JitterStrategy": "PARTIAL"},
         SCHEMA,
-        f"{W}/Retry/0/JitterStrategy",
+        f"{TASK}/Retry/0/JitterStrategy",
         "FULL",
     ),
     Mistake(
         "retry-interval-fraction",
-        {f"{W}/Retry/0/IntervalSeconds": 1.5},
+        {f"{TASK}/Retry/0/IntervalSeconds": 1.5},
         SCHEMA,
-        f"{W}/Retry/0/IntervalSeconds",
+        f"{TASK}/Retry/0/IntervalSeconds",
         "integer",
     ),
     Mistake(
         "retry-max-delay-negative",
-        {f"{W}/Retry/0/MaxDelaySeconds": -3},
+        {f"{TASK}/Retry/0/MaxDelaySeconds": -3},
         SCHEMA,
-        f"{W}/Retry/0/MaxDelaySeconds",
+        f"{TASK}/Retry/0/MaxDelaySeconds",
         "integer",
     ),
     Mistake(
         "retry-error-equals-missing",
-        {f"{W}/Retry/0/ErrorEquals": DELETE},
+        {f"{TASK}/Retry/0/ErrorEquals": DELETE},
         SCHEMA,
-        f"{W}/Retry/0/ErrorEquals",
+        f"{TASK}/Retry/0/ErrorEquals",
         "required",
     ),
     Mistake(
         "retry-error-equals-empty",
-        {f"{W}/Retry/0/ErrorEquals": []},
+        {f"{TASK}/Retry/0/ErrorEquals": []},
         SCHEMA,
-        f"{W}/Retry/0/ErrorEquals",
+        f"{TASK}/Retry/0/ErrorEquals",
         "non-empty",
     ),
-    Mistake("retry-unknown-field", {f"{W}/Retry/0/Next": "Done"}, SCHEMA, f"{W}/Retry/0/Next", "Next"),
-    Mistake("retry-not-array", {f"{W}/Retry": {"ErrorEquals": ["States.ALL"]}}, SCHEMA, f"{W}/Retry", "array"),
-    Mistake("retry-entry-not-object", {f"{W}/Retry/0": "States.ALL"}, SCHEMA, f"{W}/Retry/0", "object"),
-    Mistake("catch-next-missing", {f"{W}/Catch/0/Next": DELETE}, SCHEMA, f"{W}/Catch/0/Next", "Next"),
+    Mistake("retry-unknown-field", {f"{TASK}/Retry/0/Next": "Done"}, SCHEMA, f"{TASK}/Retry/0/Next", "Next"),
+    Mistake("retry-not-array", {f"{TASK}/Retry": {"ErrorEquals": ["States.ALL"]}}, SCHEMA, f"{TASK}/Retry", "array"),
+    Mistake("retry-entry-not-object", {f"{TASK}/Retry/0": "States.ALL"}, SCHEMA, f"{TASK}/Retry/0", "object"),
+    Mistake("catch-next-missing", {f"{TASK}/Catch/0/Next": DELETE}, SCHEMA, f"{TASK}/Catch/0/Next", "Next"),
     Mistake("retry-on-pass", {"/States/Start/Retry": []}, SCHEMA, "/States/Start/Retry", "Pass"),
     # -- JSONPath-only fields in JSONata states, and the reverse -----------------------------------
     *[
         Mistake(
             f"jsonata-{key.lower()}",
-            {f"{W}/{key}": value},
+            {f"{TASK}/{key}": value},
             SCHEMA,
-            f"{W}/{key}",
+            f"{TASK}/{key}",
             "JSONata",
             base=JSONATA_BASE,
         )
@@ -411,7 +413,7 @@ MISTAKES = [
             ("TimeoutSecondsPath", "$.t"),
         )
     ],
-    Mistake("jsonpath-arguments", {f"{W}/Arguments": {"a": 1}}, SCHEMA, f"{W}/Arguments", "JSONPath"),
+    Mistake("jsonpath-arguments", {f"{TASK}/Arguments": {"a": 1}}, SCHEMA, f"{TASK}/Arguments", "JSONPath"),
     Mistake("jsonpath-output", {"/States/Done/Output": {"a": 1}}, SCHEMA, "/States/Done/Output", "JSONPath"),
     Mistake(
         "jsonpath-items",
@@ -438,9 +440,9 @@ MISTAKES = [
     ),
     Mistake(
         "jsonata-syntax-nested-in-arguments",
-        {f"{W}/Arguments": {"deep": ["{% 1 + %}"]}},
+        {f"{TASK}/Arguments": {"deep": ["{% 1 + %}"]}},
         SCHEMA,
-        f"{W}/Arguments/deep/0",
+        f"{TASK}/Arguments/deep/0",
         "JSONata",
         base=JSONATA_BASE,
     ),
@@ -479,50 +481,50 @@ MISTAKES = [
     # -- payload templates and intrinsic functions -------------------------------------------------
     Mistake(
         "intrinsic-unclosed",
-        {f"{W}/Parameters/id.$": "States.Format('{}', $.id"},
+        {f"{TASK}/Parameters/id.$": "States.Format('{}', $.id"},
         SCHEMA,
-        f"{W}/Parameters/id.$",
+        f"{TASK}/Parameters/id.$",
         "intrinsic",
     ),
     Mistake(
         "intrinsic-unknown-function",
-        {f"{W}/Parameters/id.$": "States.Concat($.a, $.b)"},
+        {f"{TASK}/Parameters/id.$": "States.Concat($.a, $.b)"},
         SCHEMA,
-        f"{W}/Parameters/id.$",
+        f"{TASK}/Parameters/id.$",
         "States.Concat",
     ),
     Mistake(
         "intrinsic-bad-escape",
-        {f"{W}/Parameters/id.$": "States.Format('say \\\"hi\\\"')"},
+        {f"{TASK}/Parameters/id.$": "States.Format('say \\\"hi\\\"')"},
         SCHEMA,
-        f"{W}/Parameters/id.$",
+        f"{TASK}/Parameters/id.$",
         "intrinsic",
     ),
-    Mistake("dollar-key-not-string", {f"{W}/Parameters/id.$": 5}, SCHEMA, f"{W}/Parameters/id.$", "path"),
-    Mistake("dollar-key-bad-path", {f"{W}/Parameters/id.$": "$.a["}, SCHEMA, f"{W}/Parameters/id.$", "path"),
+    Mistake("dollar-key-not-string", {f"{TASK}/Parameters/id.$": 5}, SCHEMA, f"{TASK}/Parameters/id.$", "path"),
+    Mistake("dollar-key-bad-path", {f"{TASK}/Parameters/id.$": "$.a["}, SCHEMA, f"{TASK}/Parameters/id.$", "path"),
     Mistake(
         "key-twice-once-dollar-dropped",
-        {f"{W}/Parameters": {"id": 1, "id.$": "$.id"}},
+        {f"{TASK}/Parameters": {"id": 1, "id.$": "$.id"}},
         SCHEMA,
-        f"{W}/Parameters/id.$",
+        f"{TASK}/Parameters/id.$",
         "both",
     ),
     Mistake(
         "nested-key-twice-in-result-selector",
-        {f"{W}/ResultSelector": {"out": {"a.$": "$.a", "a": 2}}},
+        {f"{TASK}/ResultSelector": {"out": {"a.$": "$.a", "a": 2}}},
         SCHEMA,
-        f"{W}/ResultSelector/out/a",
+        f"{TASK}/ResultSelector/out/a",
         "both",
     ),
-    Mistake("dollar-key-plain-text", {f"{W}/Parameters/id.$": "hello"}, SCHEMA, f"{W}/Parameters/id.$", "path"),
+    Mistake("dollar-key-plain-text", {f"{TASK}/Parameters/id.$": "hello"}, SCHEMA, f"{TASK}/Parameters/id.$", "path"),
     # -- paths -------------------------------------------------------------------------------------
-    Mistake("result-path-wildcard", {f"{W}/ResultPath": "$.a[*]"}, SCHEMA, f"{W}/ResultPath", "wildcard"),
-    Mistake("result-path-filter", {f"{W}/ResultPath": "$.a[?(@.b)]"}, SCHEMA, f"{W}/ResultPath", "filter"),
-    Mistake("result-path-context", {f"{W}/ResultPath": "$$.Execution"}, SCHEMA, f"{W}/ResultPath", "context"),
-    Mistake("result-path-variable", {f"{W}/ResultPath": "$total"}, SCHEMA, f"{W}/ResultPath", "variable"),
-    Mistake("input-path-bad-syntax", {f"{W}/InputPath": "$.a[1"}, SCHEMA, f"{W}/InputPath", "not closed"),
-    Mistake("input-path-not-path", {f"{W}/InputPath": "a.b"}, SCHEMA, f"{W}/InputPath", "$"),
-    Mistake("output-path-number", {f"{W}/OutputPath": 3}, SCHEMA, f"{W}/OutputPath", "string"),
+    Mistake("result-path-wildcard", {f"{TASK}/ResultPath": "$.a[*]"}, SCHEMA, f"{TASK}/ResultPath", "wildcard"),
+    Mistake("result-path-filter", {f"{TASK}/ResultPath": "$.a[?(@.b)]"}, SCHEMA, f"{TASK}/ResultPath", "filter"),
+    Mistake("result-path-context", {f"{TASK}/ResultPath": "$$.Execution"}, SCHEMA, f"{TASK}/ResultPath", "context"),
+    Mistake("result-path-variable", {f"{TASK}/ResultPath": "$total"}, SCHEMA, f"{TASK}/ResultPath", "variable"),
+    Mistake("input-path-bad-syntax", {f"{TASK}/InputPath": "$.a[1"}, SCHEMA, f"{TASK}/InputPath", "not closed"),
+    Mistake("input-path-not-path", {f"{TASK}/InputPath": "a.b"}, SCHEMA, f"{TASK}/InputPath", "$"),
+    Mistake("output-path-number", {f"{TASK}/OutputPath": 3}, SCHEMA, f"{TASK}/OutputPath", "string"),
     Mistake(
         "items-path-wildcard",
         {"/States/Items/ItemsPath": "$..items"},
@@ -756,9 +758,9 @@ MISTAKES = [
     ),
     Mistake(
         "credentials-bad-jsonata",
-        {f"{W}/Credentials": {"RoleArn": "{% $role. %}"}},
+        {f"{TASK}/Credentials": {"RoleArn": "{% $role. %}"}},
         SCHEMA,
-        f"{W}/Credentials/RoleArn",
+        f"{TASK}/Credentials/RoleArn",
         "JSONata",
         base=JSONATA_BASE,
     ),
@@ -862,17 +864,17 @@ MISTAKES = [
     ),
     Mistake(
         "variable-reserved-jsonata",
-        {f"{W}/Assign": {"states": "{% 1 %}"}},
+        {f"{TASK}/Assign": {"states": "{% 1 %}"}},
         SCHEMA,
-        f"{W}/Assign/states",
+        f"{TASK}/Assign/states",
         "reserved",
         base=JSONATA_BASE,
     ),
     Mistake(
         "catcher-assign-bad-name",
-        {f"{W}/Catch/0/Assign": {"a-b": 1}},
+        {f"{TASK}/Catch/0/Assign": {"a-b": 1}},
         SCHEMA,
-        f"{W}/Catch/0/Assign/a-b",
+        f"{TASK}/Catch/0/Assign/a-b",
         "a-b",
     ),
 ]
@@ -901,6 +903,8 @@ def test_mistake_is_reported(mistake: Mistake) -> None:
     assert found, f"no {mistake.code} at {mistake.location!r}; got:\n{_diagnostics_text(diagnostics)}"
     assert any(mistake.word.lower() in d.message.lower() for d in found), _diagnostics_text(found)
     assert all(d.severity == "ERROR" for d in found)
+    # One mistake, said once: no second message about the same field.
+    assert len([d for d in diagnostics if d.location == mistake.location]) == 1, _diagnostics_text(diagnostics)
 
 
 @pytest.mark.parametrize("mistake", MISTAKES, ids=[m.id for m in MISTAKES])
@@ -949,7 +953,7 @@ def test_parse_raises_with_every_error() -> None:
         BASE,
         {
             "/States/Pause/Next": "Nowhere",
-            f"{W}/Retry/0/BackoffRate": 0.1,
+            f"{TASK}/Retry/0/BackoffRate": 0.1,
             "/States/Failed/ErrorPath": "$.e",
             "/States/Start/Result": {"id.$": "$.id"},  # a warning: not listed by parse
         },
@@ -960,7 +964,7 @@ def test_parse_raises_with_every_error() -> None:
     assert found == {
         (TARGET, "/States/Pause/Next"),
         (TARGET, "/States/Done"),  # only Pause led there
-        (SCHEMA, f"{W}/Retry/0/BackoffRate"),
+        (SCHEMA, f"{TASK}/Retry/0/BackoffRate"),
         (SCHEMA, "/States/Failed"),
     }
     assert all(d.severity == "ERROR" for d in caught.value.diagnostics)
@@ -988,11 +992,36 @@ def test_every_mistake_at_once_is_every_error() -> None:
     } <= locations
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"/States/Start": "Pass"},  # where Start went is unknown: no "not reachable" for the rest
+        {"/States/Pause/Next": 1},
+        {f"{TASK}/Catch/0": "Failed"},
+        {"/States/Done/Type": "Finish"},  # perhaps meant as terminal: no MISSING_END_STATE
+        {"/States/Failed": []},
+    ],
+    ids=["state-not-object", "next-not-string", "catcher-not-object", "terminal-of-unknown-type", "fail-not-object"],
+)
+def test_a_broken_state_does_not_fake_other_problems(changes: dict[str, Any]) -> None:
+    diagnostics = validate(mutated(BASE, changes))
+    assert len(diagnostics) == 1, _diagnostics_text(diagnostics)
+
+
+def test_a_broken_state_does_not_hide_other_problems() -> None:
+    changes = {
+        "/States/Items/ItemProcessor/StartAt": DELETE,  # the Map cannot be built
+        "/States/Orphan": {"Type": "Pass", "End": True},
+    }
+    found = {(d.code, d.location) for d in validate(mutated(BASE, changes))}
+    assert found == {(SCHEMA, "/States/Items/ItemProcessor/StartAt"), (TARGET, "/States/Orphan")}
+
+
 # -- valid definitions -----------------------------------------------------------------------------
 
 VALID = {
     "every-retry-field": {
-        f"{W}/Retry/0": {
+        f"{TASK}/Retry/0": {
             "ErrorEquals": ["States.Timeout", "Custom.Error"],
             "IntervalSeconds": 2,
             "MaxAttempts": 0,
@@ -1003,23 +1032,23 @@ VALID = {
         }
     },
     "timeout-and-heartbeat-paths": {
-        f"{W}/TimeoutSeconds": DELETE,
-        f"{W}/TimeoutSecondsPath": "$.timeout",
-        f"{W}/HeartbeatSecondsPath": "$.beat",
+        f"{TASK}/TimeoutSeconds": DELETE,
+        f"{TASK}/TimeoutSecondsPath": "$.timeout",
+        f"{TASK}/HeartbeatSecondsPath": "$.beat",
     },
-    "heartbeat-below-timeout": {f"{W}/HeartbeatSeconds": 29},
+    "heartbeat-below-timeout": {f"{TASK}/HeartbeatSeconds": 29},
     "intrinsics-and-context-in-parameters": {
-        f"{W}/Parameters": {
+        f"{TASK}/Parameters": {
             "text.$": "States.Format('{} of {}', $.a, $$.Execution.Name)",
             "nested": {"list.$": "States.Array($.a, 1)", "plain": ["$.not-evaluated-in-a-list"]},
             "var.$": "$total",
         }
     },
     "result-selector-and-paths": {
-        f"{W}/ResultSelector": {"body.$": "$.Payload"},
-        f"{W}/ResultPath": "$.out[0].value",
-        f"{W}/InputPath": "$.in",
-        f"{W}/OutputPath": None,
+        f"{TASK}/ResultSelector": {"body.$": "$.Payload"},
+        f"{TASK}/ResultPath": "$.out[0].value",
+        f"{TASK}/InputPath": "$.in",
+        f"{TASK}/OutputPath": None,
     },
     "choice-rules": {
         "/States/Decide/Choices/0": {
@@ -1070,7 +1099,7 @@ VALID = {
             "Next": "Done",
         }
     },
-    "credentials": {f"{W}/Credentials": {"RoleArn": "arn:aws:iam::123456789012:role/r"}},
+    "credentials": {f"{TASK}/Credentials": {"RoleArn": "arn:aws:iam::123456789012:role/r"}},
     "machine-fields": {"/Version": "1.0", "/TimeoutSeconds": 3600},
 }
 
@@ -1101,14 +1130,14 @@ JSONATA_VALID = {
         "/States/Decide/Output": "{% $states.input %}",
     },
     "task-timeouts-as-expressions": {
-        f"{W}/TimeoutSeconds": "{% $total + 10 %}",
-        f"{W}/HeartbeatSeconds": "{% 5 %}",
-        f"{W}/Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-        f"{W}/Retry": [{"ErrorEquals": ["States.ALL"], "JitterStrategy": "NONE"}],
+        f"{TASK}/TimeoutSeconds": "{% $total + 10 %}",
+        f"{TASK}/HeartbeatSeconds": "{% 5 %}",
+        f"{TASK}/Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        f"{TASK}/Retry": [{"ErrorEquals": ["States.ALL"], "JitterStrategy": "NONE"}],
     },
     "wait-timestamp-expression": {"/States/Pause/Seconds": DELETE, "/States/Pause/Timestamp": "{% $now() %}"},
     "fail-without-error-or-cause": {"/States/Failed/Error": DELETE, "/States/Failed/Cause": DELETE},
-    "jsonpath-looking-text-is-text": {f"{W}/Arguments": {"price": "$5", "path": "$.not.a.path.here"}},
+    "jsonpath-looking-text-is-text": {f"{TASK}/Arguments": {"price": "$5", "path": "$.not.a.path.here"}},
 }
 
 
@@ -1131,19 +1160,19 @@ def test_valid_text_with_unicode_state_names() -> None:
 # -- warnings --------------------------------------------------------------------------------------
 
 WARNINGS = [
-    Mistake("no-dollar-path", {f"{W}/Parameters/fixed": "$.id"}, "NO_DOLLAR", f"{W}/Parameters/fixed", "fixed.$"),
+    Mistake("no-dollar-path", {f"{TASK}/Parameters/fixed": "$.id"}, "NO_DOLLAR", f"{TASK}/Parameters/fixed", "fixed.$"),
     Mistake(
         "no-dollar-context",
-        {f"{W}/Parameters/nested": {"name": "$$.Execution.Name"}},
+        {f"{TASK}/Parameters/nested": {"name": "$$.Execution.Name"}},
         "NO_DOLLAR",
-        f"{W}/Parameters/nested/name",
+        f"{TASK}/Parameters/nested/name",
         "name.$",
     ),
     Mistake(
         "no-dollar-intrinsic",
-        {f"{W}/ResultSelector": {"text": "States.Format('{}', $.a)"}},
+        {f"{TASK}/ResultSelector": {"text": "States.Format('{}', $.a)"}},
         "NO_DOLLAR",
-        f"{W}/ResultSelector/text",
+        f"{TASK}/ResultSelector/text",
         "intrinsic",
     ),
     Mistake(
@@ -1162,9 +1191,9 @@ WARNINGS = [
     ),
     Mistake(
         "no-dollar-credentials",
-        {f"{W}/Credentials": {"RoleArn": "$.role"}},
+        {f"{TASK}/Credentials": {"RoleArn": "$.role"}},
         "NO_DOLLAR",
-        f"{W}/Credentials/RoleArn",
+        f"{TASK}/Credentials/RoleArn",
         "RoleArn.$",
     ),
     Mistake(
@@ -1232,12 +1261,12 @@ def test_warning_is_reported_and_definition_stays_valid(warning: Mistake) -> Non
     ("changes", "base"),
     [
         # Not path-like: a price, a placeholder, a word.
-        ({f"{W}/Parameters/fixed": "$5.00"}, BASE),
-        ({f"{W}/Parameters/fixed": "${Name}"}, BASE),
-        ({f"{W}/Parameters/fixed": "States are fun"}, BASE),
+        ({f"{TASK}/Parameters/fixed": "$5.00"}, BASE),
+        ({f"{TASK}/Parameters/fixed": "${Name}"}, BASE),
+        ({f"{TASK}/Parameters/fixed": "States are fun"}, BASE),
         ({"/States/Decide/Choices/1/And/1/StringEquals": "$"}, None),
         # JSONata has no paths: "$.x" is plain text there.
-        ({f"{W}/Arguments": {"a": "$.x"}}, JSONATA_BASE),
+        ({f"{TASK}/Arguments": {"a": "$.x"}}, JSONATA_BASE),
         ({"/States/Failed/Error": "$.error"}, JSONATA_BASE),
     ],
     ids=["price", "placeholder", "prose", "string-equals-dollar", "jsonata-arguments", "jsonata-fail-error"],
