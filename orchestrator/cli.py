@@ -40,9 +40,7 @@ def parse_json_argument(value: str, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
+        raise UsageError(f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
 
 
 # -- validate --------------------------------------------------------------------------------------
@@ -116,9 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Check state machine definitions and print every problem with its location.",
         "orchestrator validate workflow.asl.json other.asl.json --json",
     )
-    validate.add_argument(
-        "files", nargs="+", metavar="FILE", help="ASL definition files (JSON); - reads stdin"
-    )
+    validate.add_argument("files", nargs="+", metavar="FILE", help="ASL definition files (JSON); - reads stdin")
     validate.add_argument(
         "--json",
         action="store_true",

@@ -39,9 +39,7 @@ def _parse_timestamp(text: str) -> dt.datetime | None:
         if zone != "Z":
             sign = 1 if zone[0] == "+" else -1
             offset = dt.timezone(sign * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
-        return dt.datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=offset
-        )
+        return dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=offset)
     except ValueError:
         return None
 

@@ -175,8 +175,7 @@ class _Parser:
             self._fail(f"unexpected {self.text[self.pos]!r} after the end of the call")
         if self.calls > MAX_CALLS_PER_FIELD:
             self._fail(
-                f"a field may use at most {MAX_CALLS_PER_FIELD} intrinsic functions, "
-                f"this one uses {self.calls}",
+                f"a field may use at most {MAX_CALLS_PER_FIELD} intrinsic functions, this one uses {self.calls}",
                 0,
             )
         return call

@@ -267,9 +267,7 @@ _RNG: contextvars.ContextVar[random.Random] = contextvars.ContextVar("jsonata_rn
 
 def _signature_error(function: str, index: int) -> _FunctionError:
     # jsonata-js's text for an argument that its function's signature refuses.
-    return _FunctionError(
-        "T0410", f'Argument {index} of function "{function}" does not match function signature'
-    )
+    return _FunctionError("T0410", f'Argument {index} of function "{function}" does not match function signature')
 
 
 def _integer(value: Any, function: str, index: int) -> int:
@@ -313,9 +311,7 @@ def _range(start: Any, end: Any, step: Any) -> Any:
         return UNDEFINED
     count = (last - first) // stride + 1
     if count > _MAX_RANGE_LENGTH:
-        raise _FunctionError(
-            _BAD_VALUE, f"$range would hold {count} numbers; at most {_MAX_RANGE_LENGTH} are allowed"
-        )
+        raise _FunctionError(_BAD_VALUE, f"$range would hold {count} numbers; at most {_MAX_RANGE_LENGTH} are allowed")
     values = list(range(first, first + count * stride, stride))
     return values[0] if count == 1 else values
 
@@ -478,9 +474,7 @@ def _program(body: str) -> _Program:
     """Check ``body`` against the 2.0.6 rules and compile it; raises JsonataSyntaxError."""
     symbol = _newer_operator(body)
     if symbol is not None:
-        raise JsonataSyntaxError(
-            "S0211", f"The symbol {json.dumps(symbol)} cannot be used as a unary operator"
-        )
+        raise JsonataSyntaxError("S0211", f"The symbol {json.dumps(symbol)} cannot be used as a unary operator")
     try:
         plain = jsonatapy.compile(body)
     except ValueError as error:

@@ -106,9 +106,7 @@ def _compile(value: Any, location: str, problems: list[TemplateProblem]) -> Node
 
 def _compile_dynamic(key: str, value: Any, location: str, problems: list[TemplateProblem]) -> Node:
     if not isinstance(value, str):
-        problems.append(
-            TemplateProblem(location, f"The value of '{key}' must be a path or an intrinsic function")
-        )
+        problems.append(TemplateProblem(location, f"The value of '{key}' must be a path or an intrinsic function"))
         return Literal(value)
     if value.startswith("$"):
         problem = check_path_reference(value)
@@ -123,9 +121,7 @@ def _compile_dynamic(key: str, value: Any, location: str, problems: list[Templat
             problems.append(TemplateProblem(location, str(exc)))
             return Literal(value)
     problems.append(
-        TemplateProblem(
-            location, f"The value of '{key}' must be a path ($...) or an intrinsic function (States...)"
-        )
+        TemplateProblem(location, f"The value of '{key}' must be a path ($...) or an intrinsic function (States...)")
     )
     return Literal(value)
 

@@ -98,9 +98,7 @@ def apply_result_path(path: str | None, raw_input: Any, result: Any) -> Any:
 
 def evaluate_jsonata(template: Any, field: str, scope: Scope, states: dict[str, Any]) -> Any:
     """Resolve a JSONata field's template (literals stay as they are)."""
-    return jsonata.resolve_template(
-        template, field=field, states=states, variables=scope.variables, rng=scope.rng
-    )
+    return jsonata.resolve_template(template, field=field, states=states, variables=scope.variables, rng=scope.rng)
 
 
 def jsonata_output(state: State, scope: Scope, states: dict[str, Any], default: Any) -> Any:

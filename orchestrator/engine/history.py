@@ -94,9 +94,7 @@ class History:
         ``link=False`` records it without moving the chain; ``previous`` links it somewhere else
         than the chain's end.
         """
-        event = Event(
-            self.next_id, self.previous if previous is None else previous, self.now, event_type, details
-        )
+        event = Event(self.next_id, self.previous if previous is None else previous, self.now, event_type, details)
         self.events.append(event)
         self.next_id += 1
         if link:

@@ -200,9 +200,7 @@ class _LocalExecution:
         self.ids = itertools.count()
         self.ready: deque[tuple[int, Delivery | None]] = deque()
         self.timers: list[tuple[dt.datetime, int, int]] = []
-        self.deadline = (
-            self.start + dt.timedelta(seconds=machine.timeout_seconds) if machine.timeout_seconds else None
-        )
+        self.deadline = self.start + dt.timedelta(seconds=machine.timeout_seconds) if machine.timeout_seconds else None
         history = self._history(self.log, 0)
         root = interpreter.begin(machine, execution_input, ROLE_ARN, history)
         self._commit(self.log, history)
@@ -293,15 +291,11 @@ class _LocalExecution:
             history = self._history(parent.log, parent.previous)
             run = interpreter.start_child(state, child, parent.run, history)
             self._commit(parent.log, history)
-            child_id = self._add_slot(
-                run, history.previous if log is parent.log else 0, log, parent_id, child
-            )
+            child_id = self._add_slot(run, history.previous if log is parent.log else 0, log, parent_id, child)
             fan.running.add(child_id)
             self.ready.append((child_id, None))
 
-    def _run_ended(
-        self, slot_id: int, status: str, output: Any, error: str | None, cause: str | None
-    ) -> None:
+    def _run_ended(self, slot_id: int, status: str, output: Any, error: str | None, cause: str | None) -> None:
         slot = self.slots[slot_id]
         slot.done = True
         if slot.parent is None:
@@ -423,9 +417,7 @@ def execution_arn(state_machine_name: str, name: str, state_machine_type: str, r
     """An execution's ARN; an Express one carries a unique suffix, since Express names may repeat."""
     prefix = f"arn:aws:states:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}"
     if state_machine_type == "EXPRESS":
-        return (
-            f"{prefix}:express:{state_machine_name}:{name}:{uuid.UUID(int=rng.getrandbits(128), version=4)}"
-        )
+        return f"{prefix}:express:{state_machine_name}:{name}:{uuid.UUID(int=rng.getrandbits(128), version=4)}"
     return f"{prefix}:execution:{state_machine_name}:{name}"
 
 

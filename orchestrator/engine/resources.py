@@ -49,9 +49,7 @@ class Resource:
     @property
     def resource_name(self) -> str:
         """``resource`` of Task* events: the action, with its pattern suffix."""
-        return (
-            self.arn.rsplit(":", 1)[-1] if self.service.startswith("aws-sdk") else self.arn.split(":", 6)[-1]
-        )
+        return self.arn.rsplit(":", 1)[-1] if self.service.startswith("aws-sdk") else self.arn.split(":", 6)[-1]
 
 
 def parse_resource(arn: str) -> Resource:

@@ -139,9 +139,7 @@ def _enter(state: State, run: Run, env: Env) -> Run:
         f"{state.type}StateEntered",
         {"name": state.name, "input": run.cursor.input, "inputDetails": {"truncated": False}},
     )
-    cursor = replace(
-        run.cursor, entered_event_id=event_id, entered_time=iso(env.now), attempts=(), retry_count=0
-    )
+    cursor = replace(run.cursor, entered_event_id=event_id, entered_time=iso(env.now), attempts=(), retry_count=0)
     return run.at(cursor)
 
 
@@ -217,9 +215,7 @@ def _exit(
     target = target if target is not None else state.next
     if target is None:
         return Succeed(output, replace(run, variables=variables))
-    return Next(
-        Run(cursor=Cursor(state=target, input=output), variables=variables, outer=run.outer, scope=run.scope)
-    )
+    return Next(Run(cursor=Cursor(state=target, input=output), variables=variables, outer=run.outer, scope=run.scope))
 
 
 def _finish_jsonpath(state: TaskState | ParallelState | MapState, run: Run, result: Any, env: Env) -> Outcome:
@@ -266,10 +262,7 @@ def _pass(state: PassState, run: Run, env: Env) -> Outcome:
         assigned = dataflow.evaluate_assign(state.assign, scope, None, states)
         return _exit(state, run, dataflow.jsonata_output(state, scope, states, raw), assigned, env)
     effective = dataflow.apply_input_path(state, raw, scope)
-    if state.result is not ABSENT:
-        result = state.result
-    else:
-        result = dataflow.apply_template(state.parameters, effective, scope)
+    result = state.result if state.result is not ABSENT else dataflow.apply_template(state.parameters, effective, scope)
     assigned = dataflow.evaluate_assign(state.assign, scope, result, None)
     output = dataflow.apply_result_path(state.result_path, raw, result)
     return _exit(state, run, dataflow.apply_output_path(state, output, scope), assigned, env)
@@ -295,8 +288,7 @@ def _choice(state: ChoiceState, run: Run, env: Env) -> Outcome:
         except choice.MissingVariable as missing:
             raise FieldError(
                 RUNTIME,
-                f"Invalid path '{missing.path}': The choice state's condition path "
-                "references an invalid value.",
+                f"Invalid path '{missing.path}': The choice state's condition path references an invalid value.",
             ) from None
         if holds:
             matched = rule
@@ -316,8 +308,7 @@ def _choice_jsonata(state: ChoiceState, run: Run, scope: Scope, env: Env) -> Out
         if not isinstance(holds, bool):
             raise FieldError(
                 QUERY_EVALUATION_ERROR,
-                f"The Condition of choice rule {i} must evaluate to a "
-                f"boolean, but was: {dataflow.to_text(holds)}",
+                f"The Condition of choice rule {i} must evaluate to a boolean, but was: {dataflow.to_text(holds)}",
                 location="Condition",
             )
         if holds:
@@ -326,11 +317,7 @@ def _choice_jsonata(state: ChoiceState, run: Run, scope: Scope, env: Env) -> Out
     target = _choice_target(state, matched)
     if matched is not None:
         assigned = dataflow.evaluate_assign(matched.assign, scope, None, states)
-        output = (
-            raw
-            if matched.output is ABSENT
-            else dataflow.evaluate_jsonata(matched.output, "Output", scope, states)
-        )
+        output = raw if matched.output is ABSENT else dataflow.evaluate_jsonata(matched.output, "Output", scope, states)
     else:
         assigned = dataflow.evaluate_assign(state.assign, scope, None, states)
         output = dataflow.jsonata_output(state, scope, states, raw)
@@ -374,27 +361,20 @@ def _wait_until_jsonpath(state: WaitState, data: Any, scope: Scope, env: Env) ->
         try:
             value = read_reference(path, data, scope.payload_env, field=None)
         except (paths.PathNotFound, FieldError):
-            raise FieldError(
-                RUNTIME, f"The SecondsPath parameter does not reference an input value: {path}"
-            ) from None
+            raise FieldError(RUNTIME, f"The SecondsPath parameter does not reference an input value: {path}") from None
         if not _is_integer(value):
             raise FieldError(
                 RUNTIME,
-                f"The SecondsPath parameter cannot be parsed as a long value: {path} == "
-                f"{dataflow.to_text(value)}",
+                f"The SecondsPath parameter cannot be parsed as a long value: {path} == {dataflow.to_text(value)}",
             )
         if value < 0:
-            raise FieldError(
-                RUNTIME, f"The SecondsPath parameter references a negative value: {path} == {value}"
-            )
+            raise FieldError(RUNTIME, f"The SecondsPath parameter references a negative value: {path} == {value}")
         return env.now + dt.timedelta(seconds=int(value))
     path = state.timestamp_path or "$"
     try:
         value = read_reference(path, data, scope.payload_env, field=None)
     except (paths.PathNotFound, FieldError):
-        raise FieldError(
-            RUNTIME, f"The TimestampPath parameter does not reference an input value: {path}"
-        ) from None
+        raise FieldError(RUNTIME, f"The TimestampPath parameter does not reference an input value: {path}") from None
     moment = choice.parse_timestamp(value)
     if moment is None:
         shown = value if isinstance(value, str) else dataflow.to_text(value)
@@ -422,8 +402,7 @@ def _wait_until_jsonata(state: WaitState, scope: Scope, states: dict[str, Any], 
         shown = value if isinstance(value, str) else dataflow.to_text(value)
         raise FieldError(
             QUERY_EVALUATION_ERROR,
-            "The Timestamp field cannot be parsed as an ISO-8601 extended "
-            f"offset date-time format string: {shown}",
+            f"The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {shown}",
             location="Timestamp",
         )
     return moment
@@ -455,9 +434,7 @@ def _succeed(state: SucceedState, run: Run, env: Env) -> Outcome:
         output = dataflow.jsonata_output(state, scope, scope.states(raw), raw)
     else:
         output = dataflow.apply_output_path(state, dataflow.apply_input_path(state, raw, scope), scope)
-    env.history.add(
-        "SucceedStateExited", {"name": state.name, "output": output, "outputDetails": {"truncated": False}}
-    )
+    env.history.add("SucceedStateExited", {"name": state.name, "output": output, "outputDetails": {"truncated": False}})
     return Succeed(output, run)
 
 
@@ -486,9 +463,7 @@ def _fail_field(value: str | None, path: str | None, field: str, data: Any, scop
     else:
         result = read_reference(path, data, scope.payload_env, field=field)
     if not isinstance(result, str):
-        raise FieldError(
-            RUNTIME, f"The {field} field must reference a string, but was: {dataflow.to_text(result)}"
-        )
+        raise FieldError(RUNTIME, f"The {field} field must reference a string, but was: {dataflow.to_text(result)}")
     return result
 
 
@@ -514,9 +489,7 @@ def _task(state: TaskState, run: Run, env: Env) -> Outcome:
     if state.is_jsonata:
         states = scope.states(raw)
         payload = (
-            raw
-            if state.arguments is ABSENT
-            else dataflow.evaluate_jsonata(state.arguments, "Arguments", scope, states)
+            raw if state.arguments is ABSENT else dataflow.evaluate_jsonata(state.arguments, "Arguments", scope, states)
         )
         timeout = _jsonata_seconds(state.timeout_seconds, "TimeoutSeconds", scope, states)
         heartbeat = _jsonata_seconds(state.heartbeat_seconds, "HeartbeatSeconds", scope, states)
@@ -545,9 +518,7 @@ def _seconds(value: Any, path: str | None, data: Any, scope: Scope) -> int | Non
         return value
     found = dataflow.select(path, data, scope, "TimeoutSecondsPath")
     if not _is_integer(found) or found <= 0:
-        raise FieldError(
-            RUNTIME, f"The value of {path} must be a positive integer, but was: {dataflow.to_text(found)}"
-        )
+        raise FieldError(RUNTIME, f"The value of {path} must be a positive integer, but was: {dataflow.to_text(found)}")
     return int(found)
 
 
@@ -602,9 +573,7 @@ def _record_scheduled(resource: Resource, request: TaskRequest, history: History
         if request.credentials is not None:
             details["taskCredentials"] = request.credentials
         history.add("TaskScheduled", details)
-        history.add(
-            "TaskStarted", {"resourceType": resource.resource_type, "resource": resource.resource_name}
-        )
+        history.add("TaskStarted", {"resourceType": resource.resource_type, "resource": resource.resource_name})
 
 
 def task_event(resource: Resource, outcome: str, details: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -624,9 +593,7 @@ def _task_answered(state: TaskState, run: Run, delivery: Delivery | None, env: E
     resource = parse_resource(state.resource)
     if isinstance(delivery, TaskSubmitted):
         env.history.add(
-            *task_event(
-                resource, "Submitted", {"output": delivery.output, "outputDetails": {"truncated": False}}
-            )
+            *task_event(resource, "Submitted", {"output": delivery.output, "outputDetails": {"truncated": False}})
         )
         return _still_waiting(run)
     if isinstance(delivery, TaskFailed):
@@ -638,9 +605,7 @@ def _task_answered(state: TaskState, run: Run, delivery: Delivery | None, env: E
     env.history.add(
         *task_event(resource, "Succeeded", {"output": delivery.output, "outputDetails": {"truncated": False}})
     )
-    dataflow.check_size(
-        delivery.output, resource.arn if resource.kind == "lambda" else resource.resource_type
-    )
+    dataflow.check_size(delivery.output, resource.arn if resource.kind == "lambda" else resource.resource_type)
     return _finish(state, run, delivery.output, env)
 
 
@@ -661,9 +626,7 @@ def _parallel(state: ParallelState, run: Run, env: Env) -> Outcome:
     if state.is_jsonata:
         states = scope.states(raw)
         branch_input = (
-            raw
-            if state.arguments is ABSENT
-            else dataflow.evaluate_jsonata(state.arguments, "Arguments", scope, states)
+            raw if state.arguments is ABSENT else dataflow.evaluate_jsonata(state.arguments, "Arguments", scope, states)
         )
     else:
         effective = dataflow.apply_input_path(state, raw, scope)
@@ -733,9 +696,7 @@ def _jsonata_items(state: MapState, scope: Scope, states: dict[str, Any]) -> lis
     if isinstance(items, list):
         return items
     shown = (
-        jsonata.expression_body(state.items)
-        if jsonata.is_expression(state.items)
-        else dataflow.to_text(state.items)
+        jsonata.expression_body(state.items) if jsonata.is_expression(state.items) else dataflow.to_text(state.items)
     )
     raise FieldError(
         QUERY_EVALUATION_ERROR,
@@ -783,9 +744,7 @@ def _map_limits_jsonpath(state: MapState, data: Any, scope: Scope) -> tuple[int,
             )
     count = state.tolerated_failure_count
     if state.tolerated_failure_count_path is not None:
-        count = _tolerance_path(
-            state.tolerated_failure_count_path, "ToleratedFailureCountPath", "integer", data, scope
-        )
+        count = _tolerance_path(state.tolerated_failure_count_path, "ToleratedFailureCountPath", "integer", data, scope)
     percentage = state.tolerated_failure_percentage
     if state.tolerated_failure_percentage_path is not None:
         percentage = _tolerance_path(
@@ -799,9 +758,7 @@ def _tolerance_path(path: str, field: str, kind: str, data: Any, scope: Scope) -
     number = _parse_number(value, int if kind == "integer" else float)
     if number is None:
         shown = value if isinstance(value, str) else dataflow.to_text(value)
-        raise FieldError(
-            RUNTIME, f'The {field} field refers to value "{shown}" which is not a valid {kind}: {path}'
-        )
+        raise FieldError(RUNTIME, f'The {field} field refers to value "{shown}" which is not a valid {kind}: {path}')
     return number
 
 
@@ -819,9 +776,7 @@ def _parse_number(value: Any, kind: type[int] | type[float]) -> int | float | No
     return float(value) if isinstance(value, int | float) else None
 
 
-def _map_limits_jsonata(
-    state: MapState, scope: Scope, states: dict[str, Any]
-) -> tuple[int, int | None, float | None]:
+def _map_limits_jsonata(state: MapState, scope: Scope, states: dict[str, Any]) -> tuple[int, int | None, float | None]:
     values = []
     for field, value in (
         ("MaxConcurrency", state.max_concurrency),
@@ -857,9 +812,7 @@ def start_child(state: ParallelState | MapState, child: ChildRun, parent: Run, h
         history.add("MapIterationStarted", {"index": child.index, "name": state.name})
     scope = state.branches[child.index] if isinstance(state, ParallelState) else state.processor
     outer = {} if distributed else dataflow.visible_variables(parent.variables, parent.outer)
-    return Run(
-        cursor=Cursor(state=scope.start_at, input=child.input), variables={}, outer=outer, scope=child.scope
-    )
+    return Run(cursor=Cursor(state=scope.start_at, input=child.input), variables={}, outer=outer, scope=child.scope)
 
 
 def end_child(state: ParallelState | MapState, child: ChildRun, outcome: str, history: History) -> int | None:
@@ -939,9 +892,7 @@ def _retry(retriers: tuple[Retrier, ...], run: Run, error: str, env: Env) -> Out
             return None
         delay = retry_delay(retrier, attempts[index], env.rng)
         attempts[index] += 1
-        cursor = replace(
-            run.cursor, phase="retry", attempts=tuple(attempts), retry_count=run.cursor.retry_count + 1
-        )
+        cursor = replace(run.cursor, phase="retry", attempts=tuple(attempts), retry_count=run.cursor.retry_count + 1)
         return Sleep(env.now + dt.timedelta(seconds=delay), run.at(cursor))
     return None
 

@@ -53,9 +53,7 @@ def invoke(
     try:
         result = copy_json(result)
     except (TypeError, ValueError):
-        return TaskFailed(
-            INVALID_RESULT, f"The handler '{name}' returned {type(result).__name__}, which is not JSON"
-        )
+        return TaskFailed(INVALID_RESULT, f"The handler '{name}' returned {type(result).__name__}, which is not JSON")
     if resource.service == "lambda" and resource.action == "invoke":
         result = lambda_invoke_result(result, str(uuid.uuid4()))
     if resource.pattern == "callback" and not callback_answers:
@@ -75,8 +73,7 @@ def _no_handler(request: TaskRequest, name: str, is_lambda: bool) -> TaskFailed:
         )
     return TaskFailed(
         "States.TaskFailed",
-        f"No handler is registered for the resource '{request.resource}' "
-        f"(register one with @handler({name!r}))",
+        f"No handler is registered for the resource '{request.resource}' (register one with @handler({name!r}))",
     )
 
 
@@ -126,6 +123,4 @@ def lambda_invoke_result(function_output: Any, request_id: str) -> dict[str, Any
 
 def lambda_error_cause(error_type: str, message: str, request_id: str, stack: list[str]) -> str:
     """The ``Cause`` Lambda reports for an unhandled exception: a JSON document as text."""
-    return json.dumps(
-        {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack}
-    )
+    return json.dumps({"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack})

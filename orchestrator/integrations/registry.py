@@ -76,8 +76,6 @@ def load_modules(modules: Iterable[str], *, include_tasks: bool = True) -> list[
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
-            raise ImportError(
-                f"cannot import handler module {module!r} (ORCHESTRATOR_HANDLER_MODULES): {exc}"
-            ) from exc
+            raise ImportError(f"cannot import handler module {module!r} (ORCHESTRATOR_HANDLER_MODULES): {exc}") from exc
         loaded.append(module)
     return loaded

@@ -74,7 +74,7 @@ class Definition(Base):
 
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
 
 
 class StateMachine(Base):
@@ -97,8 +97,8 @@ class StateMachine(Base):
     tracing_configuration: Mapped[dict[str, Any] | None]
     encryption_configuration: Mapped[dict[str, Any] | None]
     tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
-    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
 
     def __repr__(self) -> str:
         return f"<StateMachine {self.name} {self.type} {self.status}>"
@@ -115,7 +115,7 @@ class StateMachineVersion(Base):
     role_arn: Mapped[str] = mapped_column(String(256))
     revision_id: Mapped[str] = mapped_column(String(64))
     description: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
 
 
 class StateMachineAlias(Base):
@@ -127,8 +127,8 @@ class StateMachineAlias(Base):
     name: Mapped[str] = mapped_column(String(80))
     description: Mapped[str | None] = mapped_column(Text)
     routing: Mapped[Any]  # [{"stateMachineVersionArn": ..., "weight": ...}]
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
-    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
 
 
 class Execution(Base):
@@ -143,7 +143,7 @@ class Execution(Base):
     __table_args__ = (
         CheckConstraint(_in("status", EXECUTION_STATUSES), name="status"),
         Index(None, "state_machine_id", "status", "start_date"),
-        Index(None, "parent_id", "child_index"),
+        Index(None, "parent_id", "generation", "child_index"),
         Index(None, "root_id"),
     )
 
@@ -156,8 +156,12 @@ class Execution(Base):
     definition_hash: Mapped[str] = mapped_column(ForeignKey("definitions.hash"))
     role_arn: Mapped[str] = mapped_column(String(256))
     root_id: Mapped[int | None] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    # The run whose history holds this run's events: the execution itself, or for an iteration of a
+    # Distributed Map, the iteration (a child execution with a history of its own).
+    history_id: Mapped[int | None] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
     child_index: Mapped[int | None]
+    generation: Mapped[int | None]  # the parent's seq when it started this fan-out (a retry starts another)
     scope_state: Mapped[str | None] = mapped_column(String(80))
     scope_branch: Mapped[int | None]
     status: Mapped[str] = mapped_column(String(16), default="RUNNING")
@@ -187,9 +191,7 @@ class HistoryEvent(Base):
 
     __tablename__ = "history_events"
 
-    execution_id: Mapped[int] = mapped_column(
-        ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True
-    )
+    execution_id: Mapped[int] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     previous_event_id: Mapped[int]
     type: Mapped[str] = mapped_column(String(64))
@@ -215,7 +217,7 @@ class TaskToken(Base):
     payload: Mapped[Any | None]
     status: Mapped[str] = mapped_column(String(16), default="PENDING")
     heartbeat_seconds: Mapped[int | None]
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
     completed_at: Mapped[dt.datetime | None]
 
 
@@ -224,9 +226,7 @@ class Timer(Base):
 
     __tablename__ = "timers"
     __table_args__ = (
-        CheckConstraint(
-            _in("kind", ("wait", "retry", "task_timeout", "heartbeat", "execution_timeout")), name="kind"
-        ),
+        CheckConstraint(_in("kind", ("wait", "retry", "task_timeout", "heartbeat", "execution_timeout")), name="kind"),
         Index(None, "fire_at"),
         Index(None, "run_id"),
     )
@@ -250,5 +250,5 @@ class OutboxMessage(Base):
     args: Mapped[Any]
     queue: Mapped[str] = mapped_column(String(128))
     countdown: Mapped[float | None]
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
     published_at: Mapped[dt.datetime | None]

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: ec1247c12f24
+Revision ID: 716f157a3da2
 Revises:
-Create Date: 2026-11-29 23:25:35.075096
+Create Date: 2026-11-29 23:31:11.533966
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "ec1247c12f24"
+revision: str = "716f157a3da2"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -25,32 +25,30 @@ def upgrade() -> None:
         "definitions",
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False
+        ),
         sa.PrimaryKeyConstraint("hash", name=op.f("pk_definitions")),
     )
     op.create_table(
         "outbox",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("task", sa.String(length=128), nullable=False),
         sa.Column(
-            "args",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "args", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("queue", sa.String(length=128), nullable=False),
         sa.Column("countdown", sa.Double(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False
+        ),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
     )
     op.create_index(op.f("ix_outbox_published_at"), "outbox", ["published_at"], unique=False)
     op.create_table(
         "state_machines",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("arn", sa.String(length=256), nullable=False),
         sa.Column("name", sa.String(length=80), nullable=False),
         sa.Column("type", sa.String(length=16), nullable=False),
@@ -75,18 +73,18 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column(
-            "tags",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "tags", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False
+        ),
         sa.CheckConstraint("status IN ('ACTIVE', 'DELETING')", name=op.f("ck_state_machines_status")),
         sa.CheckConstraint("type IN ('STANDARD', 'EXPRESS')", name=op.f("ck_state_machines_type")),
         sa.ForeignKeyConstraint(
-            ["definition_hash"],
-            ["definitions.hash"],
-            name=op.f("fk_state_machines_definition_hash_definitions"),
+            ["definition_hash"], ["definitions.hash"], name=op.f("fk_state_machines_definition_hash_definitions")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_state_machines")),
         sa.UniqueConstraint("arn", name=op.f("uq_state_machines_arn")),
@@ -94,9 +92,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "executions",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("arn", sa.String(length=512), nullable=True),
         sa.Column("name", sa.String(length=80), nullable=False),
         sa.Column("state_machine_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -105,45 +101,35 @@ def upgrade() -> None:
         sa.Column("definition_hash", sa.String(length=64), nullable=False),
         sa.Column("role_arn", sa.String(length=256), nullable=False),
         sa.Column("root_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("history_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("parent_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("child_index", sa.Integer(), nullable=True),
+        sa.Column("generation", sa.Integer(), nullable=True),
         sa.Column("scope_state", sa.String(length=80), nullable=True),
         sa.Column("scope_branch", sa.Integer(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column(
-            "input",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "input", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column(
-            "output",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
+            "output", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
         ),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("cause", sa.Text(), nullable=True),
         sa.Column("start_date", sa.DateTime(timezone=True), nullable=False),
         sa.Column("stop_date", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
-            "cursor",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
+            "cursor", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
         ),
         sa.Column(
-            "variables",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "variables", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column(
             "outer_variables",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column(
-            "fan",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
-        ),
+        sa.Column("fan", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("last_event_id", sa.Integer(), nullable=False),
         sa.Column("next_event_id", sa.Integer(), nullable=False),
@@ -158,10 +144,10 @@ def upgrade() -> None:
             ["definition_hash"], ["definitions.hash"], name=op.f("fk_executions_definition_hash_definitions")
         ),
         sa.ForeignKeyConstraint(
-            ["parent_id"],
-            ["executions.id"],
-            name=op.f("fk_executions_parent_id_executions"),
-            ondelete="CASCADE",
+            ["history_id"], ["executions.id"], name=op.f("fk_executions_history_id_executions"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["parent_id"], ["executions.id"], name=op.f("fk_executions_parent_id_executions"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
             ["root_id"], ["executions.id"], name=op.f("fk_executions_root_id_executions"), ondelete="CASCADE"
@@ -176,7 +162,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("arn", name=op.f("uq_executions_arn")),
     )
     op.create_index(
-        op.f("ix_executions_parent_id_child_index"), "executions", ["parent_id", "child_index"], unique=False
+        op.f("ix_executions_parent_id_generation_child_index"),
+        "executions",
+        ["parent_id", "generation", "child_index"],
+        unique=False,
     )
     op.create_index(op.f("ix_executions_root_id"), "executions", ["root_id"], unique=False)
     op.create_index(
@@ -187,19 +176,19 @@ def upgrade() -> None:
     )
     op.create_table(
         "state_machine_aliases",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("state_machine_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("name", sa.String(length=80), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column(
-            "routing",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "routing", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["state_machine_id"],
             ["state_machines.id"],
@@ -207,22 +196,20 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_state_machine_aliases")),
-        sa.UniqueConstraint(
-            "state_machine_id", "name", name=op.f("uq_state_machine_aliases_state_machine_id_name")
-        ),
+        sa.UniqueConstraint("state_machine_id", "name", name=op.f("uq_state_machine_aliases_state_machine_id_name")),
     )
     op.create_table(
         "state_machine_versions",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("state_machine_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("definition_hash", sa.String(length=64), nullable=False),
         sa.Column("role_arn", sa.String(length=256), nullable=False),
         sa.Column("revision_id", sa.String(length=64), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["definition_hash"],
             ["definitions.hash"],
@@ -247,9 +234,7 @@ def upgrade() -> None:
         sa.Column("type", sa.String(length=64), nullable=False),
         sa.Column("timestamp", sa.DateTime(timezone=True), nullable=False),
         sa.Column(
-            "details",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
+            "details", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
         ),
         sa.ForeignKeyConstraint(
             ["execution_id"],
@@ -267,23 +252,19 @@ def upgrade() -> None:
         sa.Column("state_name", sa.String(length=80), nullable=False),
         sa.Column("resource", sa.String(length=512), nullable=False),
         sa.Column(
-            "payload",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
+            "payload", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True
         ),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("heartbeat_seconds", sa.Integer(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False
+        ),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
-            "status IN ('PENDING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED')",
-            name=op.f("ck_task_tokens_status"),
+            "status IN ('PENDING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED')", name=op.f("ck_task_tokens_status")
         ),
         sa.ForeignKeyConstraint(
-            ["execution_id"],
-            ["executions.id"],
-            name=op.f("fk_task_tokens_execution_id_executions"),
-            ondelete="CASCADE",
+            ["execution_id"], ["executions.id"], name=op.f("fk_task_tokens_execution_id_executions"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
             ["run_id"], ["executions.id"], name=op.f("fk_task_tokens_run_id_executions"), ondelete="CASCADE"
@@ -291,22 +272,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("token", name=op.f("pk_task_tokens")),
     )
     op.create_index(op.f("ix_task_tokens_execution_id"), "task_tokens", ["execution_id"], unique=False)
-    op.create_index(
-        op.f("ix_task_tokens_status_created_at"), "task_tokens", ["status", "created_at"], unique=False
-    )
+    op.create_index(op.f("ix_task_tokens_status_created_at"), "task_tokens", ["status", "created_at"], unique=False)
     op.create_table(
         "timers",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=24), nullable=False),
         sa.Column("fire_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("token", sa.String(length=256), nullable=True),
         sa.CheckConstraint(
-            "kind IN ('wait', 'retry', 'task_timeout', 'heartbeat', 'execution_timeout')",
-            name=op.f("ck_timers_kind"),
+            "kind IN ('wait', 'retry', 'task_timeout', 'heartbeat', 'execution_timeout')", name=op.f("ck_timers_kind")
         ),
         sa.ForeignKeyConstraint(
             ["run_id"], ["executions.id"], name=op.f("fk_timers_run_id_executions"), ondelete="CASCADE"
@@ -331,7 +307,7 @@ def downgrade() -> None:
     op.drop_table("state_machine_aliases")
     op.drop_index(op.f("ix_executions_state_machine_id_status_start_date"), table_name="executions")
     op.drop_index(op.f("ix_executions_root_id"), table_name="executions")
-    op.drop_index(op.f("ix_executions_parent_id_child_index"), table_name="executions")
+    op.drop_index(op.f("ix_executions_parent_id_generation_child_index"), table_name="executions")
     op.drop_table("executions")
     op.drop_table("state_machines")
     op.drop_index(op.f("ix_outbox_published_at"), table_name="outbox")

@@ -1,0 +1,49 @@
+"""The Celery application, configured from `orchestrator.config`.
+
+Workers run ``celery -A orchestrator.runtime.app worker`` (what ``orchestrator worker`` does).
+Messages are acknowledged after the task's transaction commits (``acks_late``), so a worker that
+dies mid-task leaves its message to be delivered again; a task that runs twice changes nothing
+the second time (the ``seq`` check).
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from orchestrator import config
+
+
+def configure(app: Celery, settings: config.Settings) -> None:
+    app.conf.update(
+        broker_url=settings.broker_url,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout,
+            # the in-process transport is polled; poll it often (the others push)
+            "polling_interval": 0.005 if settings.embedded_broker else 1.0,
+        },
+        result_backend=None,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_default_queue=settings.engine_queue,
+        worker_prefetch_multiplier=settings.prefetch,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        enable_utc=True,
+    )
+    app.orchestrator_settings = settings  # type: ignore[attr-defined]
+
+
+def settings_of(current: Celery) -> config.Settings:
+    return current.orchestrator_settings  # type: ignore[attr-defined,no-any-return]
+
+
+app = Celery("orchestrator")
+configure(app, config.load())
+
+# Register the tasks on import, so `celery -A orchestrator.runtime.app worker` finds them.
+import orchestrator.runtime.tasks  # noqa: E402, F401

@@ -1,0 +1,536 @@
+"""The durable driver: apply one piece of news to an execution, in one transaction.
+
+Everything that changes an execution's tree (the execution, its branches and iterations) happens
+under the lock of the execution's row, in a `Tree` that:
+
+1. steps the run the news is for through every state that needs nothing from outside
+   (`engine.step`, the same interpreter `run_local` uses), appending their events;
+2. records what the run waits for next: a handler invocation (a message), a timer row, a task
+   token row, or its children (rows, of which the first ones start at once);
+3. when a branch or iteration ends, counts it on its parent (``fan``) and, when it was the last
+   one or a failure, goes on with the parent in the same transaction;
+4. queues the messages to publish in the outbox, in the same transaction.
+
+The caller commits, then publishes the returned messages. A message whose ``seq`` no longer
+matches its run (delivered twice, or overtaken by a timeout) changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import random
+import secrets
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orchestrator.asl.model import MapState, ParallelState, StateMachine
+from orchestrator.asl.parse import parse
+from orchestrator.config import Settings
+from orchestrator.engine import step as interpreter
+from orchestrator.engine.history import History
+from orchestrator.engine.outcomes import (
+    ChildFailed,
+    ChildrenSucceeded,
+    ChildRun,
+    Cursor,
+    Delivery,
+    Fail,
+    FanOut,
+    Invoke,
+    Next,
+    Outcome,
+    Run,
+    Sleep,
+    Succeed,
+    TaskFailed,
+    TaskRequest,
+)
+from orchestrator.engine.resources import handler_name, parse_resource
+from orchestrator.integrations import registry
+from orchestrator.runtime.messages import ADVANCE, INVOKE, Message, encode_delivery, encode_request
+from orchestrator.store import runs
+from orchestrator.store.models import StateMachine as StateMachineRow
+
+# A Wait or backoff this short also rides a Celery countdown, so it needs no scheduler tick; the
+# timer row stays the guarantee.
+FAST_PATH_SECONDS = 60.0
+
+
+@dataclass
+class RunRow:
+    """The runtime's working copy of an ``executions`` row."""
+
+    id: int
+    root_id: int
+    history_id: int
+    parent_id: int | None
+    child_index: int | None
+    scope: tuple[str, int] | None
+    status: str
+    cursor: dict[str, Any] | None
+    variables: dict[str, Any]
+    outer: dict[str, Any]
+    fan: dict[str, Any] | None
+    seq: int
+    last_event_id: int
+    changed: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, row: Any) -> RunRow:
+        m = row._mapping
+        scope = (m["scope_state"], m["scope_branch"]) if m["scope_state"] is not None else None
+        return cls(
+            id=m["id"],
+            root_id=m["root_id"] or m["id"],
+            history_id=m["history_id"] or m["id"],
+            parent_id=m["parent_id"],
+            child_index=m["child_index"],
+            scope=scope,
+            status=m["status"],
+            cursor=m["cursor"],
+            variables=m["variables"] or {},
+            outer=m["outer_variables"] or {},
+            fan=m["fan"],
+            seq=m["seq"],
+            last_event_id=m["last_event_id"],
+        )
+
+    def set(self, **values: Any) -> None:
+        for key, value in values.items():
+            setattr(self, key, value)
+            column = {"outer": "outer_variables"}.get(key, key)
+            self.changed[column] = value
+
+    @property
+    def run(self) -> Run:
+        assert self.cursor is not None
+        return Run(Cursor.from_json(self.cursor), self.variables, self.outer, self.scope)
+
+
+@functools.lru_cache(maxsize=256)
+def _machine(text: str) -> StateMachine:
+    return parse(text)
+
+
+def load_machine(session: Session, definition_hash: str) -> StateMachine:
+    text = _definition_text(session, definition_hash)
+    return _machine(text)
+
+
+_DEFINITIONS: dict[str, str] = {}
+
+
+def _definition_text(session: Session, definition_hash: str) -> str:
+    text = _DEFINITIONS.get(definition_hash)
+    if text is None:
+        text = runs.definition_text(session, definition_hash)
+        if text is None:
+            raise LookupError(f"definition {definition_hash} is missing")
+        _DEFINITIONS[definition_hash] = text
+    return text
+
+
+_MACHINE_IDENTITY: dict[int, tuple[str, str]] = {}
+
+
+def _state_machine_identity(session: Session, state_machine_id: int) -> tuple[str, str]:
+    found = _MACHINE_IDENTITY.get(state_machine_id)
+    if found is None:
+        row = session.execute(
+            select(StateMachineRow.arn, StateMachineRow.name).where(StateMachineRow.id == state_machine_id)
+        ).one()
+        found = _MACHINE_IDENTITY[state_machine_id] = (row[0], row[1])
+    return found
+
+
+def context_base(session: Session, root: Any) -> dict[str, Any]:
+    """The fixed part of the context object: ``Execution`` and ``StateMachine``."""
+    m = root._mapping
+    sm_arn, sm_name = _state_machine_identity(session, m["state_machine_id"])
+    return {
+        "Execution": {
+            "Id": m["arn"],
+            "Input": m["input"],
+            "StartTime": interpreter.iso(m["start_date"]),
+            "Name": m["name"],
+            "RoleArn": m["role_arn"],
+            "RedriveCount": m["redrive_count"],
+        },
+        "StateMachine": {"Id": sm_arn, "Name": sm_name},
+    }
+
+
+class Tree:
+    """One transaction's work on one execution and everything it runs (the root row is locked)."""
+
+    def __init__(self, session: Session, settings: Settings, root: Any, now: dt.datetime) -> None:
+        self.session = session
+        self.settings = settings
+        self.now = now
+        self.root_row = root
+        self.machine = load_machine(session, root._mapping["definition_hash"])
+        self.context = context_base(session, root)
+        self.rng = random.Random(secrets.randbits(64))
+        self.rows: dict[int, RunRow] = {}
+        self.counters: dict[int, int] = {root._mapping["id"]: root._mapping["next_event_id"]}
+        self.transitions = 0
+        self.messages: list[Message] = []
+        root_run = RunRow.of(root)
+        self.rows[root_run.id] = root_run
+
+    # -- rows ------------------------------------------------------------------------------------
+
+    def row(self, run_id: int) -> RunRow | None:
+        found = self.rows.get(run_id)
+        if found is None:
+            loaded = runs.load_run(self.session, run_id)
+            if loaded is None:
+                return None
+            found = self.rows[run_id] = RunRow.of(loaded)
+            if found.history_id == found.id:
+                self.counters.setdefault(found.id, loaded._mapping["next_event_id"])
+            elif found.history_id not in self.counters:
+                self.row(found.history_id)
+        return found
+
+    @property
+    def root(self) -> RunRow:
+        return self.rows[self.root_row._mapping["id"]]
+
+    def write_rows(self) -> None:
+        """Write the changed rows (so that queries in this transaction see them)."""
+        for run_id, row in self.rows.items():
+            if run_id in self.counters:
+                row.changed["next_event_id"] = self.counters[run_id]
+            if row.changed:
+                runs.update_run(self.session, run_id, **row.changed)
+                row.changed = {}
+
+    def flush(self) -> list[Message]:
+        """Write every change; queue the messages in the outbox. Returns them, with their outbox ids."""
+        if self.transitions:
+            self.root.changed["state_transitions"] = self.root_row._mapping["state_transitions"] + self.transitions
+        self.write_rows()
+        return queue_messages(self.session, self.messages)
+
+    # -- stepping --------------------------------------------------------------------------------
+
+    def history(self, row: RunRow) -> History:
+        return History(self.counters[row.history_id], row.last_event_id, self.now)
+
+    def record(self, row: RunRow, history: History) -> None:
+        runs.append_events(self.session, row.history_id, history.events)
+        self.counters[row.history_id] = history.next_id
+        self.transitions += sum(1 for e in history.events if e.type.endswith("StateEntered"))
+        row.set(last_event_id=history.previous)
+
+    def env(self, history: History) -> interpreter.Env:
+        return interpreter.Env(self.context, history, self.rng, _new_token)
+
+    def deliver(self, row: RunRow, delivery: Delivery | None) -> None:
+        """Step ``row`` with ``delivery`` as far as it goes and carry out what it waits for next."""
+        history = self.history(row)
+        env = self.env(history)
+        outcome = interpreter.step(self.machine, row.run, delivery, env)
+        while isinstance(outcome, Next):
+            outcome = interpreter.step(self.machine, outcome.run, None, env)
+        self.record(row, history)
+        self.carry_out(row, outcome)
+
+    def carry_out(self, row: RunRow, outcome: Outcome) -> None:
+        match outcome:
+            case Invoke(task, run):
+                self._wait(row, run)
+                if task.resource:
+                    self._invoke(row, task)
+            case Sleep(until, run):
+                self._wait(row, run)
+                kind = "retry" if run.cursor.phase == "retry" else "wait"
+                runs.add_timer(self.session, row.id, row.seq, kind, until)
+                delay = (until - self.now).total_seconds()
+                if delay <= FAST_PATH_SECONDS:
+                    self._advance_message(row, None, timer=True, countdown=max(delay, 0.0))
+            case FanOut():
+                self._wait(row, outcome.run)
+                self._fan_out(row, outcome)
+            case Succeed(output, run):
+                row.set(variables=dict(run.variables))
+                self._ended(row, "SUCCEEDED", output, None, None)
+            case Fail(error, cause, _):
+                self._ended(row, "FAILED", None, error, cause)
+
+    def _wait(self, row: RunRow, run: Run) -> None:
+        row.set(cursor=run.cursor.to_json(), variables=dict(run.variables), seq=row.seq + 1)
+
+    # -- tasks -----------------------------------------------------------------------------------
+
+    def _invoke(self, row: RunRow, task: TaskRequest) -> None:
+        resource = parse_resource(task.resource)
+        if task.timeout_seconds:
+            runs.add_timer(
+                self.session,
+                row.id,
+                row.seq,
+                "task_timeout",
+                self.now + dt.timedelta(seconds=task.timeout_seconds),
+            )
+        if task.token:
+            runs.add_token(
+                self.session,
+                token=task.token,
+                execution_id=row.root_id,
+                run_id=row.id,
+                state_name=task.state,
+                resource=task.resource,
+                payload=task.payload,
+                status="PENDING",
+                heartbeat_seconds=task.heartbeat_seconds,
+                created_at=self.now,
+            )
+        if task.heartbeat_seconds:
+            runs.add_timer(
+                self.session,
+                row.id,
+                row.seq,
+                "heartbeat",
+                self.now + dt.timedelta(seconds=task.heartbeat_seconds),
+                token=task.token,
+            )
+        if resource.kind == "activity":
+            return  # workers poll for it (GetActivityTask)
+        queue = _handler_queue(handler_name(resource, task.payload), self.settings.handler_queue)
+        request = encode_request(task)
+        request["executionArn"] = self.context["Execution"]["Id"]
+        request["retryCount"] = row.run.cursor.retry_count
+        self.messages.append(Message(INVOKE, [row.root_id, row.id, row.seq, request], queue))
+
+    def _advance_message(
+        self, row: RunRow, delivery: Delivery | None, *, timer: bool = False, countdown: float | None = None
+    ) -> None:
+        payload = {"kind": "timer"} if timer else encode_delivery(delivery)
+        self.messages.append(
+            Message(
+                ADVANCE,
+                [row.root_id, row.id, row.seq, payload],
+                self.settings.engine_queue,
+                countdown=countdown,
+                durable=not timer,
+            )
+        )
+
+    # -- Parallel and Map ------------------------------------------------------------------------
+
+    def _state_of(self, row: RunRow) -> ParallelState | MapState:
+        assert row.cursor is not None
+        state = self.machine.scope(row.scope).states[row.cursor["state"]]
+        assert isinstance(state, ParallelState | MapState)
+        return state
+
+    def _fan_out(self, row: RunRow, fan: FanOut) -> None:
+        if not fan.children:
+            self.deliver(row, ChildrenSucceeded(()))
+            return
+        distributed = fan.map_run_arn is not None
+        root = self.root_row._mapping
+        rows = [
+            {
+                "name": f"{root['name']}/{child.index}",
+                "state_machine_id": root["state_machine_id"],
+                "definition_hash": root["definition_hash"],
+                "role_arn": root["role_arn"],
+                "root_id": row.root_id,
+                "parent_id": row.id,
+                "child_index": child.index,
+                "generation": row.seq,
+                "scope_state": child.scope[0],
+                "scope_branch": child.scope[1],
+                "status": "PENDING",
+                "input": child.input,
+                "start_date": self.now,
+                "arn": _child_arn(root["arn"], fan.map_run_arn, child.index) if distributed else None,
+            }
+            for child in fan.children
+        ]
+        runs.insert_children(self.session, rows)
+        row.set(
+            fan={
+                "total": len(fan.children),
+                "started": 0,
+                "ended": 0,
+                "failed": 0,
+                "concurrency": fan.max_concurrency,
+                "isMap": fan.is_map,
+                "distributed": distributed,
+                "toleratedCount": fan.tolerated_failure_count,
+                "toleratedPercentage": fan.tolerated_failure_percentage,
+                "lastEnded": None,
+                "generation": row.seq,
+            }
+        )
+        self._start_children(row)
+
+    def _start_children(self, parent: RunRow) -> None:
+        fan = dict(parent.fan or {})
+        running = fan["started"] - fan["ended"]
+        room = (fan["concurrency"] or fan["total"]) - running
+        if room <= 0:
+            return
+        state = self._state_of(parent)
+        for child_id, index, child_input in runs.pending_children(self.session, parent.id, fan["generation"], room):
+            history = self.history(parent)
+            child = ChildRun((state.name, index if isinstance(state, ParallelState) else 0), child_input, index)
+            run = interpreter.start_child(state, child, parent.run, history)
+            self.record(parent, history)
+            own_history = fan["distributed"]
+            if own_history:
+                self.counters[child_id] = 1
+            self.rows[child_id] = RunRow(
+                id=child_id,
+                root_id=parent.root_id,
+                history_id=child_id if own_history else parent.history_id,
+                parent_id=parent.id,
+                child_index=index,
+                scope=child.scope,
+                status="RUNNING",
+                cursor=None,
+                variables={},
+                outer=dict(run.outer),
+                fan=None,
+                seq=0,
+                last_event_id=0 if own_history else history.previous,
+            )
+            child_row = self.rows[child_id]
+            child_row.set(
+                status="RUNNING",
+                cursor=run.cursor.to_json(),
+                outer=dict(run.outer),
+                history_id=child_row.history_id,
+                last_event_id=child_row.last_event_id,
+            )
+            fan["started"] += 1
+            self._advance_message(child_row, None)
+        parent.set(fan=fan)
+
+    def _ended(self, row: RunRow, status: str, output: Any, error: str | None, cause: str | None) -> None:
+        row.set(status=status, output=output, error=error, cause=cause, stop_date=self.now)
+        runs.drop_timers(self.session, row.id)
+        if row.parent_id is None:
+            self._execution_ended(row, status, output, error, cause)
+        else:
+            self._child_ended(row, status == "SUCCEEDED", error, cause)
+
+    def _execution_ended(self, row: RunRow, status: str, output: Any, error: str | None, cause: str | None) -> None:
+        history = self.history(row)
+        if status == "SUCCEEDED":
+            interpreter.end(Succeed(output, row.run), history)
+        else:
+            interpreter.end(Fail(error, cause, row.run), history)
+        self.record(row, history)
+        runs.drop_timers(self.session, row.id, keep_execution_timeout=False)
+
+    def _child_ended(self, child: RunRow, succeeded: bool, error: str | None, cause: str | None) -> None:
+        assert child.parent_id is not None and child.child_index is not None
+        parent = self.row(child.parent_id)
+        if parent is None or parent.status != "RUNNING" or parent.fan is None:
+            return  # the parent gave up on its children already
+        state = self._state_of(parent)
+        fan = dict(parent.fan)
+        history = History(self.counters[parent.history_id], child.last_event_id, self.now)
+        if child.history_id != parent.history_id:
+            history.previous = parent.last_event_id
+        ended = interpreter.end_child(
+            state,
+            ChildRun(child.scope or ("", 0), None, child.child_index),
+            "Succeeded" if succeeded else "Failed",
+            history,
+        )
+        self.record(parent, history)
+        fan["ended"] += 1
+        fan["lastEnded"] = ended
+        if not succeeded:
+            fan["failed"] += 1
+            tolerated = fan["isMap"] and not interpreter.exceeds_tolerance(
+                fan["failed"], fan["total"], fan["toleratedCount"], fan["toleratedPercentage"]
+            )
+            if not tolerated:
+                if fan["isMap"] and (fan["toleratedCount"] is not None or fan["toleratedPercentage"] is not None):
+                    error, cause = (
+                        "States.ExceedToleratedFailureThreshold",
+                        "The specified tolerated failure threshold was exceeded",
+                    )
+                self._abort_children(parent, state)
+                parent.set(fan=None)
+                self.deliver(parent, ChildFailed(error, cause))
+                return
+        parent.set(fan=fan)
+        if fan["ended"] == fan["total"]:
+            self.write_rows()
+            outputs = runs.child_outputs(self.session, parent.id, fan["generation"])
+            if fan["lastEnded"]:
+                parent.set(last_event_id=fan["lastEnded"])
+            parent.set(fan=None)
+            self.deliver(parent, ChildrenSucceeded(tuple(outputs)))
+        else:
+            self._start_children(parent)
+
+    def _abort_children(self, parent: RunRow, state: ParallelState | MapState) -> None:
+        """Stop the siblings still running (and everything below them); record their iterations aborted."""
+        self.write_rows()
+        generation = (parent.fan or {})["generation"]
+        running = runs.running_children(self.session, parent.id, generation)
+        for _child_id, index, last_event_id, history_id in running:
+            if history_id == parent.history_id:
+                history = History(self.counters[parent.history_id], last_event_id, self.now)
+                interpreter.end_child(state, ChildRun((state.name, 0), None, index), "Aborted", history)
+                runs.append_events(self.session, parent.history_id, history.events)
+                self.counters[parent.history_id] = history.next_id
+        doomed = [r[0] for r in running] + [
+            r[0] for r in runs.pending_children(self.session, parent.id, generation, 10**9)
+        ]
+        doomed += runs.descendants(self.session, doomed)
+        runs.abort_runs(self.session, doomed, self.now)
+        for run_id in doomed:
+            if run_id in self.rows:
+                self.rows[run_id].status = "ABORTED"
+
+
+def queue_messages(session: Session, messages: list[Message]) -> list[Message]:
+    """Put the durable messages in the outbox; returns every message, the durable ones with their ids."""
+    durable = [m for m in messages if m.durable]
+    ids = iter(runs.add_messages(session, [m.to_row() for m in durable]))
+    out = []
+    for message in messages:
+        if message.durable:
+            outbox_id = next(ids)
+            message = replace(message, args=[*message.args, outbox_id], outbox_id=outbox_id)
+        out.append(message)
+    return out
+
+
+def _child_arn(execution_arn: str, map_run_arn: str | None, index: int) -> str:
+    """A Distributed Map iteration's execution ARN: the map run's name and a unique id."""
+    assert map_run_arn is not None
+    prefix = execution_arn.rsplit(":execution:", 1)[0]
+    run_name = map_run_arn.split(":mapRun:", 1)[1].rsplit(":", 1)[0]
+    return f"{prefix}:execution:{run_name}:{uuid.uuid4()}-{index}"
+
+
+def _handler_queue(name: str, default: str) -> str:
+    registration = registry.registered().get(name)
+    return registration.queue if registration is not None and registration.queue else default
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def time_out_task_delivery(kind: str) -> TaskFailed:
+    """What a task learns when its timer fires first."""
+    if kind == "heartbeat":
+        return TaskFailed("States.HeartbeatTimeout", None, timed_out=True)
+    return TaskFailed("States.Timeout", None, timed_out=True)

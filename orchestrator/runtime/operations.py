@@ -1,0 +1,219 @@
+"""The runtime's transactions: each takes the caller's session and returns the messages to publish.
+
+- `start`: a new execution row, its ExecutionStarted event, and the message that runs it;
+- `advance`: a message for a run (news from a handler, a timer, or "go on");
+- `complete_task`: SendTaskSuccess / SendTaskFailure on a task token;
+- `heartbeat`: SendTaskHeartbeat;
+- `stop`: StopExecution; `time_out`: the execution's TimeoutSeconds ran out;
+- `fire_due_timers`: what the scheduler does each tick.
+
+The caller commits and then publishes (`runtime.publish`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from orchestrator.asl.model import StateMachine
+from orchestrator.config import Settings
+from orchestrator.engine import step as interpreter
+from orchestrator.engine.history import History
+from orchestrator.engine.outcomes import Cursor, Delivery, Run, TaskFailed, TaskSucceeded, TimerFired
+from orchestrator.runtime.driver import Tree, queue_messages, time_out_task_delivery
+from orchestrator.runtime.messages import ADVANCE, TIME_OUT, Message, encode_delivery
+from orchestrator.store import runs
+
+
+class TaskTokenError(Exception):
+    """SendTask* on a token that cannot take it; ``code`` is the AWS error (TaskDoesNotExist, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def start(
+    session: Session,
+    settings: Settings,
+    *,
+    machine: StateMachine,
+    execution: dict[str, Any],
+    now: dt.datetime,
+) -> tuple[int, list[Message]]:
+    """Insert an execution (``execution`` holds its columns) and queue its first step."""
+    execution_input = execution["input"]
+    run = Run(cursor=Cursor(state=machine.root.start_at, input=execution_input))
+    history = History(1, 0, now)
+    interpreter.begin(machine, execution_input, execution["role_arn"], history)
+    execution_id = runs.insert_execution(
+        session,
+        **execution,
+        status="RUNNING",
+        start_date=now,
+        cursor=run.cursor.to_json(),
+        seq=0,
+        last_event_id=history.previous,
+        next_event_id=history.next_id,
+    )
+    runs.update_run(session, execution_id, history_id=execution_id)
+    runs.append_events(session, execution_id, history.events)
+    messages = [Message(ADVANCE, [execution_id, execution_id, 0, None], settings.engine_queue)]
+    if machine.timeout_seconds:
+        runs.add_timer(
+            session,
+            execution_id,
+            -1,
+            "execution_timeout",
+            now + dt.timedelta(seconds=machine.timeout_seconds),
+        )
+    return execution_id, queue_messages(session, messages)
+
+
+def advance(
+    session: Session,
+    settings: Settings,
+    *,
+    root_id: int,
+    run_id: int,
+    seq: int,
+    delivery: Delivery | None,
+    outbox_id: int | None,
+    now: dt.datetime,
+) -> list[Message]:
+    """Apply one message. A stale one (ended run, other seq) only consumes its outbox row."""
+    runs.consume_message(session, outbox_id)
+    root = runs.lock_execution(session, root_id)
+    if root is None or root._mapping["status"] != "RUNNING":
+        return []
+    tree = Tree(session, settings, root, now)
+    row = tree.row(run_id)
+    if row is None or row.status != "RUNNING" or row.seq != seq:
+        return []
+    if isinstance(delivery, TimerFired) or (row.cursor and row.cursor.get("phase") in ("task", "wait", "retry")):
+        runs.drop_timers(session, run_id)
+    tree.deliver(row, delivery)
+    return tree.flush()
+
+
+def complete_task(
+    session: Session,
+    settings: Settings,
+    *,
+    token: str,
+    delivery: TaskSucceeded | TaskFailed,
+    now: dt.datetime,
+) -> list[Message]:
+    """SendTaskSuccess / SendTaskFailure: exactly one completion of a token wins."""
+    found = runs.load_token(session, token)
+    if found is None:
+        raise TaskTokenError("TaskDoesNotExist", "Task Token does not exist")
+    root = runs.lock_execution(session, found._mapping["execution_id"])
+    token_row = runs.lock_token(session, token)
+    assert token_row is not None and root is not None
+    status = token_row._mapping["status"]
+    if status == "TIMED_OUT":
+        raise TaskTokenError("TaskTimedOut", "Task Timed Out")
+    if status != "PENDING" or root._mapping["status"] != "RUNNING":
+        raise TaskTokenError("TaskDoesNotExist", "Task Token does not exist")
+    tree = Tree(session, settings, root, now)
+    row = tree.row(token_row._mapping["run_id"])
+    if row is None or row.status != "RUNNING" or not row.cursor or row.cursor.get("phase") != "task":
+        raise TaskTokenError("TaskDoesNotExist", "Task Token does not exist")
+    runs.close_token(session, token, "SUCCEEDED" if isinstance(delivery, TaskSucceeded) else "FAILED", now)
+    runs.drop_timers(session, row.id)
+    tree.deliver(row, delivery)
+    return tree.flush()
+
+
+def heartbeat(session: Session, *, token: str, now: dt.datetime) -> None:
+    """SendTaskHeartbeat: the task's heartbeat deadline starts again."""
+    token_row = runs.load_token(session, token)
+    if token_row is None:
+        raise TaskTokenError("TaskDoesNotExist", "Task Token does not exist")
+    status = token_row._mapping["status"]
+    if status == "TIMED_OUT":
+        raise TaskTokenError("TaskTimedOut", "Task Timed Out")
+    if status != "PENDING":
+        raise TaskTokenError("TaskDoesNotExist", "Task Token does not exist")
+    seconds = token_row._mapping["heartbeat_seconds"]
+    if seconds:
+        runs.move_heartbeat(session, token, now + dt.timedelta(seconds=seconds))
+
+
+def stop(session: Session, *, execution_id: int, error: str | None, cause: str | None, now: dt.datetime) -> bool:
+    """StopExecution: the execution and everything it runs end ABORTED. False if it had ended."""
+    return _end_tree(session, execution_id, "ABORTED", "ExecutionAborted", error, cause, now)
+
+
+def time_out(session: Session, *, execution_id: int, outbox_id: int | None, now: dt.datetime) -> bool:
+    runs.consume_message(session, outbox_id)
+    return _end_tree(session, execution_id, "TIMED_OUT", "ExecutionTimedOut", None, None, now)
+
+
+def _end_tree(
+    session: Session,
+    execution_id: int,
+    status: str,
+    event: str,
+    error: str | None,
+    cause: str | None,
+    now: dt.datetime,
+) -> bool:
+    root = runs.lock_execution(session, execution_id)
+    if root is None or root._mapping["status"] != "RUNNING":
+        return False
+    m = root._mapping
+    everything = [execution_id, *runs.descendants(session, [execution_id])]
+    history = History(m["next_event_id"], m["last_event_id"], now)
+    details: dict[str, Any] = {}
+    if error is not None:
+        details["error"] = error
+    if cause is not None:
+        details["cause"] = cause
+    history.add(event, details)
+    runs.append_events(session, execution_id, history.events)
+    runs.abort_runs(session, everything[1:], now)
+    runs.drop_timers(session, execution_id, keep_execution_timeout=False)
+    runs.close_tokens(session, everything, "ABORTED" if status == "ABORTED" else "TIMED_OUT", now)
+    runs.update_run(
+        session,
+        execution_id,
+        status=status,
+        error=error,
+        cause=cause,
+        stop_date=now,
+        next_event_id=history.next_id,
+        last_event_id=history.previous,
+        seq=m["seq"] + 1,
+    )
+    return True
+
+
+def fire_due_timers(session: Session, settings: Settings, *, now: dt.datetime, limit: int = 500) -> list[Message]:
+    """Turn the timers whose time has come into messages (the scheduler's tick)."""
+    due = runs.due_timers(session, now, limit)
+    messages = []
+    for timer in due:
+        m = timer._mapping
+        run = runs.load_run(session, m["run_id"])
+        if run is None:
+            continue
+        root_id = run._mapping["root_id"] or run._mapping["id"]
+        if m["kind"] == "execution_timeout":
+            messages.append(Message(TIME_OUT, [root_id], settings.engine_queue))
+            continue
+        if m["kind"] in ("task_timeout", "heartbeat"):
+            delivery: Any = encode_delivery(time_out_task_delivery(m["kind"]))
+            if m["token"]:
+                runs.close_token(session, m["token"], "TIMED_OUT", now)
+            else:
+                runs.close_tokens(session, [m["run_id"]], "TIMED_OUT", now)
+        else:
+            delivery = {"kind": "timer"}
+        messages.append(Message(ADVANCE, [root_id, m["run_id"], m["seq"], delivery], settings.engine_queue))
+    runs.delete_timers(session, [t._mapping["id"] for t in due])
+    return queue_messages(session, messages)

@@ -1,0 +1,48 @@
+"""Sending messages once their transaction has committed, and republishing the ones lost.
+
+A message is in the outbox table from the transaction that decided it until the transaction that
+acts on it. Publishing can fail (the broker is down) and a broker can lose what it held (Redis
+restarted without persistence, flushed): the sweeper republishes every message older than the
+visibility timeout that nobody has consumed. A message delivered twice is harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from celery import Celery
+from sqlalchemy.orm import Session
+
+from orchestrator.runtime.messages import Message
+from orchestrator.store import runs
+
+log = logging.getLogger(__name__)
+
+
+def publish(app: Celery, messages: list[Message]) -> int:
+    """Send ``messages``; returns how many went out (the rest wait for the sweeper)."""
+    sent = 0
+    for message in messages:
+        try:
+            app.send_task(message.task, args=message.args, queue=message.queue, countdown=message.countdown)
+            sent += 1
+        except Exception as exc:
+            log.warning("could not publish %s (outbox %s): %s", message.task, message.outbox_id, exc)
+    return sent
+
+
+def sweep(session: Session, *, now: dt.datetime, older_than: dt.timedelta, limit: int = 500) -> list[Message]:
+    """Claim the unconsumed messages older than ``older_than`` for republishing."""
+    stale = runs.stale_messages(session, now - older_than, limit)
+    runs.mark_published(session, [r._mapping["id"] for r in stale], now)
+    return [
+        Message(
+            r._mapping["task"],
+            [*r._mapping["args"], r._mapping["id"]],
+            r._mapping["queue"],
+            None,
+            r._mapping["id"],
+        )
+        for r in stale
+    ]

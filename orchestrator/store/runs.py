@@ -1,0 +1,267 @@
+"""Queries on executions and their runs (branches, iterations), their history, timers, tokens and outbox.
+
+These are the statements of the runtime's hot path, written with SQLAlchemy Core (a fraction of
+the ORM's cost per statement). Every function takes the caller's `Session` and never commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from orchestrator.engine.history import Event
+from orchestrator.store.models import Definition, Execution, HistoryEvent, OutboxMessage, TaskToken, Timer
+
+E = Execution.__table__
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+# -- executions and runs -------------------------------------------------------------------------------
+
+
+def lock_execution(session: Session, execution_id: int) -> Row[Any] | None:
+    """The execution's row, locked: every change to an execution's tree happens under this lock."""
+    return session.execute(select(E).where(E.c.id == execution_id).with_for_update()).first()
+
+
+def load_run(session: Session, run_id: int) -> Row[Any] | None:
+    return session.execute(select(E).where(E.c.id == run_id)).first()
+
+
+def update_run(session: Session, run_id: int, **values: Any) -> None:
+    session.execute(update(E).where(E.c.id == run_id).values(**values))
+
+
+def insert_execution(session: Session, **values: Any) -> int:
+    return int(session.execute(insert(E).returning(E.c.id), [values]).scalar_one())
+
+
+def insert_children(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert branch or iteration rows; returns their ids in the order given."""
+    if not rows:
+        return []
+    result = session.execute(insert(E).returning(E.c.id, sort_by_parameter_order=True), list(rows))
+    return [int(r[0]) for r in result]
+
+
+def pending_children(session: Session, parent_id: int, generation: int, limit: int) -> list[Row[Any]]:
+    """The next children of a fan-out to start, in index order."""
+    return list(
+        session.execute(
+            select(E.c.id, E.c.child_index, E.c.input)
+            .where(E.c.parent_id == parent_id, E.c.generation == generation, E.c.status == "PENDING")
+            .order_by(E.c.child_index)
+            .limit(limit)
+        )
+    )
+
+
+def child_outputs(session: Session, parent_id: int, generation: int) -> list[Any]:
+    """The outputs of a Parallel's branches or a Map's iterations, in order (None where one failed)."""
+    rows = session.execute(
+        select(E.c.status, E.c.output)
+        .where(E.c.parent_id == parent_id, E.c.generation == generation)
+        .order_by(E.c.child_index)
+    )
+    return [output if status == "SUCCEEDED" else None for status, output in rows]
+
+
+def running_children(session: Session, parent_id: int, generation: int) -> list[Row[Any]]:
+    return list(
+        session.execute(
+            select(E.c.id, E.c.child_index, E.c.last_event_id, E.c.history_id)
+            .where(E.c.parent_id == parent_id, E.c.generation == generation, E.c.status == "RUNNING")
+            .order_by(E.c.child_index)
+        )
+    )
+
+
+def descendants(session: Session, run_ids: Iterable[int]) -> list[int]:
+    """Every run below ``run_ids`` (their children, their children's children, ...)."""
+    found: list[int] = []
+    frontier = list(run_ids)
+    while frontier:
+        below = list(session.scalars(select(E.c.id).where(E.c.parent_id.in_(frontier))))
+        found.extend(below)
+        frontier = below
+    return found
+
+
+def abort_runs(session: Session, run_ids: Sequence[int], now: dt.datetime) -> None:
+    """Mark runs that have not ended ABORTED, and drop what they were waiting for."""
+    if not run_ids:
+        return
+    ids = list(run_ids)
+    session.execute(
+        update(E).where(E.c.id.in_(ids), E.c.status.in_(("RUNNING", "PENDING"))).values(status="ABORTED", stop_date=now)
+    )
+    session.execute(delete(Timer.__table__).where(Timer.__table__.c.run_id.in_(ids)))
+    close_tokens(session, ids, "ABORTED", now)
+
+
+# -- history -------------------------------------------------------------------------------------------
+
+
+def append_events(session: Session, history_id: int, events: Sequence[Event]) -> None:
+    if not events:
+        return
+    session.execute(
+        insert(HistoryEvent.__table__),
+        [
+            {
+                "execution_id": history_id,
+                "id": e.id,
+                "previous_event_id": e.previous_event_id,
+                "type": e.type,
+                "timestamp": e.timestamp,
+                "details": e.details,
+            }
+            for e in events
+        ],
+    )
+
+
+def history_page(session: Session, execution_id: int, *, after: int, limit: int, reverse: bool) -> list[Row[Any]]:
+    """Events of an execution after (or, in reverse, before) event id ``after``."""
+    table = HistoryEvent.__table__
+    query = select(table).where(table.c.execution_id == execution_id)
+    if reverse:
+        if after:
+            query = query.where(table.c.id < after)
+        query = query.order_by(table.c.id.desc())
+    else:
+        query = query.where(table.c.id > after).order_by(table.c.id)
+    return list(session.execute(query.limit(limit)))
+
+
+# -- definitions ---------------------------------------------------------------------------------------
+
+
+def definition_text(session: Session, definition_hash: str) -> str | None:
+    return session.scalar(select(Definition.text).where(Definition.hash == definition_hash))
+
+
+def save_definition(session: Session, definition_hash: str, text: str) -> None:
+    exists = session.scalar(select(func.count()).select_from(Definition).where(Definition.hash == definition_hash))
+    if not exists:
+        session.execute(insert(Definition.__table__), [{"hash": definition_hash, "text": text}])
+
+
+# -- timers --------------------------------------------------------------------------------------------
+
+T = Timer.__table__
+
+
+def add_timer(
+    session: Session, run_id: int, seq: int, kind: str, fire_at: dt.datetime, token: str | None = None
+) -> None:
+    session.execute(insert(T), [{"run_id": run_id, "seq": seq, "kind": kind, "fire_at": fire_at, "token": token}])
+
+
+def drop_timers(session: Session, run_id: int, *, keep_execution_timeout: bool = True) -> None:
+    query = delete(T).where(T.c.run_id == run_id)
+    if keep_execution_timeout:
+        query = query.where(T.c.kind != "execution_timeout")
+    session.execute(query)
+
+
+def due_timers(session: Session, now: dt.datetime, limit: int) -> list[Row[Any]]:
+    """Timers whose time has come, locked; another scheduler skips them (SKIP LOCKED)."""
+    return list(
+        session.execute(
+            select(T).where(T.c.fire_at <= now).order_by(T.c.fire_at).limit(limit).with_for_update(skip_locked=True)
+        )
+    )
+
+
+def delete_timers(session: Session, timer_ids: Sequence[int]) -> None:
+    if timer_ids:
+        session.execute(delete(T).where(T.c.id.in_(list(timer_ids))))
+
+
+def move_heartbeat(session: Session, token: str, fire_at: dt.datetime) -> int:
+    result = session.execute(update(T).where(T.c.token == token, T.c.kind == "heartbeat").values(fire_at=fire_at))
+    return result.rowcount or 0
+
+
+def next_timer_at(session: Session) -> dt.datetime | None:
+    return session.scalar(select(func.min(T.c.fire_at)))
+
+
+def shift_timers(session: Session, delta: dt.timedelta) -> int:
+    """Move every timer earlier by ``delta`` (a test hook: time travel without waiting)."""
+    rows = list(session.execute(select(T.c.id, T.c.fire_at)))
+    for timer_id, fire_at in rows:
+        session.execute(update(T).where(T.c.id == timer_id).values(fire_at=fire_at - delta))
+    return len(rows)
+
+
+# -- task tokens ---------------------------------------------------------------------------------------
+
+K = TaskToken.__table__
+
+
+def add_token(session: Session, **values: Any) -> None:
+    session.execute(insert(K), [values])
+
+
+def lock_token(session: Session, token: str) -> Row[Any] | None:
+    return session.execute(select(K).where(K.c.token == token).with_for_update()).first()
+
+
+def load_token(session: Session, token: str) -> Row[Any] | None:
+    return session.execute(select(K).where(K.c.token == token)).first()
+
+
+def close_token(session: Session, token: str, status: str, now: dt.datetime) -> None:
+    session.execute(update(K).where(K.c.token == token).values(status=status, completed_at=now))
+
+
+def close_tokens(session: Session, run_ids: Sequence[int], status: str, now: dt.datetime) -> None:
+    session.execute(
+        update(K).where(K.c.run_id.in_(list(run_ids)), K.c.status == "PENDING").values(status=status, completed_at=now)
+    )
+
+
+def pending_tokens(session: Session, limit: int = 1000) -> list[Row[Any]]:
+    return list(session.execute(select(K).where(K.c.status == "PENDING").order_by(K.c.created_at).limit(limit)))
+
+
+# -- outbox --------------------------------------------------------------------------------------------
+
+O = OutboxMessage.__table__  # noqa: E741 - the table's initial, like E, T and K
+
+
+def add_messages(session: Session, messages: Sequence[dict[str, Any]]) -> list[int]:
+    if not messages:
+        return []
+    result = session.execute(insert(O).returning(O.c.id, sort_by_parameter_order=True), list(messages))
+    return [int(r[0]) for r in result]
+
+
+def consume_message(session: Session, message_id: int | None) -> None:
+    """Delete a message in the transaction that acts on it: it was delivered; nobody republishes it."""
+    if message_id is not None:
+        session.execute(delete(O).where(O.c.id == message_id))
+
+
+def stale_messages(session: Session, older_than: dt.datetime, limit: int) -> list[Row[Any]]:
+    """Messages published before ``older_than`` that nobody consumed: lost in the broker, or never sent."""
+    return list(
+        session.execute(
+            select(O)
+            .where(func.coalesce(O.c.published_at, O.c.created_at) < older_than)
+            .order_by(O.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def mark_published(session: Session, message_ids: Sequence[int], now: dt.datetime) -> None:
+    if message_ids:
+        session.execute(update(O).where(O.c.id.in_(list(message_ids))).values(published_at=now))

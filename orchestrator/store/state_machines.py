@@ -1,0 +1,153 @@
+"""Queries on state machines, their versions and aliases, and executions as the API lists them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from orchestrator.store import runs
+from orchestrator.store.models import Execution, StateMachine, StateMachineAlias, StateMachineVersion
+
+
+def definition_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def store_definition(session: Session, text: str) -> str:
+    digest = definition_hash(text)
+    runs.save_definition(session, digest, text)
+    return digest
+
+
+def by_arn(session: Session, arn: str) -> StateMachine | None:
+    return session.scalar(select(StateMachine).where(StateMachine.arn == arn))
+
+
+def by_name(session: Session, name: str) -> StateMachine | None:
+    return session.scalar(select(StateMachine).where(StateMachine.name == name))
+
+
+def add(session: Session, machine: StateMachine) -> StateMachine:
+    session.add(machine)
+    session.flush()
+    return machine
+
+
+def page(session: Session, *, after_id: int, limit: int) -> list[StateMachine]:
+    query = select(StateMachine).where(StateMachine.id > after_id).order_by(StateMachine.id).limit(limit)
+    return list(session.scalars(query))
+
+
+def remove(session: Session, machine_id: int) -> None:
+    session.execute(delete(StateMachine).where(StateMachine.id == machine_id))
+
+
+def mark_deleting(session: Session, machine_id: int) -> None:
+    session.execute(update(StateMachine).where(StateMachine.id == machine_id).values(status="DELETING"))
+
+
+def running_executions(session: Session, machine_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Execution)
+            .where(
+                Execution.state_machine_id == machine_id,
+                Execution.root_id.is_(None),
+                Execution.status == "RUNNING",
+            )
+        )
+        or 0
+    )
+
+
+def definition_text(session: Session, digest: str) -> str:
+    text = runs.definition_text(session, digest)
+    assert text is not None, f"definition {digest} is missing"
+    return text
+
+
+# -- versions and aliases ------------------------------------------------------------------------------
+
+
+def versions(session: Session, machine_id: int) -> list[StateMachineVersion]:
+    query = select(StateMachineVersion).where(StateMachineVersion.state_machine_id == machine_id)
+    return list(session.scalars(query.order_by(StateMachineVersion.version.desc())))
+
+
+def version(session: Session, machine_id: int, number: int) -> StateMachineVersion | None:
+    return session.scalar(
+        select(StateMachineVersion).where(
+            StateMachineVersion.state_machine_id == machine_id, StateMachineVersion.version == number
+        )
+    )
+
+
+def latest_version_number(session: Session, machine_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.max(StateMachineVersion.version)).where(StateMachineVersion.state_machine_id == machine_id)
+        )
+        or 0
+    )
+
+
+def aliases(session: Session, machine_id: int) -> list[StateMachineAlias]:
+    query = select(StateMachineAlias).where(StateMachineAlias.state_machine_id == machine_id)
+    return list(session.scalars(query.order_by(StateMachineAlias.name)))
+
+
+def alias(session: Session, machine_id: int, name: str) -> StateMachineAlias | None:
+    return session.scalar(
+        select(StateMachineAlias).where(
+            StateMachineAlias.state_machine_id == machine_id, StateMachineAlias.name == name
+        )
+    )
+
+
+# -- executions as the API sees them ---------------------------------------------------------------
+
+
+def execution_by_arn(session: Session, arn: str) -> Execution | None:
+    return session.scalar(select(Execution).where(Execution.arn == arn))
+
+
+def execution_by_name(session: Session, machine_id: int, name: str) -> Execution | None:
+    return session.scalar(
+        select(Execution).where(
+            Execution.state_machine_id == machine_id, Execution.name == name, Execution.root_id.is_(None)
+        )
+    )
+
+
+def executions_page(
+    session: Session,
+    machine_id: int,
+    *,
+    statuses: Sequence[str] | None,
+    before: tuple[Any, int] | None,
+    limit: int,
+) -> list[Execution]:
+    """Executions of a state machine, newest first; ``before`` is (start_date, id) of the previous page's last."""
+    query = select(Execution).where(Execution.state_machine_id == machine_id, Execution.root_id.is_(None))
+    if statuses:
+        query = query.where(Execution.status.in_(list(statuses)))
+    if before is not None:
+        start, execution_id = before
+        query = query.where(
+            (Execution.start_date < start) | ((Execution.start_date == start) & (Execution.id < execution_id))
+        )
+    return list(session.scalars(query.order_by(Execution.start_date.desc(), Execution.id.desc()).limit(limit)))
+
+
+def parent_of(session: Session, execution: Execution) -> Execution | None:
+    return session.get(Execution, execution.parent_id) if execution.parent_id else None
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
