@@ -64,6 +64,21 @@ class Service:
             app = default_app
         self.app = app
 
+    @property
+    def publishing(self) -> bool:
+        """Whether this process can publish: a real broker, or the embedded runtime running here.
+
+        Otherwise the messages stay in the outbox for the scheduler of the process that runs
+        the embedded runtime (``orchestrator run`` in another terminal).
+        """
+        from orchestrator.runtime import embedded
+
+        return not self.settings.embedded_broker or embedded.is_running()
+
+    def _publish_after_commit(self, messages: list[Any]) -> None:
+        if self.publishing:
+            publish(self.app, messages)
+
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
         with session_scope(self.settings.database_url) as session:
@@ -308,8 +323,9 @@ class Service:
                     "trace_header": trace_header,
                 },
                 now=now,
+                publishing=self.publishing,
             )
-        publish(self.app, messages)
+        self._publish_after_commit(messages)
         return {"executionArn": arn, "startDate": now}
 
     def describe_execution(self, arn: str) -> dict[str, Any]:
@@ -453,11 +469,11 @@ class Service:
         with self._transaction() as session:
             try:
                 messages = operations.complete_task(
-                    session, self.settings, token=token, delivery=delivery, now=utcnow()
+                    session, self.settings, token=token, delivery=delivery, now=utcnow(), publishing=self.publishing
                 )
             except operations.TaskTokenError as exc:
                 raise ServiceError(exc.code, exc.message) from None
-        publish(self.app, messages)
+        self._publish_after_commit(messages)
         return {}
 
     def pending_tokens(self) -> list[dict[str, Any]]:

@@ -168,8 +168,11 @@ def context_base(session: Session, root: Any) -> dict[str, Any]:
 class Tree:
     """One transaction's work on one execution and everything it runs (the root row is locked)."""
 
-    def __init__(self, session: Session, settings: Settings, root: Any, now: dt.datetime) -> None:
+    def __init__(
+        self, session: Session, settings: Settings, root: Any, now: dt.datetime, *, publishing: bool = True
+    ) -> None:
         self.session = session
+        self.publishing = publishing
         self.settings = settings
         self.now = now
         self.root_row = root
@@ -216,7 +219,7 @@ class Tree:
         if self.transitions:
             self.root.changed["state_transitions"] = self.root_row._mapping["state_transitions"] + self.transitions
         self.write_rows()
-        return queue_messages(self.session, self.messages)
+        return queue_messages(self.session, self.messages, self.now, published=self.publishing)
 
     # -- stepping --------------------------------------------------------------------------------
 
@@ -499,10 +502,15 @@ class Tree:
                 self.rows[run_id].status = "ABORTED"
 
 
-def queue_messages(session: Session, messages: list[Message]) -> list[Message]:
-    """Put the durable messages in the outbox; returns every message, the durable ones with their ids."""
+def queue_messages(session: Session, messages: list[Message], now: dt.datetime, *, published: bool) -> list[Message]:
+    """Put the durable messages in the outbox; returns every message, the durable ones with their ids.
+
+    ``published``: the caller publishes them right after commit; if it cannot (a process without
+    a broker), the scheduler will.
+    """
     durable = [m for m in messages if m.durable]
-    ids = iter(runs.add_messages(session, [m.to_row() for m in durable]))
+    rows = [{**m.to_row(), "created_at": now, "published_at": now if published else None} for m in durable]
+    ids = iter(runs.add_messages(session, rows))
     out = []
     for message in messages:
         if message.durable:

@@ -17,6 +17,12 @@ from orchestrator.config import Settings
 from orchestrator.runtime.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
+_RUNNING: set[EmbeddedRuntime] = set()
+
+
+def is_running() -> bool:
+    """Whether an embedded runtime runs in this process (so its in-process broker has a consumer)."""
+    return bool(_RUNNING)
 
 
 class EmbeddedRuntime:
@@ -51,9 +57,11 @@ class EmbeddedRuntime:
         self._threads = [worker, scheduler]
         for thread in self._threads:
             thread.start()
+        _RUNNING.add(self)
         return self
 
     def stop(self) -> None:
+        _RUNNING.discard(self)
         self._stop.set()
         if self._worker is not None:
             try:

@@ -43,6 +43,7 @@ def start(
     machine: StateMachine,
     execution: dict[str, Any],
     now: dt.datetime,
+    publishing: bool = True,
 ) -> tuple[int, list[Message]]:
     """Insert an execution (``execution`` holds its columns) and queue its first step."""
     execution_input = execution["input"]
@@ -70,7 +71,7 @@ def start(
             "execution_timeout",
             now + dt.timedelta(seconds=machine.timeout_seconds),
         )
-    return execution_id, queue_messages(session, messages)
+    return execution_id, queue_messages(session, messages, now, published=publishing)
 
 
 def advance(
@@ -106,6 +107,7 @@ def complete_task(
     token: str,
     delivery: TaskSucceeded | TaskFailed,
     now: dt.datetime,
+    publishing: bool = True,
 ) -> list[Message]:
     """SendTaskSuccess / SendTaskFailure: exactly one completion of a token wins."""
     found = runs.load_token(session, token)
@@ -119,7 +121,7 @@ def complete_task(
         raise TaskTokenError("TaskTimedOut", "Task Timed Out")
     if status != "PENDING" or root._mapping["status"] != "RUNNING":
         raise TaskTokenError("TaskDoesNotExist", "Task Token does not exist")
-    tree = Tree(session, settings, root, now)
+    tree = Tree(session, settings, root, now, publishing=publishing)
     row = tree.row(token_row._mapping["run_id"])
     if row is None or row.status != "RUNNING" or not row.cursor or row.cursor.get("phase") != "task":
         raise TaskTokenError("TaskDoesNotExist", "Task Token does not exist")
@@ -216,4 +218,4 @@ def fire_due_timers(session: Session, settings: Settings, *, now: dt.datetime, l
             delivery = {"kind": "timer"}
         messages.append(Message(ADVANCE, [root_id, m["run_id"], m["seq"], delivery], settings.engine_queue))
     runs.delete_timers(session, [t._mapping["id"] for t in due])
-    return queue_messages(session, messages)
+    return queue_messages(session, messages, now, published=True)

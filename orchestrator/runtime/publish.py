@@ -33,8 +33,11 @@ def publish(app: Celery, messages: list[Message]) -> int:
 
 
 def sweep(session: Session, *, now: dt.datetime, older_than: dt.timedelta, limit: int = 500) -> list[Message]:
-    """Claim the unconsumed messages older than ``older_than`` for republishing."""
-    stale = runs.stale_messages(session, now - older_than, limit)
+    """Claim for publishing the messages published longer than ``older_than`` ago and never consumed,
+    and those never published (left by a process without a broker)."""
+    stale = runs.stale_messages(
+        session, published_before=now - older_than, created_before=now - dt.timedelta(seconds=0.5), limit=limit
+    )
     runs.mark_published(session, [r._mapping["id"] for r in stale], now)
     return [
         Message(

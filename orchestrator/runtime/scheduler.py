@@ -37,7 +37,7 @@ class Scheduler:
         settings: Settings,
         *,
         tick: float = 0.25,
-        sweep_every: float = 5.0,
+        sweep_every: float = 1.0,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.app = app

@@ -249,12 +249,17 @@ def consume_message(session: Session, message_id: int | None) -> None:
         session.execute(delete(O).where(O.c.id == message_id))
 
 
-def stale_messages(session: Session, older_than: dt.datetime, limit: int) -> list[Row[Any]]:
-    """Messages published before ``older_than`` that nobody consumed: lost in the broker, or never sent."""
+def stale_messages(
+    session: Session, *, published_before: dt.datetime, created_before: dt.datetime, limit: int
+) -> list[Row[Any]]:
+    """Messages to publish again: published before ``published_before`` and still unconsumed (lost in
+    the broker), or never published and created before ``created_before`` (their process had no broker)."""
     return list(
         session.execute(
             select(O)
-            .where(func.coalesce(O.c.published_at, O.c.created_at) < older_than)
+            .where(
+                (O.c.published_at < published_before) | (O.c.published_at.is_(None) & (O.c.created_at < created_before))
+            )
             .order_by(O.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

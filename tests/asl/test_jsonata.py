@@ -28,9 +28,7 @@ from orchestrator.asl.jsonata import (
 
 
 def run(body: str, data: Any = None, variables: dict[str, Any] | None = None, seed: int = 0) -> Any:
-    return evaluate(
-        body, states={"input": data, "context": {}}, variables=variables or {}, rng=random.Random(seed)
-    )
+    return evaluate(body, states={"input": data, "context": {}}, variables=variables or {}, rng=random.Random(seed))
 
 
 def failure(body: str, data: Any = None, variables: dict[str, Any] | None = None) -> JsonataEvaluationError:
@@ -39,9 +37,7 @@ def failure(body: str, data: Any = None, variables: dict[str, Any] | None = None
     return caught.value
 
 
-def resolve(
-    template: Any, data: Any = None, field: str = "Output", variables: dict[str, Any] | None = None
-) -> Any:
+def resolve(template: Any, data: Any = None, field: str = "Output", variables: dict[str, Any] | None = None) -> Any:
     return resolve_template(
         template,
         field=field,
@@ -208,9 +204,7 @@ def test_partition_bad_arguments(body: str, index: int) -> None:
     [(0, 9, 3, [0, 3, 6, 9]), (0, 10, 3, [0, 3, 6, 9]), (1, 9, 9, 1), (1, 9, 2, [1, 3, 5, 7, 9])],
 )
 def test_range_recorded(start: int, end: int, step: int, expected: Any) -> None:
-    arguments = (
-        "$states.input.FunctionInput.fst, $states.input.FunctionInput.snd, $states.input.FunctionInput.trd"
-    )
+    arguments = "$states.input.FunctionInput.fst, $states.input.FunctionInput.snd, $states.input.FunctionInput.trd"
     template = "{% $range(" + arguments + ") %}"
     assert resolve(template, {"FunctionInput": {"fst": start, "snd": end, "trd": step}}) == expected
 
@@ -434,12 +428,10 @@ def test_template_scalars_pass_through() -> None:
 # Recorded causes, after the engine's "An error occurred while executing the state ..." prefix.
 def test_recorded_undefined_messages() -> None:
     assert cause_of({"result": "{% $doesNotExist %}"}) == (
-        "The JSONata expression '$doesNotExist' specified for the field 'Output/result' "
-        "returned nothing (undefined)."
+        "The JSONata expression '$doesNotExist' specified for the field 'Output/result' returned nothing (undefined)."
     )
     assert cause_of("{% $doesNotExist %}", field="Arguments") == (
-        "The JSONata expression '$doesNotExist' specified for the field 'Arguments' "
-        "returned nothing (undefined)."
+        "The JSONata expression '$doesNotExist' specified for the field 'Arguments' returned nothing (undefined)."
     )
     assert cause_of({"FunctionName": "{% $doesNotExist %}"}, field="Arguments") == (
         "The JSONata expression '$doesNotExist' specified for the field 'Arguments/FunctionName' "
@@ -456,9 +448,7 @@ def test_recorded_error_message() -> None:
 
 
 def test_undefined_deep_inside_objects_and_arrays_names_the_path() -> None:
-    assert "for the field 'Output/a/b' returned nothing" in cause_of(
-        {"a": {"b": "{% $states.input.x %}"}}, {}
-    )
+    assert "for the field 'Output/a/b' returned nothing" in cause_of({"a": {"b": "{% $states.input.x %}"}}, {})
     assert "for the field 'Output/list[1]' returned nothing" in cause_of({"list": [1, "{% $nope %}"]})
     assert "for the field 'Items[0]/k' returned nothing" in cause_of([{"k": "{% $nope %}"}], field="Items")
 

@@ -606,6 +606,4 @@ def test_jsonpath_ng_auto_id_is_left_off() -> None:
 def test_unquoted_filter_word_is_a_string_as_aws_accepts_it() -> None:
     # AWS accepts definitions with `[?(@.lang==es)]` (real samples use it); the word is a string.
     assert check_path("$[?(@.lang==es)].text") is None
-    assert read(
-        "$[?(@.lang==es)].text", [{"lang": "es", "text": "hola"}, {"lang": "fr", "text": "salut"}]
-    ) == ["hola"]
+    assert read("$[?(@.lang==es)].text", [{"lang": "es", "text": "hola"}, {"lang": "fr", "text": "salut"}]) == ["hola"]

@@ -61,9 +61,7 @@ def test_direct_lambda_arn_calls_handler_with_the_effective_input() -> None:
 
 def test_other_resources_are_found_by_their_full_arn() -> None:
     arn = "arn:aws:states:::sns:publish"
-    result = run_local(
-        task(arn, Parameters={"Message": "hi"}), handlers={arn: lambda p, ctx: {"MessageId": "m-1"}}
-    )
+    result = run_local(task(arn, Parameters={"Message": "hi"}), handlers={arn: lambda p, ctx: {"MessageId": "m-1"}})
     assert result.output == {"MessageId": "m-1"}
     scheduled = result.history[2]
     assert scheduled["type"] == "TaskScheduled"
@@ -119,9 +117,7 @@ def test_handler_cannot_change_the_executions_data() -> None:
 
     definition = {
         "StartAt": "T",
-        "States": {
-            "T": {"Type": "Task", "Resource": LAMBDA_ARN.format("m"), "ResultPath": None, "End": True}
-        },
+        "States": {"T": {"Type": "Task", "Resource": LAMBDA_ARN.format("m"), "ResultPath": None, "End": True}},
     }
     result = run_local(definition, {"items": [1]}, handlers={"m": mutate})
     assert result.output == {"items": [1]}
@@ -328,9 +324,7 @@ def test_history_has_the_get_execution_history_shape() -> None:
         ("{not json", "not valid JSON"),
         ("[1, 2]", "must be a JSON object"),
         (
-            '{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Comment": "'
-            + "x" * 1_100_000
-            + '"}}}',
+            '{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Comment": "' + "x" * 1_100_000 + '"}}}',
             "1 MB",
         ),
     ],
