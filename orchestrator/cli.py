@@ -8,8 +8,13 @@ readable line on stderr with a non-zero exit, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import functools
 import json
+import logging
+import re
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -79,6 +84,270 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+# -- the durable runtime -----------------------------------------------------------------------------
+
+
+def _service() -> Any:
+    from orchestrator.service import Service
+
+    return Service()
+
+
+def _service_call(call: Callable[[], Any]) -> Any:
+    """Run a service action; its AWS error becomes a one-line message (exit status 1)."""
+    from orchestrator.service import ServiceError
+
+    try:
+        return call()
+    except ServiceError as exc:
+        raise ActionError(f"{exc.code}: {exc.message}") from None
+
+
+class ActionError(Exception):
+    """The engine refused an action (an AWS-style error); printed without a traceback, exit status 1."""
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _quiet_celery() -> None:
+    """The embedded worker's start-up chatter is not for a person running a workflow."""
+    warnings.filterwarnings("ignore", module="celery.platforms")
+    for name in ("celery", "kombu", "amqp"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _ensure_schema(settings: Any) -> None:
+    from orchestrator.store.migrate import is_current, upgrade
+
+    if settings.is_sqlite:
+        upgrade(settings.database_url)
+    elif not is_current(settings.database_url):
+        raise UsageError("the database schema is not up to date: run `orchestrator db upgrade` first")
+
+
+def _machine_name(path: str) -> str:
+    name = Path(path).name
+    for suffix in (".json", ".asl", ".yaml", ".yml"):
+        name = name.removesuffix(suffix)
+    return re.sub(r"[^0-9A-Za-z_-]", "-", name)[:80] or "workflow"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from orchestrator import config
+    from orchestrator.asl.parse import validate
+    from orchestrator.follow import Printer, follow
+    from orchestrator.integrations import registry
+    from orchestrator.service import Service, ServiceError
+
+    text = _read_text(args.file)
+    errors = [d for d in validate(text) if d.severity == "ERROR"]
+    if errors:
+        print(f"{args.file}: not a valid state machine:", file=sys.stderr)
+        for d in errors:
+            print(f"  {d.location or '/'}: {d.message} [{d.code}]", file=sys.stderr)
+        return 1
+    execution_input = parse_json_argument(args.input, "--input") if args.input is not None else {}
+    settings = config.load()
+    registry.load_modules(settings.handler_modules)
+    _ensure_schema(settings)
+    service = Service(settings)
+    name = args.state_machine_name or _machine_name(args.file)
+    role = f"arn:aws:iam::{settings.account}:role/orchestrator"
+    runtime = None
+    if settings.embedded_broker:
+        from orchestrator.runtime.app import app
+        from orchestrator.runtime.embedded import EmbeddedRuntime
+
+        _quiet_celery()
+        runtime = EmbeddedRuntime(app, settings).start()
+    try:
+        try:
+            arn = service.create_state_machine(name=name, definition=text, role_arn=role)["stateMachineArn"]
+        except ServiceError as exc:
+            if exc.code != "StateMachineAlreadyExists":
+                raise ActionError(f"{exc.code}: {exc.message}") from None
+            arn = service.state_machine_arn(name)
+            _service_call(lambda: service.update_state_machine(arn, definition=text))
+        started = _service_call(lambda: service.start_execution(arn, name=args.name, input=json.dumps(execution_input)))
+        if not args.json:
+            print(f"Started {started['executionArn']}")
+        printer = None if args.json else Printer(sys.stdout, tokens=service.pending_tokens)
+        result = follow(service, started["executionArn"], printer)
+    finally:
+        if runtime is not None:
+            runtime.stop()
+    if args.json:
+        _print_json(result)
+    else:
+        _print_outcome(result)
+    return 0 if result["status"] == "SUCCEEDED" else 1
+
+
+def _print_outcome(result: dict[str, Any]) -> None:
+    print(f"{result['status']}")
+    if result["status"] == "SUCCEEDED":
+        print(json.dumps(json.loads(result["output"]), indent=2))
+    else:
+        if result.get("error"):
+            print(f"error: {result['error']}")
+        if result.get("cause"):
+            print(f"cause: {result['cause']}")
+
+
+def cmd_worker(args: argparse.Namespace, celery_args: list[str]) -> int:
+    from orchestrator import config
+    from orchestrator.integrations import registry
+    from orchestrator.runtime.app import app
+
+    settings = config.load()
+    registry.load_modules(settings.handler_modules)
+    queues = args.queues or f"{settings.engine_queue},{settings.handler_queue}"
+    argv = ["worker", "--queues", queues, "--loglevel", args.loglevel, *celery_args]
+    app.worker_main(argv=argv)
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from orchestrator import config
+    from orchestrator.runtime.app import app
+    from orchestrator.runtime.scheduler import Scheduler
+
+    settings = config.load()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    print(f"orchestrator scheduler: firing timers in {_safe_url(settings.database_url)}", flush=True)
+    Scheduler(app, settings, tick=args.tick).run_forever(stop)
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from orchestrator import config
+    from orchestrator.store.migrate import upgrade
+
+    settings = config.load()
+    upgrade(settings.database_url)
+    print(f"database schema is up to date: {_safe_url(settings.database_url)}")
+    return 0
+
+
+def cmd_executions_list(args: argparse.Namespace) -> int:
+    service = _service()
+    arn = args.state_machine if args.state_machine.startswith("arn:") else service.state_machine_arn(args.state_machine)
+    page = _service_call(lambda: service.list_executions(arn, status_filter=args.status, max_results=args.limit))
+    if args.json:
+        _print_json(page)
+        return 0
+    for item in page["executions"]:
+        stop = item.get("stopDate")
+        ended = f"  ended {stop:%Y-%m-%d %H:%M:%S}" if stop else ""
+        print(f"{item['status']:<10} {item['startDate']:%Y-%m-%d %H:%M:%S}{ended}  {item['executionArn']}")
+    if not page["executions"]:
+        print("no executions")
+    return 0
+
+
+def cmd_executions_describe(args: argparse.Namespace) -> int:
+    result = _service_call(lambda: _service().describe_execution(args.execution_arn))
+    if args.json:
+        _print_json(result)
+    else:
+        for key in (
+            "executionArn",
+            "stateMachineArn",
+            "status",
+            "startDate",
+            "stopDate",
+            "input",
+            "output",
+            "error",
+            "cause",
+        ):
+            if key in result:
+                print(f"{key:>16}: {result[key]}")
+    return 0
+
+
+def cmd_executions_history(args: argparse.Namespace) -> int:
+    service = _service()
+    events: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = _service_call(
+            functools.partial(
+                service.get_execution_history,
+                args.execution_arn,
+                reverse_order=args.reverse,
+                next_token=token,
+                max_results=1000,
+            )
+        )
+        events.extend(page["events"])
+        token = page.get("nextToken")
+        if not token:
+            break
+    if args.json:
+        _print_json({"events": events})
+        return 0
+    for event in events:
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), None)
+        summary = ""
+        if details:
+            summary = details.get("name") or details.get("error") or ""
+        print(f"{event['id']:>5} {event['timestamp']:%H:%M:%S.%f}"[:-3] + f"  {event['type']:<28} {summary}")
+    return 0
+
+
+def cmd_send_task_success(args: argparse.Namespace) -> int:
+    output = parse_json_argument(args.output, "--output")
+    _service_call(lambda: _service().send_task_success(args.token, json.dumps(output)))
+    print("task completed")
+    return 0
+
+
+def cmd_send_task_failure(args: argparse.Namespace) -> int:
+    _service_call(lambda: _service().send_task_failure(args.token, error=args.error, cause=args.cause))
+    print("task failed")
+    return 0
+
+
+def cmd_send_task_heartbeat(args: argparse.Namespace) -> int:
+    _service_call(lambda: _service().send_task_heartbeat(args.token))
+    print("heartbeat recorded")
+    return 0
+
+
+def cmd_tokens_list(args: argparse.Namespace) -> int:
+    tokens = _service().pending_tokens()
+    if args.json:
+        _print_json(tokens)
+        return 0
+    if not tokens:
+        print("no task is waiting for a token")
+    for token in tokens:
+        print(f"{token['since']:%Y-%m-%d %H:%M:%S}  {token['stateName']}  {token['executionArn']}")
+        print(f"    token: {token['token']}")
+        if token.get("payload") is not None:
+            print(f"    message: {json.dumps(token['payload'])[:300]}")
+    return 0
+
+
 # -- the parser ------------------------------------------------------------------------------------
 
 
@@ -120,20 +389,147 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print ValidateStateMachineDefinition's result shape instead of text",
     )
+
+    run = _add(
+        subparsers,
+        "run",
+        cmd_run,
+        "Run a state machine definition and follow it to its end (embedded by default: a SQLite file "
+        "and an in-process worker; set ORCHESTRATOR_DATABASE_URL and ORCHESTRATOR_BROKER_URL to use a "
+        "cluster). Exits 0 if the execution succeeds, 1 otherwise.",
+        "orchestrator run workflow.asl.json --input '{\"amount\": 4200}'",
+    )
+    run.add_argument("file", metavar="FILE", help="the ASL definition (JSON)")
+    run.add_argument("--input", help="the execution input: JSON, or @file to read it from a file")
+    run.add_argument("--name", help="the execution name (default: a UUID)")
+    run.add_argument("--state-machine-name", help="the state machine to create or update (default: from FILE)")
+    run.add_argument("--json", action="store_true", help="print only DescribeExecution's result, as JSON")
+
+    worker = _add(
+        subparsers,
+        "worker",
+        cmd_worker,
+        "Run a Celery worker for the engine and the handlers (Celery's own worker options pass through).",
+        "orchestrator worker --concurrency 4 --queues orchestrator,orchestrator.handlers",
+    )
+    worker.add_argument("--queues", "-Q", help="queues to consume (default: the engine's and the handlers')")
+    worker.add_argument("--loglevel", "-l", default="INFO", help="log level (default: INFO)")
+
+    scheduler = _add(
+        subparsers,
+        "scheduler",
+        cmd_scheduler,
+        "Fire due timers (Wait, Retry, timeouts) and republish lost messages.",
+        "orchestrator scheduler",
+    )
+    scheduler.add_argument("--tick", type=float, default=0.25, help="seconds between checks when idle")
+
+    db = subparsers.add_parser("db", help="Manage the database schema.", description="Manage the database schema.")
+    db_commands = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    _add(
+        db_commands,
+        "upgrade",
+        cmd_db_upgrade,
+        "Apply every migration (the same as `alembic upgrade head`).",
+        "ORCHESTRATOR_DATABASE_URL=postgresql+psycopg://localhost/orchestrator orchestrator db upgrade",
+    )
+
+    executions = subparsers.add_parser(
+        "executions", help="List and inspect executions.", description="List and inspect executions."
+    )
+    ex_commands = executions.add_subparsers(dest="executions_command", metavar="COMMAND", required=True)
+    ex_list = _add(
+        ex_commands,
+        "list",
+        cmd_executions_list,
+        "List a state machine's executions, newest first.",
+        "orchestrator executions list my-workflow --status RUNNING",
+    )
+    ex_list.add_argument("state_machine", metavar="STATE_MACHINE", help="its name or ARN")
+    ex_list.add_argument("--status", help="RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED")
+    ex_list.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    ex_list.add_argument("--json", action="store_true", help="print ListExecutions' result as JSON")
+    ex_describe = _add(
+        ex_commands,
+        "describe",
+        cmd_executions_describe,
+        "Show an execution's status and data.",
+        "orchestrator executions describe arn:aws:states:us-east-1:123456789012:execution:wf:run-1",
+    )
+    ex_describe.add_argument("execution_arn", metavar="EXECUTION_ARN")
+    ex_describe.add_argument("--json", action="store_true", help="print DescribeExecution's result as JSON")
+    ex_history = _add(
+        ex_commands,
+        "history",
+        cmd_executions_history,
+        "Show an execution's history events.",
+        "orchestrator executions history arn:aws:states:us-east-1:123456789012:execution:wf:run-1",
+    )
+    ex_history.add_argument("execution_arn", metavar="EXECUTION_ARN")
+    ex_history.add_argument("--reverse", action="store_true", help="newest first")
+    ex_history.add_argument("--json", action="store_true", help="print GetExecutionHistory's events as JSON")
+
+    success = _add(
+        subparsers,
+        "send-task-success",
+        cmd_send_task_success,
+        "Complete a task that waits on a task token, with its output.",
+        "orchestrator send-task-success TOKEN --output '{\"approved\": true}'",
+    )
+    success.add_argument("token", metavar="TOKEN")
+    success.add_argument("--output", required=True, help="the task's result: JSON, or @file")
+    failure = _add(
+        subparsers,
+        "send-task-failure",
+        cmd_send_task_failure,
+        "Fail a task that waits on a task token.",
+        "orchestrator send-task-failure TOKEN --error Rejected --cause 'limit too high'",
+    )
+    failure.add_argument("token", metavar="TOKEN")
+    failure.add_argument("--error", help="the error name (Retry and Catch match on it)")
+    failure.add_argument("--cause", help="a longer explanation")
+    heartbeat = _add(
+        subparsers,
+        "send-task-heartbeat",
+        cmd_send_task_heartbeat,
+        "Report that the work behind a task token is still going (resets HeartbeatSeconds).",
+        "orchestrator send-task-heartbeat TOKEN",
+    )
+    heartbeat.add_argument("token", metavar="TOKEN")
+
+    tokens = subparsers.add_parser(
+        "tokens", help="Tasks waiting on task tokens.", description="Tasks waiting on task tokens."
+    )
+    tk_commands = tokens.add_subparsers(dest="tokens_command", metavar="COMMAND", required=True)
+    tk_list = _add(
+        tk_commands,
+        "list",
+        cmd_tokens_list,
+        "List every task waiting on a task token: state, since when, the message that carried it.",
+        "orchestrator tokens list --json",
+    )
+    tk_list.add_argument("--json", action="store_true", help="print as JSON")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if extra and args.func is not cmd_worker:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        if args.func is cmd_worker:
+            return cmd_worker(args, extra)
         return int(args.func(args))
     except UsageError as exc:
         print(f"orchestrator {args.command}: {exc}", file=sys.stderr)
         return 2
+    except ActionError as exc:
+        print(f"orchestrator {args.command}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

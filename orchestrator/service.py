@@ -429,6 +429,13 @@ class Service:
             out["nextToken"] = _encode_token({"after": rows[limit - 1].id})
         return out
 
+    def history_after(self, arn: str, after: int, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """The events after event id ``after``, oldest first (for following a running execution)."""
+        with self._transaction() as session:
+            execution = self._execution(session, arn)
+            rows = runs.history_page(session, execution.id, after=after, limit=limit, reverse=False)
+        return [Event(r.id, r.previous_event_id, r.timestamp, r.type, r.details).to_api() for r in rows]
+
     def _execution(self, session: Session, arn: str) -> Execution:
         _check_arn(arn, "states", "executionArn")
         execution = catalog.execution_by_arn(session, arn)
