@@ -126,8 +126,12 @@ def evaluate_assign(
 # -- size ----------------------------------------------------------------------------------------
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def to_text(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON text (one shared encoder: json.dumps builds a new one per call)."""
+    return _ENCODER.encode(value)
 
 
 def payload_bytes(value: Any) -> int:

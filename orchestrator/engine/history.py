@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +55,9 @@ def to_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-_CAMEL = re.compile(r"^[A-Z][a-z]*")
+def iso(moment: dt.datetime) -> str:
+    """A timestamp as AWS writes it in the context object: UTC, milliseconds, Z."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def details_key(event_type: str) -> str:
@@ -80,6 +81,14 @@ class History:
     previous: int
     now: dt.datetime
     events: list[Event] = field(default_factory=list)
+    _now_iso: str | None = None
+
+    @property
+    def now_iso(self) -> str:
+        """``now`` as the context object writes it (computed once: a step may enter many states)."""
+        if self._now_iso is None:
+            self._now_iso = iso(self.now)
+        return self._now_iso
 
     def add(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 # Where a run stands inside its current state.
@@ -68,7 +68,7 @@ class Run:
     scope: tuple[str, int] | None = None
 
     def at(self, cursor: Cursor) -> Run:
-        return replace(self, cursor=cursor)
+        return Run(cursor, self.variables, self.outer, self.scope)
 
 
 # -- deliveries: what the outside world answers --------------------------------------------------

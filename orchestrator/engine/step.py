@@ -49,6 +49,7 @@ from orchestrator.asl.payload import read_reference
 from orchestrator.engine import dataflow
 from orchestrator.engine.dataflow import Scope
 from orchestrator.engine.history import History
+from orchestrator.engine.history import iso as _iso
 from orchestrator.engine.outcomes import (
     ChildFailed,
     ChildrenSucceeded,
@@ -95,7 +96,7 @@ class Env:
 
 def iso(moment: dt.datetime) -> str:
     """A timestamp as AWS writes it in the context object: UTC, milliseconds, Z."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return _iso(moment)
 
 
 # -- the execution's first and last events ---------------------------------------------------------
@@ -139,8 +140,10 @@ def _enter(state: State, run: Run, env: Env) -> Run:
         f"{state.type}StateEntered",
         {"name": state.name, "input": run.cursor.input, "inputDetails": {"truncated": False}},
     )
-    cursor = replace(run.cursor, entered_event_id=event_id, entered_time=iso(env.now), attempts=(), retry_count=0)
-    return run.at(cursor)
+    old = run.cursor
+    # Built directly: dataclasses.replace costs a third of a simple state's time.
+    cursor = Cursor(old.state, old.input, old.phase, (), 0, event_id, env.history.now_iso)
+    return Run(cursor, run.variables, run.outer, run.scope)
 
 
 def _work(machine: StateMachine, state: State, run: Run, env: Env) -> Outcome:
@@ -205,7 +208,8 @@ def _exit(
     state: State, run: Run, output: Any, assigned: dict[str, Any], env: Env, target: str | None = None
 ) -> Outcome:
     """Leave the state with ``output``: record StateExited, then go on, or end the run."""
-    dataflow.check_size(output, state.name)
+    if output is not run.cursor.input:  # the input passed this check when it was an output
+        dataflow.check_size(output, state.name)
     details: dict[str, Any] = {"name": state.name, "output": output, "outputDetails": {"truncated": False}}
     if assigned:
         details["assignedVariables"] = assigned
