@@ -1,0 +1,21 @@
+"""The use cases, shared by the CLI and the HTTP API: AWS Step Functions' actions on our store.
+
+Each method of `Service` is one action: it validates its arguments as AWS does, runs one
+transaction, publishes the messages that transaction decided once it has committed, and returns
+the action's result in the API's shape (camelCase keys, datetimes for timestamps). Anything a
+caller can get wrong raises `ServiceError` with AWS's error code. The actions are grouped in one
+module per resource; `Service` combines them.
+"""
+
+from __future__ import annotations
+
+from orchestrator.service.base import ServiceError, utcnow
+from orchestrator.service.executions import ExecutionActions
+from orchestrator.service.state_machines import StateMachineActions
+from orchestrator.service.tokens import TaskTokenActions
+
+__all__ = ["Service", "ServiceError", "utcnow"]
+
+
+class Service(StateMachineActions, ExecutionActions, TaskTokenActions):
+    """Every action, bound to a configuration and a Celery app (for publishing)."""

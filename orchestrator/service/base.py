@@ -1,0 +1,159 @@
+"""What every group of actions shares: the transaction, publishing after commit, ARNs, validation.
+
+`ServiceError` carries AWS's error code; the validation helpers raise it with AWS's wording.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from celery import Celery
+from sqlalchemy.orm import Session
+
+from orchestrator import config
+from orchestrator.asl.errors import DefinitionError
+from orchestrator.asl.parse import parse
+from orchestrator.runtime.publish import publish
+from orchestrator.store.db import session_scope
+
+MAX_PAYLOAD = 262_144
+# Characters AWS refuses in names: whitespace, brackets, wildcards, punctuation and controls.
+_BAD_NAME = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f\ufffe\uffff]")
+
+
+class ServiceError(Exception):
+    """An action refused: ``code`` is AWS's error name (``ExecutionDoesNotExist``, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ServiceBase:
+    """The configuration, the Celery app to publish with, and one transaction per action."""
+
+    def __init__(self, settings: config.Settings | None = None, app: Celery | None = None) -> None:
+        self.settings = settings or config.load()
+        if app is None:
+            from orchestrator.runtime.app import app as default_app
+
+            app = default_app
+        self.app = app
+
+    @property
+    def publishing(self) -> bool:
+        """Whether this process can publish: a real broker, or the embedded runtime running here.
+
+        Otherwise the messages stay in the outbox for the scheduler of the process that runs
+        the embedded runtime (``orchestrator run`` in another terminal).
+        """
+        from orchestrator.runtime import embedded
+
+        return not self.settings.embedded_broker or embedded.is_running()
+
+    def _publish_after_commit(self, messages: list[Any]) -> None:
+        if self.publishing:
+            publish(self.app, messages)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        with session_scope(self.settings.database_url) as session:
+            yield session
+
+    # -- ARNs ------------------------------------------------------------------------------------
+
+    @property
+    def _prefix(self) -> str:
+        return f"arn:aws:states:{self.settings.region}:{self.settings.account}"
+
+    def state_machine_arn(self, name: str) -> str:
+        return f"{self._prefix}:stateMachine:{name}"
+
+    def execution_arn(self, machine_name: str, name: str) -> str:
+        return f"{self._prefix}:execution:{machine_name}:{name}"
+
+
+# -- validation ----------------------------------------------------------------------------------------
+
+
+def check_name(name: str, what: str) -> None:
+    if not isinstance(name, str) or not 1 <= len(name) <= 80 or _BAD_NAME.search(name):
+        raise ServiceError(
+            "InvalidName",
+            f"Invalid Name: '{name}' (a {what} name is 1 to 80 characters, without "
+            'spaces, brackets, wildcards or the characters " # % \\ ^ | ~ ` $ & , ; : /)',
+        )
+
+
+def check_definition(text: str) -> None:
+    try:
+        parse(text)
+    except DefinitionError as exc:
+        problems = "; ".join(f"{d.code}: {d.message} at {d.location or '/'}" for d in exc.diagnostics[:10])
+        raise ServiceError("InvalidDefinition", f"Invalid State Machine Definition: '{problems}'") from None
+
+
+def check_arn(arn: str, service: str, field: str) -> None:
+    parts = arn.split(":") if isinstance(arn, str) else []
+    if len(parts) < 6 or parts[0] != "arn" or parts[2] != service:
+        raise ServiceError(
+            "InvalidArn",
+            f"Invalid Arn: 'Resource type not valid in this context: {arn}'"
+            if parts[:1] == ["arn"]
+            else f"Invalid Arn: '{arn}' (the {field} must be an ARN)",
+        )
+
+
+def check_token(token: str) -> None:
+    if not isinstance(token, str) or not 1 <= len(token) <= 2048:
+        raise ServiceError("InvalidToken", "Invalid Token: a task token is 1 to 2048 characters")
+
+
+def parse_input(text: str) -> Any:
+    if len(text.encode()) > MAX_PAYLOAD:
+        raise ServiceError("InvalidExecutionInput", "The input exceeds the maximum size of 262144 bytes")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ServiceError(
+            "InvalidExecutionInput",
+            f"Invalid State Machine Execution Input: '{exc.msg} at line {exc.lineno} column {exc.colno}'",
+        ) from None
+
+
+def page_size(max_results: int) -> int:
+    if not 0 <= max_results <= 1000:
+        raise ServiceError("ValidationException", "maxResults must be between 0 and 1000")
+    return max_results or 100
+
+
+def encode_token(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+
+
+def decode_token(token: str) -> dict[str, Any]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if not isinstance(data, dict):
+            raise ValueError
+        return data
+    except (ValueError, TypeError):
+        raise ServiceError("InvalidToken", f"Invalid Token: '{token}'") from None
+
+
+def json_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,208 @@
+"""Executions: start, describe, list, stop, and their history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from orchestrator.asl.parse import parse
+from orchestrator.engine.history import Event
+from orchestrator.runtime import operations
+from orchestrator.service.base import (
+    ServiceBase,
+    ServiceError,
+    check_arn,
+    check_name,
+    decode_token,
+    encode_token,
+    json_text,
+    page_size,
+    parse_input,
+    utcnow,
+)
+from orchestrator.store import runs
+from orchestrator.store import state_machines as catalog
+from orchestrator.store.models import Execution, StateMachine
+
+
+class ExecutionActions(ServiceBase):
+    # -- executions ------------------------------------------------------------------------------
+
+    def start_execution(
+        self,
+        state_machine_arn: str,
+        *,
+        name: str | None = None,
+        input: str | None = None,
+        trace_header: str | None = None,
+    ) -> dict[str, Any]:
+        name = name if name is not None else str(uuid.uuid4())
+        check_name(name, "execution")
+        text = "{}" if input is None else input
+        execution_input = parse_input(text)
+        with self._transaction() as session:
+            machine = self._machine(session, state_machine_arn)
+            if machine.status == "DELETING":
+                raise ServiceError("StateMachineDeleting", f"State machine is being deleted: '{state_machine_arn}'")
+            if machine.type == "EXPRESS":
+                raise ServiceError(
+                    "StateMachineTypeNotSupported",
+                    "EXPRESS state machines run through StartSyncExecution or the HTTP API",
+                )
+            arn = self.execution_arn(machine.name, name)
+            existing = catalog.execution_by_arn(session, arn)
+            if existing is not None:
+                if existing.status == "RUNNING" and existing.input == execution_input:
+                    return {"executionArn": existing.arn, "startDate": existing.start_date}
+                raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+            definition = catalog.definitionjson_text(session, machine.definition_hash)
+            now = utcnow()
+            _, messages = operations.start(
+                session,
+                self.settings,
+                machine=parse(definition),
+                execution={
+                    "arn": arn,
+                    "name": name,
+                    "state_machine_id": machine.id,
+                    "definition_hash": machine.definition_hash,
+                    "role_arn": machine.role_arn,
+                    "input": execution_input,
+                    "trace_header": trace_header,
+                },
+                now=now,
+                publishing=self.publishing,
+            )
+        self._publish_after_commit(messages)
+        return {"executionArn": arn, "startDate": now}
+
+    def describe_execution(self, arn: str) -> dict[str, Any]:
+        with self._transaction() as session:
+            execution = self._execution(session, arn)
+            machine = session.get(StateMachine, execution.state_machine_id)
+            assert machine is not None
+            out: dict[str, Any] = {
+                "executionArn": execution.arn,
+                "stateMachineArn": machine.arn,
+                "name": execution.name,
+                "status": execution.status,
+                "startDate": execution.start_date,
+                "input": json_text(execution.input),
+                "inputDetails": {"included": True},
+                "redriveCount": execution.redrive_count,
+                "redriveStatus": "NOT_REDRIVABLE" if execution.status in ("RUNNING", "SUCCEEDED") else "REDRIVABLE",
+            }
+            if execution.stop_date is not None:
+                out["stopDate"] = execution.stop_date
+            if execution.status == "SUCCEEDED":
+                out["output"] = json_text(execution.output)
+                out["outputDetails"] = {"included": True}
+            if execution.error is not None:
+                out["error"] = execution.error
+            if execution.cause is not None:
+                out["cause"] = execution.cause
+            if execution.trace_header:
+                out["traceHeader"] = execution.trace_header
+            return out
+
+    def list_executions(
+        self,
+        state_machine_arn: str,
+        *,
+        status_filter: str | None = None,
+        max_results: int = 0,
+        next_token: str | None = None,
+    ) -> dict[str, Any]:
+        if status_filter is not None and status_filter not in (
+            "RUNNING",
+            "SUCCEEDED",
+            "FAILED",
+            "TIMED_OUT",
+            "ABORTED",
+            "PENDING_REDRIVE",
+        ):
+            raise ServiceError(
+                "ValidationException",
+                f"Value '{status_filter}' at 'statusFilter' failed to satisfy "
+                "constraint: Member must satisfy enum value set",
+            )
+        limit = page_size(max_results)
+        before = None
+        if next_token:
+            token = decode_token(next_token)
+            before = (dt.datetime.fromisoformat(token["start"]), int(token["id"]))
+        with self._transaction() as session:
+            machine = self._machine(session, state_machine_arn)
+            found = catalog.executions_page(
+                session,
+                machine.id,
+                statuses=[status_filter] if status_filter else None,
+                before=before,
+                limit=limit + 1,
+            )
+            items = [_execution_item(e, machine.arn) for e in found[:limit]]
+        out: dict[str, Any] = {"executions": items}
+        if len(found) > limit:
+            last = found[limit - 1]
+            out["nextToken"] = encode_token({"start": last.start_date.isoformat(), "id": last.id})
+        return out
+
+    def stop_execution(self, arn: str, *, error: str | None = None, cause: str | None = None) -> dict[str, Any]:
+        now = utcnow()
+        with self._transaction() as session:
+            execution = self._execution(session, arn)
+            operations.stop(session, execution_id=execution.id, error=error, cause=cause, now=now)
+        return {"stopDate": now}
+
+    def get_execution_history(
+        self,
+        arn: str,
+        *,
+        max_results: int = 0,
+        reverse_order: bool = False,
+        next_token: str | None = None,
+        include_execution_data: bool = True,
+    ) -> dict[str, Any]:
+        limit = page_size(max_results)
+        after = int(decode_token(next_token)["after"]) if next_token else 0
+        with self._transaction() as session:
+            execution = self._execution(session, arn)
+            rows = runs.history_page(session, execution.id, after=after, limit=limit + 1, reverse=reverse_order)
+        events = [
+            Event(r.id, r.previous_event_id, r.timestamp, r.type, r.details).to_api(include_execution_data)
+            for r in rows[:limit]
+        ]
+        out: dict[str, Any] = {"events": events}
+        if len(rows) > limit:
+            out["nextToken"] = encode_token({"after": rows[limit - 1].id})
+        return out
+
+    def history_after(self, arn: str, after: int, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """The events after event id ``after``, oldest first (for following a running execution)."""
+        with self._transaction() as session:
+            execution = self._execution(session, arn)
+            rows = runs.history_page(session, execution.id, after=after, limit=limit, reverse=False)
+        return [Event(r.id, r.previous_event_id, r.timestamp, r.type, r.details).to_api() for r in rows]
+
+    def _execution(self, session: Session, arn: str) -> Execution:
+        check_arn(arn, "states", "executionArn")
+        execution = catalog.execution_by_arn(session, arn)
+        if execution is None:
+            raise ServiceError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
+        return execution
+
+
+def _execution_item(execution: Execution, machine_arn: str) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "executionArn": execution.arn,
+        "stateMachineArn": machine_arn,
+        "name": execution.name,
+        "status": execution.status,
+        "startDate": execution.start_date,
+    }
+    if execution.stop_date is not None:
+        item["stopDate"] = execution.stop_date
+    return item

@@ -1,0 +1,205 @@
+"""State machines: create, describe, update, delete, list (and publishing a version on the way)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from orchestrator.runtime import operations
+from orchestrator.service.base import (
+    ServiceBase,
+    ServiceError,
+    check_arn,
+    check_definition,
+    check_name,
+    decode_token,
+    encode_token,
+    page_size,
+    utcnow,
+)
+from orchestrator.store import state_machines as catalog
+from orchestrator.store.models import StateMachine, StateMachineVersion
+
+
+class StateMachineActions(ServiceBase):
+    # -- state machines --------------------------------------------------------------------------
+
+    def create_state_machine(
+        self,
+        *,
+        name: str,
+        definition: str,
+        role_arn: str,
+        type: str = "STANDARD",
+        tags: list[dict[str, str]] | None = None,
+        logging_configuration: Any = None,
+        tracing_configuration: Any = None,
+        publish_version: bool = False,
+        version_description: str | None = None,
+    ) -> dict[str, Any]:
+        check_name(name, "state machine")
+        if type not in ("STANDARD", "EXPRESS"):
+            raise ServiceError(
+                "ValidationException",
+                f"Value '{type}' at 'type' failed to satisfy constraint: "
+                "Member must satisfy enum value set: [STANDARD, EXPRESS]",
+            )
+        check_definition(definition)
+        check_arn(role_arn, "iam", "roleArn")
+        arn = self.state_machine_arn(name)
+        with self._transaction() as session:
+            existing = catalog.by_name(session, name)
+            if existing is not None:
+                same = (
+                    catalog.definitionjson_text(session, existing.definition_hash) == definition
+                    and existing.type == type
+                    and existing.role_arn == role_arn
+                )
+                if existing.status == "DELETING":
+                    raise ServiceError("StateMachineDeleting", f"State machine is being deleted: '{arn}'")
+                if not same:
+                    raise ServiceError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
+                return {"stateMachineArn": existing.arn, "creationDate": existing.created_at}
+            now = utcnow()
+            machine = catalog.add(
+                session,
+                StateMachine(
+                    arn=arn,
+                    name=name,
+                    type=type,
+                    status="ACTIVE",
+                    definition_hash=catalog.store_definition(session, definition),
+                    role_arn=role_arn,
+                    revision_id=str(uuid.uuid4()),
+                    logging_configuration=logging_configuration,
+                    tracing_configuration=tracing_configuration,
+                    tags={t["key"]: t.get("value", "") for t in tags or []},
+                    created_at=now,
+                    updated_at=now,
+                ),
+            )
+            result: dict[str, Any] = {"stateMachineArn": machine.arn, "creationDate": now}
+            if publish_version:
+                result["stateMachineVersionArn"] = self._publish(session, machine, version_description)
+            return result
+
+    def describe_state_machine(self, arn: str) -> dict[str, Any]:
+        with self._transaction() as session:
+            machine = self._machine(session, arn)
+            return self._describe_machine(session, machine)
+
+    def _describe_machine(self, session: Session, machine: StateMachine) -> dict[str, Any]:
+        return {
+            "stateMachineArn": machine.arn,
+            "name": machine.name,
+            "status": machine.status,
+            "definition": catalog.definitionjson_text(session, machine.definition_hash),
+            "roleArn": machine.role_arn,
+            "type": machine.type,
+            "creationDate": machine.created_at,
+            "loggingConfiguration": machine.logging_configuration or {"level": "OFF", "includeExecutionData": False},
+            "tracingConfiguration": machine.tracing_configuration or {"enabled": False},
+            "revisionId": machine.revision_id,
+        }
+
+    def update_state_machine(
+        self,
+        arn: str,
+        *,
+        definition: str | None = None,
+        role_arn: str | None = None,
+        logging_configuration: Any = None,
+        tracing_configuration: Any = None,
+        publish_version: bool = False,
+        version_description: str | None = None,
+    ) -> dict[str, Any]:
+        if definition is None and role_arn is None and logging_configuration is None and tracing_configuration is None:
+            raise ServiceError(
+                "MissingRequiredParameter",
+                "Either the definition, the role ARN, the LoggingConfiguration, or the "
+                "TracingConfiguration must be specified",
+            )
+        if definition is not None:
+            check_definition(definition)
+        if role_arn is not None:
+            check_arn(role_arn, "iam", "roleArn")
+        with self._transaction() as session:
+            machine = self._machine(session, arn)
+            if machine.status == "DELETING":
+                raise ServiceError("StateMachineDeleting", f"State machine is being deleted: '{arn}'")
+            now = utcnow()
+            if definition is not None:
+                machine.definition_hash = catalog.store_definition(session, definition)
+            if role_arn is not None:
+                machine.role_arn = role_arn
+            if logging_configuration is not None:
+                machine.logging_configuration = logging_configuration
+            if tracing_configuration is not None:
+                machine.tracing_configuration = tracing_configuration
+            machine.revision_id = str(uuid.uuid4())
+            machine.updated_at = now
+            result: dict[str, Any] = {"updateDate": now, "revisionId": machine.revision_id}
+            if publish_version:
+                result["stateMachineVersionArn"] = self._publish(session, machine, version_description)
+            return result
+
+    def delete_state_machine(self, arn: str) -> dict[str, Any]:
+        """Executions still running end when they next move (as on AWS, asynchronously)."""
+        check_arn(arn, "states", "stateMachineArn")
+        with self._transaction() as session:
+            machine = catalog.by_arn(session, arn)
+            if machine is None:
+                return {}
+            running = [
+                e for e in catalog.executions_page(session, machine.id, statuses=["RUNNING"], before=None, limit=10_000)
+            ]
+            for execution in running:
+                operations.stop(
+                    session,
+                    execution_id=execution.id,
+                    error="States.Runtime",
+                    cause="The state machine was deleted",
+                    now=utcnow(),
+                )
+            catalog.remove(session, machine.id)
+        return {}
+
+    def list_state_machines(self, *, max_results: int = 0, next_token: str | None = None) -> dict[str, Any]:
+        limit = page_size(max_results)
+        after = int(decode_token(next_token).get("after", 0)) if next_token else 0
+        with self._transaction() as session:
+            machines = catalog.page(session, after_id=after, limit=limit + 1)
+        out: dict[str, Any] = {
+            "stateMachines": [
+                {"stateMachineArn": m.arn, "name": m.name, "type": m.type, "creationDate": m.created_at}
+                for m in machines[:limit]
+            ]
+        }
+        if len(machines) > limit:
+            out["nextToken"] = encode_token({"after": machines[limit - 1].id})
+        return out
+
+    def _publish(self, session: Session, machine: StateMachine, description: str | None) -> str:
+        number = catalog.latest_version_number(session, machine.id) + 1
+        session.add(
+            StateMachineVersion(
+                state_machine_id=machine.id,
+                version=number,
+                definition_hash=machine.definition_hash,
+                role_arn=machine.role_arn,
+                revision_id=machine.revision_id,
+                description=description,
+                created_at=utcnow(),
+            )
+        )
+        session.flush()
+        return f"{machine.arn}:{number}"
+
+    def _machine(self, session: Session, arn: str) -> StateMachine:
+        check_arn(arn, "states", "stateMachineArn")
+        machine = catalog.by_arn(session, arn)
+        if machine is None:
+            raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        return machine
