@@ -58,7 +58,7 @@ class ExecutionActions(ServiceBase):
                 if existing.status == "RUNNING" and existing.input == execution_input:
                     return {"executionArn": existing.arn, "startDate": existing.start_date}
                 raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
-            definition = catalog.definitionjson_text(session, machine.definition_hash)
+            definition = catalog.definition_text(session, machine.definition_hash)
             now = utcnow()
             _, messages = operations.start(
                 session,

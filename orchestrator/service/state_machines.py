@@ -53,7 +53,7 @@ class StateMachineActions(ServiceBase):
             existing = catalog.by_name(session, name)
             if existing is not None:
                 same = (
-                    catalog.definitionjson_text(session, existing.definition_hash) == definition
+                    catalog.definition_text(session, existing.definition_hash) == definition
                     and existing.type == type
                     and existing.role_arn == role_arn
                 )
@@ -95,7 +95,7 @@ class StateMachineActions(ServiceBase):
             "stateMachineArn": machine.arn,
             "name": machine.name,
             "status": machine.status,
-            "definition": catalog.definitionjson_text(session, machine.definition_hash),
+            "definition": catalog.definition_text(session, machine.definition_hash),
             "roleArn": machine.role_arn,
             "type": machine.type,
             "creationDate": machine.created_at,
