@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from orchestrator.engine.history import Event
@@ -146,9 +147,12 @@ def definition_text(session: Session, definition_hash: str) -> str | None:
 
 
 def save_definition(session: Session, definition_hash: str, text: str) -> None:
-    exists = session.scalar(select(func.count()).select_from(Definition).where(Definition.hash == definition_hash))
-    if not exists:
-        session.execute(insert(Definition.__table__), [{"hash": definition_hash, "text": text}])
+    """Store a definition text once; two transactions storing the same text at once both succeed."""
+    dialect = session.get_bind().dialect.name
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Definition.__table__)
+    session.execute(
+        statement.on_conflict_do_nothing(index_elements=["hash"]), [{"hash": definition_hash, "text": text}]
+    )
 
 
 # -- timers --------------------------------------------------------------------------------------------
