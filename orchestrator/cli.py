@@ -237,6 +237,46 @@ def _safe_url(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from orchestrator import config
+    from orchestrator.api.app import create_app
+    from orchestrator.integrations import registry
+
+    settings = config.load()
+    registry.load_modules(settings.handler_modules)
+    host = args.host
+    if host is None:
+        host = "0.0.0.0" if settings.api_keys else "127.0.0.1"
+    elif not settings.api_keys and host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"orchestrator serve: warning: no access keys are configured (ORCHESTRATOR_API_KEYS), yet the API "
+            f"listens on {host}: anyone who reaches it can use it",
+            file=sys.stderr,
+        )
+    if settings.is_sqlite:
+        _ensure_schema(settings)
+    runtime = None
+    if settings.embedded_broker:
+        from orchestrator.runtime.app import app
+        from orchestrator.runtime.embedded import EmbeddedRuntime
+
+        _quiet_celery()
+        runtime = EmbeddedRuntime(app, settings).start()
+    print(
+        f"orchestrator serve: listening on http://{host}:{args.port} "
+        f"({'signed requests only' if settings.api_keys else 'no authentication'})",
+        flush=True,
+    )
+    try:
+        uvicorn.run(create_app(), host=host, port=args.port, log_level=args.log_level, access_log=args.access_log)
+    finally:
+        if runtime is not None:
+            runtime.stop()
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from orchestrator import config
     from orchestrator.store.migrate import upgrade
@@ -414,6 +454,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--queues", "-Q", help="queues to consume (default: the engine's and the handlers')")
     worker.add_argument("--loglevel", "-l", default="INFO", help="log level (default: INFO)")
+
+    serve = _add(
+        subparsers,
+        "serve",
+        cmd_serve,
+        "Serve the AWS Step Functions API (boto3, the AWS CLI and every AWS SDK work with --endpoint-url).",
+        "orchestrator serve --port 8083   # then: aws stepfunctions list-state-machines "
+        "--endpoint-url http://127.0.0.1:8083",
+    )
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 when access keys are set)")
+    serve.add_argument("--port", type=int, default=8083, help="port (default 8083)")
+    serve.add_argument("--log-level", default="warning", help="uvicorn's log level (default warning)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
 
     scheduler = _add(
         subparsers,

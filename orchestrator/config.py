@@ -12,6 +12,9 @@
 - ``ORCHESTRATOR_VISIBILITY_TIMEOUT`` (``3600``): seconds before an unacknowledged message is
   delivered again (Redis) and an unconsumed outbox message is published again.
 - ``ORCHESTRATOR_PREFETCH`` (``1``): messages a worker process reserves ahead.
+- ``ORCHESTRATOR_API_KEYS`` / ``ORCHESTRATOR_API_KEYS_FILE``: the access keys the HTTP API accepts
+  (``KEY=SECRET`` pairs, comma- or line-separated). None: any credentials are accepted and
+  ``orchestrator serve`` binds to 127.0.0.1 only.
 - ``ORCHESTRATOR_REGION`` / ``ORCHESTRATOR_ACCOUNT`` (``us-east-1`` / ``123456789012``): what ARNs say.
 
 Everything reads the environment when asked (`load`), so tests and subprocesses can set it.
@@ -20,6 +23,8 @@ Everything reads the environment when asked (`load`), so tests and subprocesses 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +44,7 @@ class Settings:
     prefetch: int
     region: str
     account: str
+    api_keys: dict[str, str]
 
     @property
     def embedded_broker(self) -> bool:
@@ -49,7 +55,7 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-def load(environ: dict[str, str] | None = None) -> Settings:
+def load(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     home = Path(env.get("ORCHESTRATOR_HOME") or Path.home() / ".orchestrator").expanduser()
     modules = tuple(m.strip() for m in env.get("ORCHESTRATOR_HANDLER_MODULES", "").split(",") if m.strip())
@@ -64,4 +70,30 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         prefetch=int(env.get("ORCHESTRATOR_PREFETCH") or 1),
         region=env.get("ORCHESTRATOR_REGION") or "us-east-1",
         account=env.get("ORCHESTRATOR_ACCOUNT") or "123456789012",
+        api_keys=_api_keys(env),
     )
+
+
+def _api_keys(env: Mapping[str, str]) -> dict[str, str]:
+    keys = parse_keys(env.get("ORCHESTRATOR_API_KEYS", ""))
+    path = env.get("ORCHESTRATOR_API_KEYS_FILE")
+    if path:
+        try:
+            keys.update(parse_keys(Path(path).expanduser().read_text()))
+        except OSError as exc:
+            raise ValueError(f"ORCHESTRATOR_API_KEYS_FILE={path}: {exc.strerror}") from None
+    return keys
+
+
+def parse_keys(text: str) -> dict[str, str]:
+    """``AKID=SECRET`` pairs separated by commas or new lines (``AKID SECRET`` works too); # comments."""
+    keys = {}
+    for raw in re.split(r"[,\n]", text):
+        entry = raw.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        key, _, secret = entry.replace("=", " ", 1).partition(" ")
+        if not key or not secret.strip():
+            raise ValueError(f"an access key entry must be KEY=SECRET, not {entry!r}")
+        keys[key.strip()] = secret.strip()
+    return keys

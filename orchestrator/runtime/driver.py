@@ -264,7 +264,8 @@ class Tree:
             case Succeed(output, run):
                 row.set(variables=dict(run.variables))
                 self._ended(row, "SUCCEEDED", output, None, None)
-            case Fail(error, cause, _):
+            case Fail(error, cause, run):
+                row.set(cursor=run.cursor.to_json())  # where it failed: RedriveExecution goes on from there
                 self._ended(row, "FAILED", None, error, cause)
 
     def _wait(self, row: RunRow, run: Run) -> None:

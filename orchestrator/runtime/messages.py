@@ -23,6 +23,7 @@ from orchestrator.engine.outcomes import (
 ADVANCE = "orchestrator.advance"  # (root_id, run_id, seq, delivery | None, outbox_id)
 INVOKE = "orchestrator.invoke"  # (root_id, run_id, seq, task request, outbox_id)
 TIME_OUT = "orchestrator.time_out"  # (root_id, outbox_id)
+EXPRESS = "orchestrator.express"  # (execution_id, outbox_id): run an Express execution in memory
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from orchestrator.service.base import ServiceError, utcnow
 from orchestrator.service.executions import ExecutionActions
+from orchestrator.service.express import ExpressActions
 from orchestrator.service.state_machines import StateMachineActions
 from orchestrator.service.tokens import TaskTokenActions
 
 __all__ = ["Service", "ServiceError", "utcnow"]
 
 
-class Service(StateMachineActions, ExecutionActions, TaskTokenActions):
+class Service(StateMachineActions, ExecutionActions, ExpressActions, TaskTokenActions):
     """Every action, bound to a configuration and a Celery app (for publishing)."""

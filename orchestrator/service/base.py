@@ -30,10 +30,11 @@ _BAD_NAME = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f
 class ServiceError(Exception):
     """An action refused: ``code`` is AWS's error name (``ExecutionDoesNotExist``, ...)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, reason: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.reason = reason  # ValidationException's reason, e.g. API_DOES_NOT_SUPPORT_LABELED_ARNS
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
@@ -73,6 +74,30 @@ class ServiceBase:
     def _transaction(self) -> Iterator[Session]:
         with session_scope(self.settings.database_url) as session:
             yield session
+
+    def health(self) -> dict[str, Any]:
+        """Whether the database and the broker answer, with details (for ``GET /health``)."""
+        from sqlalchemy import text
+
+        report: dict[str, Any] = {"status": "ok"}
+        try:
+            with self._transaction() as session:
+                session.execute(text("SELECT 1"))
+            report["database"] = {"status": "ok"}
+        except Exception as exc:
+            report["database"] = {"status": "unavailable", "error": str(exc).splitlines()[0]}
+            report["status"] = "degraded"
+        if self.settings.embedded_broker:
+            report["broker"] = {"status": "ok", "transport": "in-process"}
+            return report
+        try:
+            with self.app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=2)
+            report["broker"] = {"status": "ok", "transport": connection.transport_cls}
+        except Exception as exc:
+            report["broker"] = {"status": "unavailable", "error": str(exc).splitlines()[0]}
+            report["status"] = "degraded"
+        return report
 
     # -- ARNs ------------------------------------------------------------------------------------
 

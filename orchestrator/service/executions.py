@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from orchestrator.asl.parse import parse
 from orchestrator.engine.history import Event
 from orchestrator.runtime import operations
+from orchestrator.runtime.redrive import NotRedrivable, redrive
 from orchestrator.service.base import (
     ServiceBase,
     ServiceError,
@@ -47,11 +48,9 @@ class ExecutionActions(ServiceBase):
             machine = self._machine(session, state_machine_arn)
             if machine.status == "DELETING":
                 raise ServiceError("StateMachineDeleting", f"State machine is being deleted: '{state_machine_arn}'")
-            if machine.type == "EXPRESS":
-                raise ServiceError(
-                    "StateMachineTypeNotSupported",
-                    "EXPRESS state machines run through StartSyncExecution or the HTTP API",
-                )
+        if machine.type == "EXPRESS":  # no idempotency, no history: a worker runs it in memory
+            return self._start_express(machine, name, execution_input, trace_header)  # type: ignore[attr-defined]
+        with self._transaction() as session:
             arn = self.execution_arn(machine.name, name)
             existing = catalog.execution_by_arn(session, arn)
             if existing is not None:
@@ -115,7 +114,12 @@ class ExecutionActions(ServiceBase):
         status_filter: str | None = None,
         max_results: int = 0,
         next_token: str | None = None,
+        map_run_arn: str | None = None,
     ) -> dict[str, Any]:
+        if map_run_arn is not None:
+            return self.list_map_run_executions(  # type: ignore[attr-defined]
+                map_run_arn, status_filter=status_filter, max_results=max_results, next_token=next_token
+            )
         if status_filter is not None and status_filter not in (
             "RUNNING",
             "SUCCEEDED",
@@ -179,6 +183,47 @@ class ExecutionActions(ServiceBase):
         if len(rows) > limit:
             out["nextToken"] = encode_token({"after": rows[limit - 1].id})
         return out
+
+    def describe_state_machine_for_execution(self, arn: str) -> dict[str, Any]:
+        """The definition the execution runs (a later UpdateStateMachine does not change it)."""
+        with self._transaction() as session:
+            execution = self._execution(session, arn)
+            machine = session.get(StateMachine, execution.state_machine_id)
+            assert machine is not None
+            return {
+                "stateMachineArn": machine.arn,
+                "name": machine.name,
+                "definition": catalog.definition_text(session, execution.definition_hash),
+                "roleArn": execution.role_arn,
+                "updateDate": machine.updated_at,
+                "loggingConfiguration": machine.logging_configuration
+                or {"level": "OFF", "includeExecutionData": False},
+                "tracingConfiguration": machine.tracing_configuration or {"enabled": False},
+                "revisionId": machine.revision_id,
+            }
+
+    def redrive_execution(self, arn: str, *, client_token: str | None = None) -> dict[str, Any]:
+        """RedriveExecution: a failed, timed-out or aborted execution goes on from the state where it stopped.
+
+        A Map or Parallel state that failed runs again as a whole (AWS reruns only its failed
+        iterations or branches).
+        """
+        now = utcnow()
+        with self._transaction() as session:
+            execution = self._execution(session, arn)
+            if execution.root_id is not None or execution.cursor is None:
+                raise ServiceError("ExecutionNotRedrivable", f"Execution cannot be redriven: '{arn}'")
+            machine = session.get(StateMachine, execution.state_machine_id)
+            if machine is not None and machine.type == "EXPRESS":
+                raise ServiceError("ExecutionNotRedrivable", "Express executions cannot be redriven")
+            try:
+                messages = redrive(
+                    session, self.settings, execution_id=execution.id, now=now, publishing=self.publishing
+                )
+            except NotRedrivable as exc:
+                raise ServiceError("ExecutionNotRedrivable", str(exc)) from None
+        self._publish_after_commit(messages)
+        return {"redriveDate": now}
 
     def history_after(self, arn: str, after: int, *, limit: int = 1000) -> list[dict[str, Any]]:
         """The events after event id ``after``, oldest first (for following a running execution)."""

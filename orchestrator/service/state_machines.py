@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from orchestrator.asl.parse import validate
 from orchestrator.runtime import operations
 from orchestrator.service.base import (
     ServiceBase,
@@ -84,6 +85,25 @@ class StateMachineActions(ServiceBase):
             if publish_version:
                 result["stateMachineVersionArn"] = self._publish(session, machine, version_description)
             return result
+
+    def validate_definition(
+        self, definition: str, *, type: str = "STANDARD", severity: str = "ERROR", max_results: int = 100
+    ) -> dict[str, Any]:
+        """ValidateStateMachineDefinition: every problem, errors first; ``severity`` WARNING adds warnings."""
+        if severity not in ("ERROR", "WARNING"):
+            raise ServiceError(
+                "ValidationException",
+                f"Value '{severity}' at 'severity' failed to satisfy constraint: "
+                "Member must satisfy enum value set: [ERROR, WARNING]",
+            )
+        diagnostics = [d for d in validate(definition) if severity == "WARNING" or d.severity == "ERROR"]
+        failed = any(d.severity == "ERROR" for d in diagnostics)
+        limit = max_results or 100
+        return {
+            "result": "FAIL" if failed else "OK",
+            "diagnostics": [d.to_json() for d in diagnostics[:limit]],
+            "truncated": len(diagnostics) > limit,
+        }
 
     def describe_state_machine(self, arn: str) -> dict[str, Any]:
         with self._transaction() as session:

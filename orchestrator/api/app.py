@@ -1,0 +1,84 @@
+"""The ASGI application: ``POST /`` for the actions, ``GET /health`` for probes.
+
+Every action runs in a worker thread (its transaction is synchronous); the long poll of
+GetActivityTask waits on the event loop between short checks, holding no thread and no
+database connection while it waits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from orchestrator.api import auth, wire
+from orchestrator.api.actions import ACTIONS, ASYNC_ACTIONS
+from orchestrator.service import Service, ServiceError
+
+log = logging.getLogger(__name__)
+
+TARGET_PREFIX = "AWSStepFunctions."
+MAX_REQUEST_BYTES = 1_048_576 + 65_536  # a 1 MB definition plus the rest of the request
+
+
+def create_app(service: Service | None = None) -> Starlette:
+    """The API for ``service`` (by default, one configured from the environment)."""
+    service = service or Service()
+
+    async def dispatch(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_REQUEST_BYTES:
+            return wire.error("ValidationException", f"The request is {len(body):,} bytes; the limit is 1 MB")
+        if service.settings.api_keys:
+            refusal = auth.verify(
+                request.method,
+                request.url.path,
+                request.url.query,
+                request.headers,
+                body,
+                service.settings.api_keys,
+                dt.datetime.now(dt.UTC),
+            )
+            if refusal is not None:
+                return wire.error(refusal.code, refusal.message)
+        target = request.headers.get("x-amz-target", "")
+        name = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
+        handler = ACTIONS.get(name)
+        if handler is None:
+            return wire.error("UnknownOperationException", f"Unknown operation '{target or '(no X-Amz-Target)'}'")
+        try:
+            params = json.loads(body or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return wire.error("SerializationException", f"The request body is not JSON: {exc}")
+        if not isinstance(params, dict):
+            return wire.error("SerializationException", "The request body must be a JSON object")
+        try:
+            if name in ASYNC_ACTIONS:
+                result = await ASYNC_ACTIONS[name](service, params)
+            else:
+                result = await run_in_threadpool(handler, service, params)
+        except ServiceError as exc:
+            extra = {"reason": exc.reason} if getattr(exc, "reason", None) else {}
+            return wire.error(exc.code, exc.message, **extra)
+        except Exception:
+            log.exception("action %s failed", name)
+            return wire.error("InternalFailure", "The request processing has failed because of an unknown error")
+        return wire.respond(result)
+
+    async def health(request: Request) -> Response:
+        report = await run_in_threadpool(service.health)
+        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+    return Starlette(routes=[Route("/", dispatch, methods=["POST"]), Route("/health", health, methods=["GET"])])
+
+
+def app_factory() -> Any:
+    """For ``uvicorn --factory orchestrator.api.app:app_factory``."""
+    return create_app()
