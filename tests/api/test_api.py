@@ -352,9 +352,9 @@ def _tokens(sfn: Any, *executions: str) -> dict[str, str]:
         for arn in executions:
             for event in sfn.get_execution_history(executionArn=arn)["events"]:
                 if event["type"] == "TaskSubmitted":
-                    scheduled = [
+                    scheduled = next(
                         e for e in sfn.get_execution_history(executionArn=arn)["events"] if e["type"] == "TaskScheduled"
-                    ][0]
+                    )
                     found[arn] = json.loads(scheduled["taskScheduledEventDetails"]["parameters"])["Message"]["token"]
         time.sleep(0.05)
     return found
