@@ -13,10 +13,11 @@ from orchestrator.service.base import ServiceError, utcnow
 from orchestrator.service.executions import ExecutionActions
 from orchestrator.service.express import ExpressActions
 from orchestrator.service.state_machines import StateMachineActions
+from orchestrator.service.testing import TestStateActions
 from orchestrator.service.tokens import TaskTokenActions
 
 __all__ = ["Service", "ServiceError", "utcnow"]
 
 
-class Service(StateMachineActions, ExecutionActions, ExpressActions, TaskTokenActions):
+class Service(StateMachineActions, ExecutionActions, ExpressActions, TaskTokenActions, TestStateActions):
     """Every action, bound to a configuration and a Celery app (for publishing)."""
