@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+import orchestrator.api.testing_actions  # noqa: F401 - registers the TestState action
 from orchestrator.api import auth, wire
 from orchestrator.api.actions import ACTIONS, ASYNC_ACTIONS
 from orchestrator.service import Service, ServiceError
