@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
+import signal
 import socket
-import threading
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 import redis
-import uvicorn
 from botocore.config import Config
 
-from orchestrator.api.app import create_app
-from orchestrator.service import Service
-from tests.runtime import handlers  # noqa: F401 - StartSyncExecution runs handlers in the API process
-from tests.runtime.conftest import REDIS_URL, Cluster, database_url  # noqa: F401 - a fixture
+from tests.runtime.conftest import REDIS_URL, Cluster, Process, database_url  # noqa: F401 - a fixture
 
 REGION = "us-east-1"
 
@@ -30,29 +28,28 @@ def free_port() -> int:
 
 
 class Server:
-    """uvicorn in a thread, serving the API for one Service."""
+    """``orchestrator serve`` as a subprocess, as it runs in production."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, cluster: Cluster, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(service), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        argv = [sys.executable, "-m", "orchestrator.cli", "serve", "--port", str(self.port)]
+        self.process = Process("serve", argv, {**cluster.env, **env}, cluster.tmp / f"serve-{self.port}.log")
 
     def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise AssertionError("the API server did not start")
-            time.sleep(0.02)
-        return self
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code in (200, 503):
+                    return self
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or not self.process.alive():
+                raise AssertionError(f"the API server did not start:\n{self.process.output()}")
+            time.sleep(0.1)
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.process.kill(signal.SIGTERM)
 
 
 def client(url: str, **credentials: Any) -> Any:
@@ -78,7 +75,7 @@ def cluster(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture(scope="module")
 def server(cluster: Cluster) -> Iterator[Server]:
-    with Server(cluster.service) as running:
+    with Server(cluster) as running:
         yield running
 
 

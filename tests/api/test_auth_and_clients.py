@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -16,7 +15,6 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from orchestrator.service import Service
 from tests.api.conftest import Server, client
 from tests.runtime.conftest import Cluster
 
@@ -26,8 +24,7 @@ ROLE = "arn:aws:iam::123456789012:role/test"
 
 @pytest.fixture(scope="module")
 def signed_server(cluster: Cluster) -> Iterator[Server]:
-    settings = dataclasses.replace(cluster.settings, api_keys={KEY: SECRET})
-    with Server(Service(settings, cluster.app)) as running:
+    with Server(cluster, ORCHESTRATOR_API_KEYS=f"{KEY}={SECRET}") as running:
         yield running
 
 
@@ -49,8 +46,9 @@ def test_unknown_keys_and_wrong_signatures_are_refused_and_change_nothing(
     sfn = client(signed_server.url, key=key, secret=secret)
     name = f"refused-{expected}"
     with pytest.raises(ClientError) as raised:
-        sfn.create_state_machine(name=name, roleArn=ROLE,
-                                 definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}))
+        sfn.create_state_machine(
+            name=name, roleArn=ROLE, definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}})
+        )
     assert raised.value.response["Error"]["Code"] == expected
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     good = client(signed_server.url, key=KEY, secret=SECRET)
@@ -58,8 +56,11 @@ def test_unknown_keys_and_wrong_signatures_are_refused_and_change_nothing(
 
 
 def test_an_unsigned_request_is_refused(signed_server: Server) -> None:
-    response = httpx.post(signed_server.url, content=b"{}", headers={
-        "X-Amz-Target": "AWSStepFunctions.ListStateMachines", "Content-Type": "application/x-amz-json-1.0"})
+    response = httpx.post(
+        signed_server.url,
+        content=b"{}",
+        headers={"X-Amz-Target": "AWSStepFunctions.ListStateMachines", "Content-Type": "application/x-amz-json-1.0"},
+    )
     assert response.status_code == 403
     assert response.json()["__type"] == "UnrecognizedClientException"
 
@@ -77,21 +78,45 @@ def test_a_tampered_body_fails_the_signature(signed_server: Server) -> None:
 
 
 def aws(server: Server, *args: str) -> Any:
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
-    command = [sys.executable, "-m", "awscli", "stepfunctions", *args, "--endpoint-url", server.url, "--output",
-               "json"]
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "y",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }
+    command = [sys.executable, "-m", "awscli", "stepfunctions", *args, "--endpoint-url", server.url, "--output", "json"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout) if done.stdout.strip() else {}
 
 
 def test_the_aws_cli_creates_starts_describes_reads_history_and_answers_a_token(server: Server) -> None:
-    definition = json.dumps({"StartAt": "Ask", "States": {"Ask": {
-        "Type": "Task", "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
-        "Parameters": {"Message": {"token.$": "$$.Task.Token"}}, "ResultPath": "$.answer", "End": True}}})
-    machine = aws(server, "create-state-machine", "--name", f"cli-{time.monotonic_ns()}", "--definition", definition,
-                  "--role-arn", ROLE)["stateMachineArn"]
+    definition = json.dumps(
+        {
+            "StartAt": "Ask",
+            "States": {
+                "Ask": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
+                    "Parameters": {"Message": {"token.$": "$$.Task.Token"}},
+                    "ResultPath": "$.answer",
+                    "End": True,
+                }
+            },
+        }
+    )
+    machine = aws(
+        server,
+        "create-state-machine",
+        "--name",
+        f"cli-{time.monotonic_ns()}",
+        "--definition",
+        definition,
+        "--role-arn",
+        ROLE,
+    )["stateMachineArn"]
     execution = aws(server, "start-execution", "--state-machine-arn", machine, "--input", '{"amount": 9000}')
     arn = execution["executionArn"]
     token = None
@@ -116,8 +141,23 @@ def test_the_conformance_runner_through_http(server: Server) -> None:
         return
     report = Path(server.url.replace("http://", "").replace(":", "_") + ".json")
     report = Path("/tmp") / f"conformance-http-{report.name}"
-    done = subprocess.run([sys.executable, str(Path(folder) / "run.py"), "--engine", server.url, "--jobs", "2",
-                           "--timeout", "30", "--report", str(report)], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(Path(folder) / "run.py"),
+            "--engine",
+            server.url,
+            "--jobs",
+            "2",
+            "--timeout",
+            "30",
+            "--report",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(report.read_text())
     print(f"conformance through HTTP: {results['passed']}/{results['total']} passed")
