@@ -6,8 +6,11 @@ sees them; a problem is a ``ValidationException`` naming the parameter, as AWS w
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from starlette.concurrency import run_in_threadpool
 
 from orchestrator.service import Service, ServiceError
 
@@ -257,3 +260,174 @@ def send_task_failure(service: Service, body: dict[str, Any]) -> dict[str, Any]:
 @action("SendTaskHeartbeat")
 def send_task_heartbeat(service: Service, body: dict[str, Any]) -> dict[str, Any]:
     return service.send_task_heartbeat(Params(body).required("taskToken", min_length=1, max_length=2048))
+
+
+# -- activities ----------------------------------------------------------------------------------------
+
+POLL_SECONDS = 60.0  # how long GetActivityTask holds a request open, as AWS does
+POLL_INTERVAL = 0.2
+
+
+@action("CreateActivity")
+def create_activity(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    p = Params(body)
+    return service.create_activity(p.required("name", min_length=1, max_length=80), tags=p.array("tags"))
+
+
+@action("DescribeActivity")
+def describe_activity(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    return service.describe_activity(Params(body).required("activityArn", min_length=1, max_length=256))
+
+
+@action("DeleteActivity")
+def delete_activity(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    return service.delete_activity(Params(body).required("activityArn", min_length=1, max_length=256))
+
+
+@action("ListActivities")
+def list_activities(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    p = Params(body)
+    return service.list_activities(
+        max_results=p.integer("maxResults"), next_token=p.string("nextToken", max_length=1024)
+    )
+
+
+@action("GetActivityTask")
+def get_activity_task_once(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    """The synchronous fallback; the server uses `get_activity_task` (below) to long-poll."""
+    p = Params(body)
+    claimed = service.claim_activity_task(
+        p.required("activityArn", min_length=1, max_length=256), p.string("workerName", min_length=1, max_length=80)
+    )
+    return claimed or {}
+
+
+async def get_activity_task(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    """Long poll: up to 60 s, checking every 0.2 s in a short transaction; nothing held in between."""
+    p = Params(body)
+    arn = p.required("activityArn", min_length=1, max_length=256)
+    worker = p.string("workerName", min_length=1, max_length=80)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + POLL_SECONDS
+    while True:
+        claimed = await run_in_threadpool(service.claim_activity_task, arn, worker)
+        if claimed is not None:
+            return claimed
+        if loop.time() >= deadline:
+            return {}
+        await asyncio.sleep(POLL_INTERVAL)
+
+
+ASYNC_ACTIONS["GetActivityTask"] = get_activity_task
+
+
+# -- tags ----------------------------------------------------------------------------------------------
+
+
+@action("TagResource")
+def tag_resource(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    p = Params(body)
+    tags = p.array("tags")
+    if tags is None:
+        raise ServiceError(
+            "ValidationException",
+            "1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null",
+        )
+    return service.tag_resource(p.required("resourceArn", min_length=1, max_length=256), tags)
+
+
+@action("UntagResource")
+def untag_resource(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    p = Params(body)
+    keys = p.array("tagKeys")
+    if keys is None:
+        raise ServiceError(
+            "ValidationException",
+            "1 validation error detected: Value null at 'tagKeys' failed to "
+            "satisfy constraint: Member must not be null",
+        )
+    return service.untag_resource(p.required("resourceArn", min_length=1, max_length=256), keys)
+
+
+@action("ListTagsForResource")
+def list_tags_for_resource(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    return service.list_tags_for_resource(Params(body).required("resourceArn", min_length=1, max_length=256))
+
+
+# -- versions and aliases ------------------------------------------------------------------------------
+
+
+@action("PublishStateMachineVersion")
+def publish_state_machine_version(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    p = Params(body)
+    return service.publish_state_machine_version(
+        p.required("stateMachineArn", min_length=1, max_length=256),
+        revision_id=p.string("revisionId"),
+        description=p.string("description", max_length=256),
+    )
+
+
+@action("ListStateMachineVersions")
+def list_state_machine_versions(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    p = Params(body)
+    return service.list_state_machine_versions(
+        p.required("stateMachineArn", min_length=1, max_length=256),
+        max_results=p.integer("maxResults"),
+        next_token=p.string("nextToken", max_length=1024),
+    )
+
+
+@action("DeleteStateMachineVersion")
+def delete_state_machine_version(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    return service.delete_state_machine_version(
+        Params(body).required("stateMachineVersionArn", min_length=1, max_length=2048)
+    )
+
+
+@action("CreateStateMachineAlias")
+def create_state_machine_alias(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    p = Params(body)
+    routing = p.array("routingConfiguration")
+    if routing is None:
+        raise ServiceError(
+            "ValidationException",
+            "1 validation error detected: Value null at "
+            "'routingConfiguration' failed to satisfy constraint: Member must not be null",
+        )
+    return service.create_state_machine_alias(
+        p.required("name", min_length=1, max_length=80), routing, description=p.string("description", max_length=256)
+    )
+
+
+@action("DescribeStateMachineAlias")
+def describe_state_machine_alias(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    return service.describe_state_machine_alias(
+        Params(body).required("stateMachineAliasArn", min_length=1, max_length=256)
+    )
+
+
+@action("UpdateStateMachineAlias")
+def update_state_machine_alias(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    p = Params(body)
+    return service.update_state_machine_alias(
+        p.required("stateMachineAliasArn", min_length=1, max_length=256),
+        description=p.string("description", max_length=256),
+        routing=p.array("routingConfiguration"),
+    )
+
+
+@action("DeleteStateMachineAlias")
+def delete_state_machine_alias(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    return service.delete_state_machine_alias(
+        Params(body).required("stateMachineAliasArn", min_length=1, max_length=256)
+    )
+
+
+@action("ListStateMachineAliases")
+def list_state_machine_aliases(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    p = Params(body)
+    return service.list_state_machine_aliases(
+        p.required("stateMachineArn", min_length=1, max_length=256),
+        max_results=p.integer("maxResults"),
+        next_token=p.string("nextToken", max_length=1024),
+    )

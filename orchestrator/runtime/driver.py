@@ -275,18 +275,14 @@ class Tree:
 
     def _invoke(self, row: RunRow, task: TaskRequest) -> None:
         resource = parse_resource(task.resource)
-        if task.timeout_seconds:
-            runs.add_timer(
-                self.session,
-                row.id,
-                row.seq,
-                "task_timeout",
-                self.now + dt.timedelta(seconds=task.timeout_seconds),
-            )
-        if task.token:
+        activity = resource.kind == "activity"
+        # An activity task gets a token too (what GetActivityTask hands out), and its clocks start
+        # only when a worker takes it.
+        token = _new_token() if activity else task.token
+        if token:
             runs.add_token(
                 self.session,
-                token=task.token,
+                token=token,
                 execution_id=row.root_id,
                 run_id=row.id,
                 state_name=task.state,
@@ -294,24 +290,26 @@ class Tree:
                 payload=task.payload,
                 status="PENDING",
                 heartbeat_seconds=task.heartbeat_seconds,
+                timeout_seconds=task.timeout_seconds,
                 created_at=self.now,
             )
-        if task.heartbeat_seconds:
-            runs.add_timer(
-                self.session,
-                row.id,
-                row.seq,
-                "heartbeat",
-                self.now + dt.timedelta(seconds=task.heartbeat_seconds),
-                token=task.token,
-            )
-        if resource.kind == "activity":
-            return  # workers poll for it (GetActivityTask)
+        if activity:
+            return
+        self.start_task_clocks(row, task.timeout_seconds, task.heartbeat_seconds, token)
         queue = _handler_queue(handler_name(resource, task.payload), self.settings.handler_queue)
         request = encode_request(task)
         request["executionArn"] = self.context["Execution"]["Id"]
         request["retryCount"] = row.run.cursor.retry_count
         self.messages.append(Message(INVOKE, [row.root_id, row.id, row.seq, request], queue))
+
+    def start_task_clocks(self, row: RunRow, timeout: int | None, heartbeat: int | None, token: str | None) -> None:
+        """The timers of TimeoutSeconds and HeartbeatSeconds, from now."""
+        if timeout:
+            runs.add_timer(self.session, row.id, row.seq, "task_timeout", self.now + dt.timedelta(seconds=timeout))
+        if heartbeat:
+            runs.add_timer(
+                self.session, row.id, row.seq, "heartbeat", self.now + dt.timedelta(seconds=heartbeat), token=token
+            )
 
     def _advance_message(
         self, row: RunRow, delivery: Delivery | None, *, timer: bool = False, countdown: float | None = None

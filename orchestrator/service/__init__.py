@@ -9,15 +9,27 @@ module per resource; `Service` combines them.
 
 from __future__ import annotations
 
+from orchestrator.service.activities import ActivityActions
 from orchestrator.service.base import ServiceError, utcnow
 from orchestrator.service.executions import ExecutionActions
 from orchestrator.service.express import ExpressActions
 from orchestrator.service.state_machines import StateMachineActions
+from orchestrator.service.tags import TagActions
 from orchestrator.service.testing import TestStateActions
 from orchestrator.service.tokens import TaskTokenActions
+from orchestrator.service.versions import VersionActions
 
 __all__ = ["Service", "ServiceError", "utcnow"]
 
 
-class Service(StateMachineActions, ExecutionActions, ExpressActions, TaskTokenActions, TestStateActions):
+class Service(
+    StateMachineActions,
+    VersionActions,
+    ExecutionActions,
+    ExpressActions,
+    TaskTokenActions,
+    ActivityActions,
+    TagActions,
+    TestStateActions,
+):
     """Every action, bound to a configuration and a Celery app (for publishing)."""

@@ -44,8 +44,15 @@ class ExecutionActions(ServiceBase):
         check_name(name, "execution")
         text = "{}" if input is None else input
         execution_input = parse_input(text)
+        if "/" in state_machine_arn.rsplit(":", 1)[-1]:
+            raise ServiceError(
+                "ValidationException",
+                "This operation does not support a Map Run's labelled ARN",
+                reason="API_DOES_NOT_SUPPORT_LABELED_ARNS",
+            )
         with self._transaction() as session:
-            machine = self._machine(session, state_machine_arn)
+            target = self.resolve_target(session, state_machine_arn)  # type: ignore[attr-defined]
+            machine = target.machine
             if machine.status == "DELETING":
                 raise ServiceError("StateMachineDeleting", f"State machine is being deleted: '{state_machine_arn}'")
         if machine.type == "EXPRESS":  # no idempotency, no history: a worker runs it in memory
@@ -57,7 +64,7 @@ class ExecutionActions(ServiceBase):
                 if existing.status == "RUNNING" and existing.input == execution_input:
                     return {"executionArn": existing.arn, "startDate": existing.start_date}
                 raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
-            definition = catalog.definition_text(session, machine.definition_hash)
+            definition = catalog.definition_text(session, target.definition_hash)
             now = utcnow()
             _, messages = operations.start(
                 session,
@@ -67,8 +74,10 @@ class ExecutionActions(ServiceBase):
                     "arn": arn,
                     "name": name,
                     "state_machine_id": machine.id,
-                    "definition_hash": machine.definition_hash,
-                    "role_arn": machine.role_arn,
+                    "definition_hash": target.definition_hash,
+                    "role_arn": target.role_arn,
+                    "state_machine_version_arn": target.version_arn,
+                    "state_machine_alias_arn": target.alias_arn,
                     "input": execution_input,
                     "trace_header": trace_header,
                 },
@@ -105,6 +114,10 @@ class ExecutionActions(ServiceBase):
                 out["cause"] = execution.cause
             if execution.trace_header:
                 out["traceHeader"] = execution.trace_header
+            if execution.state_machine_version_arn:
+                out["stateMachineVersionArn"] = execution.state_machine_version_arn
+            if execution.state_machine_alias_arn:
+                out["stateMachineAliasArn"] = execution.state_machine_alias_arn
             return out
 
     def list_executions(

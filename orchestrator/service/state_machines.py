@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator.asl.parse import validate
 from orchestrator.runtime import operations
+from orchestrator.service.activities import tags_to_dict
 from orchestrator.service.base import (
     ServiceBase,
     ServiceError,
@@ -20,6 +21,7 @@ from orchestrator.service.base import (
     page_size,
     utcnow,
 )
+from orchestrator.service.versions import split_qualified
 from orchestrator.store import state_machines as catalog
 from orchestrator.store.models import StateMachine, StateMachineVersion
 
@@ -76,7 +78,7 @@ class StateMachineActions(ServiceBase):
                     revision_id=str(uuid.uuid4()),
                     logging_configuration=logging_configuration,
                     tracing_configuration=tracing_configuration,
-                    tags={t["key"]: t.get("value", "") for t in tags or []},
+                    tags=tags_to_dict(tags or []),
                     created_at=now,
                     updated_at=now,
                 ),
@@ -106,9 +108,26 @@ class StateMachineActions(ServiceBase):
         }
 
     def describe_state_machine(self, arn: str) -> dict[str, Any]:
+        """A state machine, or one of its versions (``arn:...:stateMachine:NAME:3``)."""
+        base, qualifier = split_qualified(arn)
         with self._transaction() as session:
-            machine = self._machine(session, arn)
-            return self._describe_machine(session, machine)
+            machine = self._machine(session, base)
+            described = self._describe_machine(session, machine)
+            if qualifier is None:
+                return described
+            version = catalog.version(session, machine.id, int(qualifier)) if qualifier.isdigit() else None
+            if version is None:
+                raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+            described.update(
+                stateMachineArn=arn,
+                definition=catalog.definition_text(session, version.definition_hash),
+                roleArn=version.role_arn,
+                revisionId=version.revision_id,
+                creationDate=version.created_at,
+            )
+            if version.description is not None:
+                described["description"] = version.description
+            return described
 
     def _describe_machine(self, session: Session, machine: StateMachine) -> dict[str, Any]:
         return {
@@ -219,6 +238,10 @@ class StateMachineActions(ServiceBase):
 
     def _machine(self, session: Session, arn: str) -> StateMachine:
         check_arn(arn, "states", "stateMachineArn")
+        if split_qualified(arn)[1] is not None:
+            raise ServiceError(
+                "ValidationException", f"A state machine ARN is needed here, not a version or alias ARN: '{arn}'"
+            )
         machine = catalog.by_arn(session, arn)
         if machine is None:
             raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")

@@ -199,14 +199,28 @@ class HistoryEvent(Base):
     details: Mapped[dict[str, Any] | None]
 
 
+class Activity(Base):
+    """An activity: a name workers poll (GetActivityTask) for the Task states that call it."""
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    arn: Mapped[str] = mapped_column(String(256), unique=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
+
+
 class TaskToken(Base):
-    """A ``.waitForTaskToken`` task waiting for SendTaskSuccess or SendTaskFailure."""
+    """A task waiting for SendTaskSuccess or SendTaskFailure: a ``.waitForTaskToken`` task, or an
+    activity task (``resource`` is the activity's ARN; ``claimed_at`` is when a worker got it)."""
 
     __tablename__ = "task_tokens"
     __table_args__ = (
         CheckConstraint(_in("status", TOKEN_STATUSES), name="status"),
         Index(None, "status", "created_at"),
         Index(None, "execution_id"),
+        Index(None, "resource", "status", "claimed_at"),
     )
 
     token: Mapped[str] = mapped_column(String(256), primary_key=True)
@@ -217,7 +231,10 @@ class TaskToken(Base):
     payload: Mapped[Any | None]
     status: Mapped[str] = mapped_column(String(16), default="PENDING")
     heartbeat_seconds: Mapped[int | None]
+    timeout_seconds: Mapped[int | None]
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
+    claimed_at: Mapped[dt.datetime | None]
+    worker_name: Mapped[str | None] = mapped_column(String(80))
     completed_at: Mapped[dt.datetime | None]
 
 

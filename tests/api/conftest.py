@@ -6,6 +6,7 @@ import signal
 import socket
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,15 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-import redis
 from botocore.config import Config
 
+from orchestrator import config
+from orchestrator.runtime.app import configure
+from orchestrator.service import Service
 from tests.runtime.conftest import REDIS_URL, Cluster, Process, database_url  # noqa: F401 - a fixture
 
 REGION = "us-east-1"
+API_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/10"
 
 
 def free_port() -> int:
@@ -65,12 +69,23 @@ def client(url: str, **credentials: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def cluster(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:  # noqa: F811
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    cluster = Cluster(database_url, REDIS_URL, Path(tmp_path_factory.mktemp("api-cluster")))
+    cluster = Cluster(database_url, API_REDIS_URL, Path(tmp_path_factory.mktemp("api-cluster")))
+    isolate(cluster)
     cluster.start_worker(concurrency=4)
     cluster.start_scheduler()
     yield cluster
     cluster.stop()
+
+
+def isolate(cluster: Cluster) -> None:
+    """Queues of this test session's own, so another session on the same Redis cannot take its messages."""
+    suffix = uuid.uuid4().hex[:8]
+    cluster.env.update(
+        ORCHESTRATOR_ENGINE_QUEUE=f"orchestrator-{suffix}", ORCHESTRATOR_HANDLER_QUEUE=f"orchestrator.handlers-{suffix}"
+    )
+    cluster.settings = config.load(cluster.env)
+    configure(cluster.app, cluster.settings)
+    cluster.service = Service(cluster.settings, cluster.app)
 
 
 @pytest.fixture(scope="module")
