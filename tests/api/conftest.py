@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import socket
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,9 +15,11 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+import uvicorn
 from botocore.config import Config
 
 from orchestrator import config
+from orchestrator.api.app import create_app
 from orchestrator.runtime.app import configure
 from orchestrator.service import Service
 from tests.runtime.conftest import REDIS_URL, Cluster, Process, database_url  # noqa: F401 - a fixture
@@ -54,6 +57,32 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.process.kill(signal.SIGTERM)
+
+
+class InProcessServer:
+    """uvicorn in a thread of the test process: for tests whose handlers live in the test itself."""
+
+    def __init__(self, service: Service) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        app = create_app(service)
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> InProcessServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise AssertionError("the API server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
 
 
 def client(url: str, **credentials: Any) -> Any:

@@ -19,7 +19,7 @@ from orchestrator import config
 from orchestrator.integrations.registry import handler
 from orchestrator.service import Service
 from orchestrator.store import migrate
-from tests.api.conftest import Server, client
+from tests.api.conftest import InProcessServer, client
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 GREET = "arn:aws:lambda:us-east-1:123456789012:function:test-state-greet"
@@ -38,7 +38,7 @@ def sfn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     home: Path = tmp_path_factory.mktemp("test-state-home")
     settings = config.load({"ORCHESTRATOR_HOME": str(home)})
     migrate.upgrade(settings.database_url)
-    with Server(Service(settings)) as server:
+    with InProcessServer(Service(settings)) as server:
         yield client(server.url)
 
 
