@@ -269,3 +269,92 @@ class OutboxMessage(Base):
     countdown: Mapped[float | None]
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
     published_at: Mapped[dt.datetime | None]
+
+
+# -- the local services the integrations provide -----------------------------------------------------
+
+
+class Topic(Base):
+    """A local SNS topic: ``arn:aws:sns:<region>:<account>:<name>`` names it in a TopicArn."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    arn: Mapped[str] = mapped_column(String(256), unique=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
+
+
+class Subscription(Base):
+    """Where a topic's messages go: an HTTP(S) webhook, or a Python subscriber registered in ``tasks/``."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (CheckConstraint(_in("protocol", ("http", "https", "python")), name="protocol"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    arn: Mapped[str] = mapped_column(String(512), unique=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"), index=True)
+    protocol: Mapped[str] = mapped_column(String(16))
+    endpoint: Mapped[str] = mapped_column(Text)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
+
+
+class TopicMessage(Base):
+    """Every message published to a topic (by a Task state or the API)."""
+
+    __tablename__ = "topic_messages"
+    __table_args__ = (Index(None, "topic_id", "published_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the MessageId
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
+    subject: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    message_attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    execution_arn: Mapped[str | None] = mapped_column(String(512))
+    published_at: Mapped[dt.datetime]
+
+
+class Delivery(Base):
+    """One message to one subscription: retried with backoff until delivered or given up."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("status", ("PENDING", "DELIVERED", "FAILED")), name="status"),
+        Index(None, "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("topic_messages.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="PENDING")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_attempt_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[dt.datetime | None]
+
+
+class Table(Base):
+    """A local DynamoDB table: its name and key schema."""
+
+    __tablename__ = "dynamodb_tables"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    arn: Mapped[str] = mapped_column(String(512), unique=True)
+    key_schema: Mapped[Any]  # [{"AttributeName": ..., "KeyType": "HASH" | "RANGE"}]
+    attribute_definitions: Mapped[Any]  # [{"AttributeName": ..., "AttributeType": "S" | "N" | "B"}]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
+
+
+class Item(Base):
+    """One item of a local DynamoDB table, in DynamoDB JSON (typed attribute values)."""
+
+    __tablename__ = "dynamodb_items"
+
+    table_id: Mapped[int] = mapped_column(ForeignKey("dynamodb_tables.id", ondelete="CASCADE"), primary_key=True)
+    partition_key: Mapped[str] = mapped_column(String(2048), primary_key=True)  # the key value, canonical text
+    sort_key: Mapped[str] = mapped_column(String(2048), primary_key=True, default="")  # "" when the table has none
+    item: Mapped[dict[str, Any]]
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
