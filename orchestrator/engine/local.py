@@ -218,8 +218,22 @@ class _LocalExecution:
                     self._advance(slot_id, delivery)
             elif self.timers:
                 self._fire_next_timer()
-            else:  # nothing can move: only a lost callback could cause this
-                self._finish("FAILED", None, "States.Runtime", "The execution has nothing left to run")
+            else:  # nothing can move: a task waits for a token nobody here can send
+                waiting = sorted(
+                    {
+                        slot.run.cursor.state
+                        for slot in self.slots.values()
+                        if not slot.done and slot.run.cursor.phase == "task"
+                    }
+                )
+                self._finish(
+                    "FAILED",
+                    None,
+                    "States.Runtime",
+                    f"The execution waits for a task token in "
+                    f"{', '.join(waiting) or 'a state'}, and nothing in this process can answer it: give "
+                    "run_local a handler for that resource, which answers for the token",
+                )
         status, output, error, cause = self.result
         return ExecutionResult(
             status, output, error, cause, self.arn, self.start, self.clock.now(), tuple(self.log.events)

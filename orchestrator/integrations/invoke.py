@@ -23,6 +23,7 @@ from orchestrator.engine.outcomes import (
     TaskSucceeded,
 )
 from orchestrator.engine.resources import Resource, handler_name, parse_resource
+from orchestrator.integrations import services
 from orchestrator.integrations.registry import Handler
 
 INVALID_RESULT = "Orchestrator.InvalidHandlerResult"
@@ -42,7 +43,10 @@ def invoke(
     is_lambda = _is_lambda(resource)
     function = handlers.get(name)
     if function is None:
-        return _no_handler(request, name, is_lambda)
+        integration = services.find(resource)
+        if integration is None:
+            return _no_handler(request, name, is_lambda)
+        return _call_integration(integration, request, context)
     argument = request.payload
     if resource.service == "lambda" and resource.action == "invoke" and isinstance(argument, dict):
         argument = argument.get("Payload")
@@ -59,6 +63,17 @@ def invoke(
     if resource.pattern == "callback" and not callback_answers:
         return TaskSubmitted(result)
     return TaskSucceeded(result)
+
+
+def _call_integration(
+    integration: services.Integration, request: TaskRequest, context: TaskContext, callback_answers: bool
+) -> Delivery:
+    try:
+        result = copy_json(integration.call(request, context))
+    except services.IntegrationError as exc:
+        return TaskFailed(exc.error, exc.cause)
+    # A service called with a task token does not answer for it: the task waits for the token.
+    return TaskSubmitted(result) if request.pattern == "callback" else TaskSucceeded(result)
 
 
 def _is_lambda(resource: Resource) -> bool:
