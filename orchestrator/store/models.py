@@ -67,6 +67,26 @@ class Base(DeclarativeBase):
     }
 
 
+class MapRun(Base):
+    """A Distributed Map state's run: its iterations are child executions of their own."""
+
+    __tablename__ = "map_runs"
+    __table_args__ = (CheckConstraint(_in("status", ("RUNNING", "SUCCEEDED", "FAILED", "ABORTED")), name="status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    arn: Mapped[str] = mapped_column(String(1024), unique=True)
+    execution_id: Mapped[int] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    generation: Mapped[int]
+    state_name: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16), default="RUNNING")
+    max_concurrency: Mapped[int] = mapped_column(default=0)
+    tolerated_failure_count: Mapped[int] = mapped_column(default=0)
+    tolerated_failure_percentage: Mapped[float] = mapped_column(default=0.0)
+    start_date: Mapped[dt.datetime]
+    stop_date: Mapped[dt.datetime | None]
+
+
 class Definition(Base):
     """A definition's text, stored once and referred to by its SHA-256."""
 
@@ -181,6 +201,12 @@ class Execution(Base):
     state_transitions: Mapped[int] = mapped_column(default=0)
     redrive_count: Mapped[int] = mapped_column(default=0)
     trace_header: Mapped[str | None] = mapped_column(String(256))
+    # An execution started by a Task state (states:startExecution): the run waiting for it, the step
+    # of that run's wait, and how it waits ("sync", "sync:2"; NULL when it does not wait).
+    caller_id: Mapped[int | None] = mapped_column(ForeignKey("executions.id", ondelete="SET NULL"))
+    caller_seq: Mapped[int | None]
+    caller_pattern: Mapped[str | None] = mapped_column(String(16))
+    map_run_arn: Mapped[str | None] = mapped_column(String(1024), index=True)  # a Distributed Map iteration's run
 
     def __repr__(self) -> str:
         return f"<Execution {self.id} {self.name} {self.status}>"
