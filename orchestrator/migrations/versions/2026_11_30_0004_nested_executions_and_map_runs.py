@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "c7538c22c656"
 down_revision: str | None = "c11c654e3584"
 branch_labels: str | Sequence[str] | None = None
