@@ -50,8 +50,9 @@ from orchestrator.engine.outcomes import (
     TaskFailed,
     TaskRequest,
 )
-from orchestrator.engine.resources import handler_name, parse_resource
+from orchestrator.engine.resources import Resource, handler_name, parse_resource
 from orchestrator.integrations import registry
+from orchestrator.runtime import nested
 from orchestrator.runtime.messages import ADVANCE, INVOKE, Message, encode_delivery, encode_request
 from orchestrator.store import runs
 from orchestrator.store.models import StateMachine as StateMachineRow
@@ -296,11 +297,32 @@ class Tree:
         if activity:
             return
         self.start_task_clocks(row, task.timeout_seconds, task.heartbeat_seconds, token)
+        if nested.is_nested(resource):
+            self._start_nested(row, task, resource)
+            return
         queue = _handler_queue(handler_name(resource, task.payload), self.settings.handler_queue)
         request = encode_request(task)
         request["executionArn"] = self.context["Execution"]["Id"]
         request["retryCount"] = row.run.cursor.retry_count
         self.messages.append(Message(INVOKE, [row.root_id, row.id, row.seq, request], queue))
+
+    def _start_nested(self, row: RunRow, task: TaskRequest, resource: Resource) -> None:
+        """states:startExecution: the child starts in this transaction; the Task hears at once."""
+        first, messages = nested.start_child(
+            self.session,
+            self.settings,
+            caller_id=row.id,
+            caller_seq=row.seq,
+            task=task,
+            resource=resource,
+            now=self.now,
+        )
+        self.messages.extend(messages)
+        self.deliver(row, first)
+        if messages and resource.pattern in ("sync", "sync:2"):
+            # the Task now waits at a later step (TaskSubmitted took one): the child answers that one
+            child_id = messages[0].args[1]
+            runs.update_run(self.session, child_id, caller_seq=row.seq)
 
     def start_task_clocks(self, row: RunRow, timeout: int | None, heartbeat: int | None, token: str | None) -> None:
         """The timers of TimeoutSeconds and HeartbeatSeconds, from now."""
@@ -434,6 +456,16 @@ class Tree:
             interpreter.end(Fail(error, cause, row.run), history)
         self.record(row, history)
         runs.drop_timers(self.session, row.id, keep_execution_timeout=False)
+        self.messages += nested.notify_caller(
+            self.session,
+            self.settings,
+            self.root_row,
+            status=status,
+            output=output,
+            error=error,
+            cause=cause,
+            now=self.now,
+        )
 
     def _child_ended(self, child: RunRow, succeeded: bool, error: str | None, cause: str | None) -> None:
         assert child.parent_id is not None and child.child_index is not None

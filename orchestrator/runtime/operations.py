@@ -19,12 +19,14 @@ from sqlalchemy.orm import Session
 
 from orchestrator.asl.model import StateMachine
 from orchestrator.config import Settings
-from orchestrator.engine import step as interpreter
 from orchestrator.engine.history import History
-from orchestrator.engine.outcomes import Cursor, Delivery, Run, TaskFailed, TaskSucceeded, TimerFired
+from orchestrator.engine.outcomes import Delivery, TaskFailed, TaskSucceeded, TimerFired
 from orchestrator.runtime.driver import Tree, queue_messages, time_out_task_delivery
 from orchestrator.runtime.messages import ADVANCE, TIME_OUT, Message, encode_delivery
+from orchestrator.runtime.nested import notify_caller
+from orchestrator.runtime.starting import insert_execution
 from orchestrator.store import runs
+from orchestrator.store import state_machines as catalog
 
 
 class TaskTokenError(Exception):
@@ -46,32 +48,8 @@ def start(
     publishing: bool = True,
 ) -> tuple[int, list[Message]]:
     """Insert an execution (``execution`` holds its columns) and queue its first step."""
-    execution_input = execution["input"]
-    run = Run(cursor=Cursor(state=machine.root.start_at, input=execution_input))
-    history = History(1, 0, now)
-    interpreter.begin(machine, execution_input, execution["role_arn"], history)
-    execution_id = runs.insert_execution(
-        session,
-        **execution,
-        status="RUNNING",
-        start_date=now,
-        cursor=run.cursor.to_json(),
-        seq=0,
-        last_event_id=history.previous,
-        next_event_id=history.next_id,
-    )
-    runs.update_run(session, execution_id, history_id=execution_id)
-    runs.append_events(session, execution_id, history.events)
-    messages = [Message(ADVANCE, [execution_id, execution_id, 0, None], settings.engine_queue)]
-    if machine.timeout_seconds:
-        runs.add_timer(
-            session,
-            execution_id,
-            -1,
-            "execution_timeout",
-            now + dt.timedelta(seconds=machine.timeout_seconds),
-        )
-    return execution_id, queue_messages(session, messages, now, published=publishing)
+    execution_id, message = insert_execution(session, settings, machine=machine, execution=execution, now=now)
+    return execution_id, queue_messages(session, [message], now, published=publishing)
 
 
 def advance(
@@ -146,28 +124,34 @@ def heartbeat(session: Session, *, token: str, now: dt.datetime) -> None:
         runs.move_heartbeat(session, token, now + dt.timedelta(seconds=seconds))
 
 
-def stop(session: Session, *, execution_id: int, error: str | None, cause: str | None, now: dt.datetime) -> bool:
-    """StopExecution: the execution and everything it runs end ABORTED. False if it had ended."""
-    return _end_tree(session, execution_id, "ABORTED", "ExecutionAborted", error, cause, now)
+def stop(
+    session: Session, settings: Settings, *, execution_id: int, error: str | None, cause: str | None, now: dt.datetime
+) -> list[Message]:
+    """StopExecution: the execution, everything it runs and the executions it waits for end ABORTED."""
+    return _end_tree(session, settings, execution_id, "ABORTED", "ExecutionAborted", error, cause, now)
 
 
-def time_out(session: Session, *, execution_id: int, outbox_id: int | None, now: dt.datetime) -> bool:
+def time_out(
+    session: Session, settings: Settings, *, execution_id: int, outbox_id: int | None, now: dt.datetime
+) -> list[Message]:
     runs.consume_message(session, outbox_id)
-    return _end_tree(session, execution_id, "TIMED_OUT", "ExecutionTimedOut", None, None, now)
+    return _end_tree(session, settings, execution_id, "TIMED_OUT", "ExecutionTimedOut", None, None, now)
 
 
 def _end_tree(
     session: Session,
+    settings: Settings,
     execution_id: int,
     status: str,
     event: str,
     error: str | None,
     cause: str | None,
     now: dt.datetime,
-) -> bool:
+) -> list[Message]:
+    """End an execution that has not ended; returns the messages to publish (a waiting caller's answer)."""
     root = runs.lock_execution(session, execution_id)
     if root is None or root._mapping["status"] != "RUNNING":
-        return False
+        return []
     m = root._mapping
     everything = [execution_id, *runs.descendants(session, [execution_id])]
     history = History(m["next_event_id"], m["last_event_id"], now)
@@ -192,7 +176,21 @@ def _end_tree(
         last_event_id=history.previous,
         seq=m["seq"] + 1,
     )
-    return True
+    reported = (error or "States.Aborted") if status == "ABORTED" else "States.Timeout"
+    messages = notify_caller(session, settings, root, status=status, output=None, error=reported, cause=cause, now=now)
+    # As AWS does for .sync tasks: the executions this one waits for are stopped too (best effort).
+    for child_id in catalog.started_by(session, everything):
+        _end_tree(
+            session,
+            settings,
+            child_id,
+            "ABORTED",
+            "ExecutionAborted",
+            "States.Aborted",
+            "The execution that started it was stopped",
+            now,
+        )
+    return queue_messages(session, messages, now, published=True)
 
 
 def fire_due_timers(session: Session, settings: Settings, *, now: dt.datetime, limit: int = 500) -> list[Message]:

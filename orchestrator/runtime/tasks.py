@@ -99,4 +99,5 @@ def invoke_handler(
 def time_out(self: Any, root_id: int, outbox_id: int | None = None) -> None:
     settings = settings_of(self.app)
     with session_scope(settings.database_url) as session:
-        operations.time_out(session, execution_id=root_id, outbox_id=outbox_id, now=utcnow())
+        messages = operations.time_out(session, settings, execution_id=root_id, outbox_id=outbox_id, now=utcnow())
+    publish(self.app, messages)

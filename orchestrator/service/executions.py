@@ -171,7 +171,10 @@ class ExecutionActions(ServiceBase):
         now = utcnow()
         with self._transaction() as session:
             execution = self._execution(session, arn)
-            operations.stop(session, execution_id=execution.id, error=error, cause=cause, now=now)
+            messages = operations.stop(
+                session, self.settings, execution_id=execution.id, error=error, cause=cause, now=now
+            )
+        self._publish_after_commit(messages)
         return {"stopDate": now}
 
     def get_execution_history(

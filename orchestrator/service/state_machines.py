@@ -194,15 +194,18 @@ class StateMachineActions(ServiceBase):
             running = [
                 e for e in catalog.executions_page(session, machine.id, statuses=["RUNNING"], before=None, limit=10_000)
             ]
+            messages = []
             for execution in running:
-                operations.stop(
+                messages += operations.stop(
                     session,
+                    self.settings,
                     execution_id=execution.id,
                     error="States.Runtime",
                     cause="The state machine was deleted",
                     now=utcnow(),
                 )
             catalog.remove(session, machine.id)
+        self._publish_after_commit(messages)
         return {}
 
     def list_state_machines(self, *, max_results: int = 0, next_token: str | None = None) -> dict[str, Any]:

@@ -151,3 +151,18 @@ def parent_of(session: Session, execution: Execution) -> Execution | None:
 
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def by_id(session: Session, machine_id: int) -> StateMachine | None:
+    return session.get(StateMachine, machine_id)
+
+
+def started_by(session: Session, run_ids: Sequence[int]) -> list[int]:
+    """Executions still running that a Task of one of ``run_ids`` started and waits for."""
+    if not run_ids:
+        return []
+    return list(
+        session.scalars(
+            select(Execution.id).where(Execution.caller_id.in_(list(run_ids)), Execution.status == "RUNNING")
+        )
+    )

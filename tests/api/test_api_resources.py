@@ -164,3 +164,87 @@ def test_tags(sfn: Any) -> None:
         definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}),
         tags=[{"key": "aws:reserved", "value": "x"}],
     )
+
+
+def test_nested_executions(sfn: Any) -> None:
+    child = create(
+        sfn,
+        {
+            "StartAt": "Double",
+            "States": {"Double": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, $.n)"}, "End": True}},
+        },
+    )
+    failing = create(sfn, {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Child.Broke", "Cause": "oops"}}})
+
+    def parent(resource: str) -> str:
+        return create(
+            sfn,
+            {
+                "StartAt": "Call",
+                "States": {
+                    "Call": {
+                        "Type": "Task",
+                        "Resource": f"arn:aws:states:::states:{resource}",
+                        "Parameters": {"StateMachineArn.$": "$.machine", "Input": {"n": 21}},
+                        "End": True,
+                    }
+                },
+            },
+        )
+
+    started = wait(
+        sfn,
+        sfn.start_execution(stateMachineArn=parent("startExecution"), input=json.dumps({"machine": child}))[
+            "executionArn"
+        ],
+    )
+    response = json.loads(started["output"])
+    assert response["ExecutionArn"].startswith(child.replace(":stateMachine:", ":execution:"))
+    assert wait(sfn, response["ExecutionArn"])["status"] == "SUCCEEDED"
+
+    sync2 = json.loads(
+        wait(
+            sfn,
+            sfn.start_execution(stateMachineArn=parent("startExecution.sync:2"), input=json.dumps({"machine": child}))[
+                "executionArn"
+            ],
+        )["output"]
+    )
+    assert sync2["Output"] == {"n": 42} and sync2["Status"] == "SUCCEEDED" and sync2["Input"] == {"n": 21}
+    sync = json.loads(
+        wait(
+            sfn,
+            sfn.start_execution(stateMachineArn=parent("startExecution.sync"), input=json.dumps({"machine": child}))[
+                "executionArn"
+            ],
+        )["output"]
+    )
+    assert json.loads(sync["Output"]) == {"n": 42}
+
+    broken = wait(
+        sfn,
+        sfn.start_execution(stateMachineArn=parent("startExecution.sync"), input=json.dumps({"machine": failing}))[
+            "executionArn"
+        ],
+    )
+    assert broken["status"] == "FAILED" and broken["error"] == "States.TaskFailed"
+    assert json.loads(broken["cause"])["Error"] == "Child.Broke"
+
+    missing = wait(
+        sfn,
+        sfn.start_execution(
+            stateMachineArn=parent("startExecution"),
+            input=json.dumps({"machine": "arn:aws:states:us-east-1:123456789012:stateMachine:ghost"}),
+        )["executionArn"],
+    )
+    assert missing["error"] == "StepFunctions.StateMachineDoesNotExistException"
+
+    slow = create(sfn, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 300, "End": True}}})
+    waiting = sfn.start_execution(stateMachineArn=parent("startExecution.sync:2"), input=json.dumps({"machine": slow}))[
+        "executionArn"
+    ]
+    time.sleep(1)
+    children = sfn.list_executions(stateMachineArn=slow)["executions"]
+    assert len(children) == 1 and children[0]["status"] == "RUNNING"
+    sfn.stop_execution(executionArn=waiting)
+    assert wait(sfn, children[0]["executionArn"])["status"] == "ABORTED"

@@ -1,0 +1,47 @@
+"""Inserting a new execution: its row, its ExecutionStarted event, its first message and its timeout.
+
+Shared by StartExecution (`operations.start`) and by a Task state that starts an execution
+(`nested`), which does it inside the transaction of the run that asks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from orchestrator.asl.model import StateMachine
+from orchestrator.config import Settings
+from orchestrator.engine import step as interpreter
+from orchestrator.engine.history import History
+from orchestrator.engine.outcomes import Cursor
+from orchestrator.runtime.messages import ADVANCE, Message
+from orchestrator.store import runs
+
+
+def insert_execution(
+    session: Session, settings: Settings, *, machine: StateMachine, execution: dict[str, Any], now: dt.datetime
+) -> tuple[int, Message]:
+    """Insert an execution (``execution`` holds its columns); returns its id and the message that runs it."""
+    execution_input = execution["input"]
+    cursor = Cursor(state=machine.root.start_at, input=execution_input)
+    history = History(1, 0, now)
+    interpreter.begin(machine, execution_input, execution["role_arn"], history)
+    execution_id = runs.insert_execution(
+        session,
+        **execution,
+        status="RUNNING",
+        start_date=now,
+        cursor=cursor.to_json(),
+        seq=0,
+        last_event_id=history.previous,
+        next_event_id=history.next_id,
+    )
+    runs.update_run(session, execution_id, history_id=execution_id)
+    runs.append_events(session, execution_id, history.events)
+    if machine.timeout_seconds:
+        runs.add_timer(
+            session, execution_id, -1, "execution_timeout", now + dt.timedelta(seconds=machine.timeout_seconds)
+        )
+    return execution_id, Message(ADVANCE, [execution_id, execution_id, 0, None], settings.engine_queue)
