@@ -14,7 +14,9 @@ from typing import Any
 from orchestrator.asl.model import StateMachine
 from orchestrator.asl.parse import parse
 from orchestrator.engine.local import Clock, ExecutionResult, VirtualClock, execute
-from orchestrator.integrations import registry
+from orchestrator.engine.outcomes import Delivery, TaskContext, TaskRequest, TaskSubmitted, TaskSucceeded
+from orchestrator.engine.resources import parse_resource
+from orchestrator.integrations import registry, states
 from orchestrator.integrations.invoke import copy_json, invoke
 from orchestrator.integrations.registry import Handler
 
@@ -29,6 +31,7 @@ def run_local(
     name: str | None = None,
     state_machine_name: str = "local",
     seed: int | None = None,
+    state_machines: Mapping[str, str | dict[str, Any]] | None = None,
 ) -> ExecutionResult:
     """Run one execution of ``definition`` in memory and return how it ended.
 
@@ -45,17 +48,28 @@ def run_local(
         clock: a `VirtualClock` (the default: waits take no time) or `RealClock`.
         name: the execution's name (a UUID if not given).
         seed: makes States.UUID, $random and similar repeatable.
+        state_machines: definitions that ``states:startExecution`` Tasks may start, by state machine
+            ARN or name; such a child runs in memory too (to its end, before the parent goes on).
 
     Raises:
         DefinitionError: the definition is not valid ASL.
     """
     machine = definition if isinstance(definition, StateMachine) else parse(definition)
     table = dict(registry.handlers() if handlers is None else handlers)
+    clock = clock or VirtualClock()
+    machines = dict(state_machines or {})
+
+    def work(request: TaskRequest, context: TaskContext) -> Delivery | tuple[Delivery, ...]:
+        resource = parse_resource(request.resource)
+        if resource.service == "states" and resource.action == "startExecution":
+            return _run_child(request, resource.pattern, machines, table, clock, seed)
+        return invoke(request, context, table, callback_answers=True)
+
     return execute(
         machine,
         execution_input(input),
-        lambda request, context: invoke(request, context, table, callback_answers=True),
-        clock=clock or VirtualClock(),
+        work,
+        clock=clock,
         name=name or str(uuid.uuid4()),
         state_machine_name=state_machine_name,
         state_machine_type=state_machine_type,
@@ -74,3 +88,55 @@ def execution_input(value: Any) -> Any:
         return copy_json(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"The execution input is not JSON: {exc}") from None
+
+
+def _run_child(
+    request: TaskRequest,
+    pattern: str,
+    machines: dict[str, str | dict[str, Any]],
+    handlers: dict[str, Handler],
+    clock: Clock,
+    seed: int | None,
+) -> Delivery | tuple[Delivery, ...]:
+    """A ``states:startExecution`` Task in memory: the child runs to its end here."""
+    payload = request.payload if isinstance(request.payload, dict) else {}
+    machine_arn = str(payload.get("StateMachineArn", ""))
+    machine_name = machine_arn.rsplit(":", 1)[-1]
+    definition = machines.get(machine_arn, machines.get(machine_name))
+    if definition is None:
+        return states.refused(
+            "StateMachineDoesNotExist",
+            f"State Machine Does Not Exist: '{machine_arn}' (give run_local its definition in state_machines=)",
+        )
+    name = str(payload.get("Name") or uuid.uuid4())
+    child_input = states.child_input(payload.get("Input"))
+    started = clock.now()
+    result = run_local(
+        definition,
+        child_input,
+        handlers=handlers,
+        clock=clock,
+        name=name,
+        state_machine_name=machine_name,
+        seed=seed,
+        state_machines=machines,
+    )
+    response = states.start_response(result.execution_arn, started)
+    if pattern == "request-response":
+        return TaskSucceeded(response)
+    if pattern not in ("sync", "sync:2"):
+        return TaskSubmitted(response)
+    ended = states.child_ended(
+        arn=result.execution_arn,
+        name=name,
+        machine_arn=machine_arn,
+        execution_input=child_input,
+        status=result.status,
+        output=result.output,
+        error=result.error,
+        cause=result.cause,
+        start=started,
+        stop=result.stop_date,
+        parsed=pattern == "sync:2",
+    )
+    return TaskSubmitted(response), ended

@@ -105,7 +105,8 @@ class ExecutionResult:
         return sum(1 for e in self.events if e.type.endswith("StateEntered"))
 
 
-Invoker = Callable[[TaskRequest, TaskContext], Delivery]
+# A Task's work: one answer, or several in order (TaskSubmitted, then the result).
+Invoker = Callable[[TaskRequest, TaskContext], Delivery | tuple[Delivery, ...]]
 
 
 def execute(
@@ -267,7 +268,9 @@ class _LocalExecution:
             case Invoke(task, run):
                 slot.run = run
                 if task.resource:  # an empty resource means "still waiting" (after TaskSubmitted)
-                    self.ready.append((slot_id, self._invoke(task, run)))
+                    answers = self._invoke(task, run)
+                    for answer in answers if isinstance(answers, tuple) else (answers,):
+                        self.ready.append((slot_id, answer))
             case Sleep(until, run):
                 slot.run = run
                 heapq.heappush(self.timers, (until, next(self.ids), slot_id))
@@ -282,7 +285,7 @@ class _LocalExecution:
 
     # -- tasks -----------------------------------------------------------------------------------
 
-    def _invoke(self, task: TaskRequest, run: Run) -> Delivery:
+    def _invoke(self, task: TaskRequest, run: Run) -> Delivery | tuple[Delivery, ...]:
         context = TaskContext(self.arn, task.state, task.resource, run.cursor.retry_count, task.token)
         return self.invoke(task, context)
 

@@ -13,7 +13,6 @@ execution of its own, with its own ARN and history, linked back by ``caller_id``
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from typing import Any
 
@@ -22,8 +21,9 @@ from sqlalchemy.orm import Session
 from orchestrator.asl.errors import DefinitionError
 from orchestrator.asl.parse import parse
 from orchestrator.config import Settings
-from orchestrator.engine.outcomes import Delivery, TaskFailed, TaskRequest, TaskSubmitted, TaskSucceeded
+from orchestrator.engine.outcomes import Delivery, TaskRequest, TaskSubmitted, TaskSucceeded
 from orchestrator.engine.resources import Resource
+from orchestrator.integrations import states
 from orchestrator.runtime.messages import ADVANCE, Message, encode_delivery
 from orchestrator.runtime.starting import insert_execution
 from orchestrator.store import runs
@@ -49,17 +49,17 @@ def start_child(
     machine_arn = payload.get("StateMachineArn")
     machine = catalog.by_arn(session, machine_arn) if isinstance(machine_arn, str) else None
     if machine is None:
-        return _refused("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{machine_arn}'"), []
+        return states.refused("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{machine_arn}'"), []
     name = payload.get("Name") or str(uuid.uuid4())
     prefix = machine.arn.replace(":stateMachine:", ":execution:", 1)
     arn = f"{prefix}:{name}"
     if catalog.execution_by_arn(session, arn) is not None:
-        return _refused("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'"), []
+        return states.refused("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'"), []
     definition = catalog.definition_text(session, machine.definition_hash)
     try:
         parsed = parse(definition)
     except DefinitionError as exc:
-        return _refused("InvalidDefinition", str(exc)), []
+        return states.refused("InvalidDefinition", str(exc)), []
     waits = resource.pattern in ("sync", "sync:2")
     _, message = insert_execution(
         session,
@@ -72,62 +72,15 @@ def start_child(
             "state_machine_id": machine.id,
             "definition_hash": machine.definition_hash,
             "role_arn": machine.role_arn,
-            "input": _child_input(payload.get("Input")),
+            "input": states.child_input(payload.get("Input")),
             "caller_id": caller_id,
             "caller_seq": caller_seq,
             "caller_pattern": resource.pattern if waits else None,
         },
     )
-    response = _start_response(arn, now)
+    response = states.start_response(arn, now)
     first = TaskSucceeded(response) if resource.pattern == "request-response" else TaskSubmitted(response)
     return first, [message]
-
-
-def _child_input(value: Any) -> Any:
-    """``Input`` as the child sees it: an object as is, JSON text parsed, nothing as ``{}``."""
-    if value is None:
-        return {}
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
-def _refused(code: str, message: str) -> TaskFailed:
-    """How Step Functions reports a failed call of its own API from a Task."""
-    return TaskFailed(
-        f"StepFunctions.{code}Exception",
-        f"{message} (Service: AWSStepFunctions; Status Code: 400; "
-        f"Error Code: {code}; Request ID: {uuid.uuid4()}; Proxy: null)",
-    )
-
-
-def _millis(moment: dt.datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _start_response(arn: str, now: dt.datetime) -> dict[str, Any]:
-    request_id = str(uuid.uuid4())
-    return {
-        "ExecutionArn": arn,
-        "SdkHttpMetadata": {
-            "AllHttpHeaders": {
-                "x-amzn-RequestId": [request_id],
-                "connection": ["keep-alive"],
-                "Content-Type": ["application/x-amz-json-1.0"],
-            },
-            "HttpHeaders": {
-                "connection": "keep-alive",
-                "Content-Type": "application/x-amz-json-1.0",
-                "x-amzn-RequestId": request_id,
-            },
-            "HttpStatusCode": 200,
-        },
-        "SdkResponseMetadata": {"RequestId": request_id},
-        "StartDate": _millis(now),
-    }
 
 
 def notify_caller(
@@ -148,31 +101,20 @@ def notify_caller(
     caller = runs.load_run(session, m["caller_id"])
     if caller is None:
         return []
-    parsed = m["caller_pattern"] == "sync:2"
     machine = catalog.by_id(session, m["state_machine_id"])
-    described: dict[str, Any] = {
-        "ExecutionArn": m["arn"],
-        "Input": m["input"] if parsed else json.dumps(m["input"]),
-        "InputDetails": {"Included": True},
-        "Name": m["name"],
-        "StartDate": _millis(m["start_date"]),
-        "StateMachineArn": machine.arn if machine else None,
-        "Status": status,
-        "StopDate": _millis(now),
-    }
-    if status == "SUCCEEDED":
-        described["Output"] = output if parsed else json.dumps(output)
-        described["OutputDetails"] = {"Included": True}
-        delivery: Delivery = TaskSucceeded(described)
-    else:
-        failure = {
-            "Error": error or "States.TaskFailed",
-            **({"Cause": cause} if cause is not None else {}),
-            **described,
-        }
-        if status == "TIMED_OUT":
-            failure["Error"] = "States.Timeout"
-        delivery = TaskFailed("States.TaskFailed", json.dumps(failure))
+    delivery = states.child_ended(
+        arn=m["arn"],
+        name=m["name"],
+        machine_arn=machine.arn if machine else None,
+        execution_input=m["input"],
+        status=status,
+        output=output,
+        error=error,
+        cause=cause,
+        start=m["start_date"],
+        stop=now,
+        parsed=m["caller_pattern"] == "sync:2",
+    )
     caller_root = caller._mapping["root_id"] or caller._mapping["id"]
     return [
         Message(

@@ -357,3 +357,40 @@ def test_oversized_state_output_fails_with_data_limit_exceeded() -> None:
     huge = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": "x" * 300_000, "End": True}}}
     result = run_local(huge)
     assert result.error == "States.DataLimitExceeded"
+
+
+# -- nested executions -------------------------------------------------------------------------------------
+
+CHILD = {
+    "StartAt": "Double",
+    "States": {"Double": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, $.n)"}, "End": True}},
+}
+
+
+def nested(resource: str, machine: str = "arn:aws:states:us-east-1:123456789012:stateMachine:child") -> dict:
+    return task(f"arn:aws:states:::states:{resource}", Parameters={"StateMachineArn": machine, "Input": {"n": 21}})
+
+
+def test_a_sync2_task_runs_the_child_and_gets_its_output() -> None:
+    result = run_local(nested("startExecution.sync:2"), state_machines={"child": CHILD})
+    assert result.output["Output"] == {"n": 42} and result.output["Status"] == "SUCCEEDED"
+    assert [e["type"] for e in result.history][2:6] == [
+        "TaskScheduled",
+        "TaskStarted",
+        "TaskSubmitted",
+        "TaskSucceeded",
+    ]
+
+
+def test_a_sync_task_gets_json_text_and_a_failing_child_fails_it() -> None:
+    assert json.loads(run_local(nested("startExecution.sync"), state_machines={"child": CHILD}).output["Output"]) == {
+        "n": 42
+    }
+    failing = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Child.Broke", "Cause": "oops"}}}
+    result = run_local(nested("startExecution.sync"), state_machines={"child": failing})
+    assert result.error == "States.TaskFailed" and json.loads(result.cause)["Error"] == "Child.Broke"
+
+
+def test_an_unknown_child_state_machine_fails_as_step_functions_reports_it() -> None:
+    result = run_local(nested("startExecution"))
+    assert result.error == "StepFunctions.StateMachineDoesNotExistException"
