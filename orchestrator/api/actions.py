@@ -431,3 +431,37 @@ def list_state_machine_aliases(service: Service, body: dict[str, Any]) -> dict[s
         max_results=p.integer("maxResults"),
         next_token=p.string("nextToken", max_length=1024),
     )
+
+
+# -- Distributed Map runs ------------------------------------------------------------------------------
+
+
+@action("ListMapRuns")
+def list_map_runs(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    p = Params(body)
+    return service.list_map_runs(
+        p.required("executionArn", min_length=1, max_length=256),
+        max_results=p.integer("maxResults"),
+        next_token=p.string("nextToken", max_length=1024),
+    )
+
+
+@action("DescribeMapRun")
+def describe_map_run(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    return service.describe_map_run(Params(body).required("mapRunArn", min_length=1, max_length=2000))
+
+
+@action("UpdateMapRun")
+def update_map_run(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    p = Params(body)
+    percentage = body.get("toleratedFailurePercentage")
+    if percentage is not None and (not isinstance(percentage, int | float) or isinstance(percentage, bool)):
+        raise ServiceError("SerializationException", "toleratedFailurePercentage must be a number")
+    return service.update_map_run(
+        p.required("mapRunArn", min_length=1, max_length=2000),
+        max_concurrency=p.integer("maxConcurrency", default=None, maximum=10**9) if "maxConcurrency" in body else None,
+        tolerated_failure_percentage=percentage,
+        tolerated_failure_count=p.integer("toleratedFailureCount", default=None, maximum=10**9)
+        if "toleratedFailureCount" in body
+        else None,
+    )

@@ -54,7 +54,7 @@ from orchestrator.engine.resources import Resource, handler_name, parse_resource
 from orchestrator.integrations import registry
 from orchestrator.runtime import nested
 from orchestrator.runtime.messages import ADVANCE, INVOKE, Message, encode_delivery, encode_request
-from orchestrator.store import runs
+from orchestrator.store import map_runs, runs
 from orchestrator.store.models import StateMachine as StateMachineRow
 
 # A Wait or backoff this short also rides a Celery countdown, so it needs no scheduler tick; the
@@ -377,10 +377,25 @@ class Tree:
                 "input": child.input,
                 "start_date": self.now,
                 "arn": _child_arn(root["arn"], fan.map_run_arn, child.index) if distributed else None,
+                "map_run_arn": fan.map_run_arn,
             }
             for child in fan.children
         ]
         runs.insert_children(self.session, rows)
+        if distributed:
+            assert fan.map_run_arn is not None and row.cursor is not None
+            map_runs.add(
+                self.session,
+                arn=fan.map_run_arn,
+                execution_id=row.root_id,
+                run_id=row.id,
+                generation=row.seq,
+                state_name=row.cursor["state"],
+                max_concurrency=fan.max_concurrency,
+                tolerated_failure_count=fan.tolerated_failure_count or 0,
+                tolerated_failure_percentage=fan.tolerated_failure_percentage or 0.0,
+                start_date=self.now,
+            )
         row.set(
             fan={
                 "total": len(fan.children),
@@ -394,11 +409,12 @@ class Tree:
                 "toleratedPercentage": fan.tolerated_failure_percentage,
                 "lastEnded": None,
                 "generation": row.seq,
+                "mapRunArn": fan.map_run_arn,
             }
         )
-        self._start_children(row)
+        self.start_children(row)
 
-    def _start_children(self, parent: RunRow) -> None:
+    def start_children(self, parent: RunRow) -> None:
         fan = dict(parent.fan or {})
         running = fan["started"] - fan["ended"]
         room = (fan["concurrency"] or fan["total"]) - running
@@ -498,6 +514,7 @@ class Tree:
                         "The specified tolerated failure threshold was exceeded",
                     )
                 self._abort_children(parent, state)
+                map_runs.finish(self.session, fan.get("mapRunArn"), "FAILED", self.now)
                 parent.set(fan=None)
                 self.deliver(parent, ChildFailed(error, cause))
                 return
@@ -507,10 +524,11 @@ class Tree:
             outputs = runs.child_outputs(self.session, parent.id, fan["generation"])
             if fan["lastEnded"]:
                 parent.set(last_event_id=fan["lastEnded"])
+            map_runs.finish(self.session, fan.get("mapRunArn"), "SUCCEEDED", self.now)
             parent.set(fan=None)
             self.deliver(parent, ChildrenSucceeded(tuple(outputs)))
         else:
-            self._start_children(parent)
+            self.start_children(parent)
 
     def _abort_children(self, parent: RunRow, state: ParallelState | MapState) -> None:
         """Stop the siblings still running (and everything below them); record their iterations aborted."""

@@ -25,7 +25,7 @@ from orchestrator.runtime.driver import Tree, queue_messages, time_out_task_deli
 from orchestrator.runtime.messages import ADVANCE, TIME_OUT, Message, encode_delivery
 from orchestrator.runtime.nested import notify_caller
 from orchestrator.runtime.starting import insert_execution
-from orchestrator.store import runs
+from orchestrator.store import map_runs, runs
 from orchestrator.store import state_machines as catalog
 
 
@@ -163,6 +163,7 @@ def _end_tree(
     history.add(event, details)
     runs.append_events(session, execution_id, history.events)
     runs.abort_runs(session, everything[1:], now)
+    map_runs.abort_for(session, execution_id, now)
     runs.drop_timers(session, execution_id, keep_execution_timeout=False)
     runs.close_tokens(session, everything, "ABORTED" if status == "ABORTED" else "TIMED_OUT", now)
     runs.update_run(

@@ -13,6 +13,7 @@ from orchestrator.service.activities import ActivityActions
 from orchestrator.service.base import ServiceError, utcnow
 from orchestrator.service.executions import ExecutionActions
 from orchestrator.service.express import ExpressActions
+from orchestrator.service.map_runs import MapRunActions
 from orchestrator.service.state_machines import StateMachineActions
 from orchestrator.service.tags import TagActions
 from orchestrator.service.testing import TestStateActions
@@ -30,6 +31,7 @@ class Service(
     TaskTokenActions,
     ActivityActions,
     TagActions,
+    MapRunActions,
     TestStateActions,
 ):
     """Every action, bound to a configuration and a Celery app (for publishing)."""

@@ -166,3 +166,7 @@ def started_by(session: Session, run_ids: Sequence[int]) -> list[int]:
             select(Execution.id).where(Execution.caller_id.in_(list(run_ids)), Execution.status == "RUNNING")
         )
     )
+
+
+def by_id_execution(session: Session, execution_id: int) -> Execution | None:
+    return session.get(Execution, execution_id)

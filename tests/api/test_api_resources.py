@@ -248,3 +248,43 @@ def test_nested_executions(sfn: Any) -> None:
     assert len(children) == 1 and children[0]["status"] == "RUNNING"
     sfn.stop_execution(executionArn=waiting)
     assert wait(sfn, children[0]["executionArn"])["status"] == "ABORTED"
+
+
+def test_distributed_map_runs(sfn: Any) -> None:
+    machine = create(
+        sfn,
+        {
+            "StartAt": "Each",
+            "States": {
+                "Each": {
+                    "Type": "Map",
+                    "MaxConcurrency": 1,
+                    "Label": "scores",
+                    "ToleratedFailureCount": 1,
+                    "End": True,
+                    "ItemProcessor": {
+                        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                        "StartAt": "Slow",
+                        "States": {"Slow": {"Type": "Wait", "Seconds": 1, "End": True}},
+                    },
+                }
+            },
+        },
+    )
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps([1, 2, 3, 4]))["executionArn"]
+    time.sleep(0.5)
+    runs = sfn.list_map_runs(executionArn=execution)["mapRuns"]
+    assert len(runs) == 1 and ":mapRun:" in runs[0]["mapRunArn"] and "/scores:" in runs[0]["mapRunArn"]
+    arn = runs[0]["mapRunArn"]
+    running = sfn.describe_map_run(mapRunArn=arn)
+    assert running["status"] == "RUNNING" and running["maxConcurrency"] == 1
+    assert running["itemCounts"]["total"] == 4 and running["itemCounts"]["running"] == 1
+    sfn.update_map_run(mapRunArn=arn, maxConcurrency=4)
+    assert json.loads(wait(sfn, execution)["output"]) == [1, 2, 3, 4]
+    done = sfn.describe_map_run(mapRunArn=arn)
+    assert done["status"] == "SUCCEEDED" and done["itemCounts"]["succeeded"] == 4 and done["stopDate"]
+    iterations = sfn.list_executions(mapRunArn=arn)["executions"]
+    assert len(iterations) == 4 and all(e["status"] == "SUCCEEDED" for e in iterations)
+    history = sfn.get_execution_history(executionArn=iterations[0]["executionArn"])["events"]
+    assert [e["type"] for e in history][:2] == ["WaitStateEntered", "WaitStateExited"]
+    fails(sfn.update_map_run, "ValidationException", mapRunArn=arn, maxConcurrency=2)

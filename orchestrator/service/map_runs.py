@@ -1,0 +1,151 @@
+"""Distributed Map runs: ListMapRuns, DescribeMapRun, UpdateMapRun, and listing a run's iterations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.runtime import map_runs as runtime
+from orchestrator.service.base import (
+    ServiceBase,
+    ServiceError,
+    check_arn,
+    decode_token,
+    encode_token,
+    page_size,
+    utcnow,
+)
+from orchestrator.store import map_runs as store
+from orchestrator.store import state_machines as catalog
+from orchestrator.store.models import MapRun
+
+_COUNTED = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+class MapRunActions(ServiceBase):
+    def list_map_runs(
+        self, execution_arn: str, *, max_results: int = 0, next_token: str | None = None
+    ) -> dict[str, Any]:
+        limit = page_size(max_results)
+        skip = int(decode_token(next_token).get("skip", 0)) if next_token else 0
+        with self._transaction() as session:
+            execution = self._execution(session, execution_arn)  # type: ignore[attr-defined]
+            found = store.of_execution(session, execution.id)
+            machine = catalog.by_id(session, execution.state_machine_id)
+        page = found[skip : skip + limit]
+        out: dict[str, Any] = {
+            "mapRuns": [
+                {
+                    "executionArn": execution_arn,
+                    "mapRunArn": r.arn,
+                    "stateMachineArn": machine.arn if machine else "",
+                    "startDate": r.start_date,
+                    **({"stopDate": r.stop_date} if r.stop_date else {}),
+                }
+                for r in page
+            ]
+        }
+        if skip + limit < len(found):
+            out["nextToken"] = encode_token({"skip": skip + limit})
+        return out
+
+    def describe_map_run(self, arn: str) -> dict[str, Any]:
+        with self._transaction() as session:
+            run = self._map_run(session, arn)
+            counts = store.iteration_counts(session, arn)
+            execution = catalog.by_id_execution(session, run.execution_id)
+        items = {status.lower().replace("timed_out", "timedOut"): counts.get(status, 0) for status in _COUNTED}
+        items.update(
+            total=sum(counts.values()),
+            resultsWritten=counts.get("SUCCEEDED", 0),
+            failuresNotRedrivable=0,
+            pendingRedrive=0,
+        )
+        out: dict[str, Any] = {
+            "mapRunArn": arn,
+            "executionArn": execution.arn if execution else "",
+            "status": run.status,
+            "startDate": run.start_date,
+            "maxConcurrency": run.max_concurrency,
+            "toleratedFailurePercentage": run.tolerated_failure_percentage,
+            "toleratedFailureCount": run.tolerated_failure_count,
+            "itemCounts": items,
+            "executionCounts": dict(items),
+            "redriveCount": 0,
+        }
+        if run.stop_date is not None:
+            out["stopDate"] = run.stop_date
+        return out
+
+    def update_map_run(
+        self,
+        arn: str,
+        *,
+        max_concurrency: int | None = None,
+        tolerated_failure_percentage: float | None = None,
+        tolerated_failure_count: int | None = None,
+    ) -> dict[str, Any]:
+        if max_concurrency is None and tolerated_failure_percentage is None and tolerated_failure_count is None:
+            raise ServiceError(
+                "ValidationException",
+                "Give maxConcurrency, toleratedFailurePercentage or toleratedFailureCount",
+                reason="MISSING_REQUIRED_PARAMETER",
+            )
+        if tolerated_failure_percentage is not None and not 0 <= tolerated_failure_percentage <= 100:
+            raise ServiceError("ValidationException", "toleratedFailurePercentage must be between 0 and 100")
+        with self._transaction() as session:
+            self._map_run(session, arn)
+            try:
+                messages = runtime.update(
+                    session,
+                    self.settings,
+                    arn=arn,
+                    max_concurrency=max_concurrency,
+                    tolerated_count=tolerated_failure_count,
+                    tolerated_percentage=tolerated_failure_percentage,
+                    now=utcnow(),
+                )
+            except runtime.MapRunNotUpdatable:
+                raise ServiceError(
+                    "ValidationException",
+                    f"Map Run {arn} has ended and cannot be updated",
+                    reason="CANNOT_UPDATE_COMPLETED_MAP_RUN",
+                ) from None
+        self._publish_after_commit(messages)
+        return {}
+
+    def list_map_run_executions(
+        self, arn: str, *, status_filter: str | None = None, max_results: int = 0, next_token: str | None = None
+    ) -> dict[str, Any]:
+        limit = page_size(max_results)
+        after = int(decode_token(next_token).get("after", 0)) if next_token else 0
+        with self._transaction() as session:
+            run = self._map_run(session, arn)
+            found = store.iterations_page(
+                session, arn, statuses=[status_filter] if status_filter else None, after_id=after, limit=limit + 1
+            )
+            machine_arn = f"{arn.split(':mapRun:', 1)[0]}:stateMachine:{arn.split(':mapRun:', 1)[1].split(':')[0]}"
+        del run
+        out: dict[str, Any] = {
+            "executions": [
+                {
+                    "executionArn": e.arn,
+                    "stateMachineArn": machine_arn,
+                    "name": e.name,
+                    "status": e.status,
+                    "startDate": e.start_date,
+                    "mapRunArn": arn,
+                    **({"stopDate": e.stop_date} if e.stop_date else {}),
+                }
+                for e in found[:limit]
+            ]
+        }
+        if len(found) > limit:
+            out["nextToken"] = encode_token({"after": found[limit - 1].id})
+        return out
+
+    def _map_run(self, session: Any, arn: str) -> MapRun:
+        check_arn(arn, "states", "mapRunArn")
+        found = store.by_arn(session, arn)
+        if found is None:
+            raise ServiceError("ResourceNotFound", f"Resource not found: '{arn}'")
+        return found
