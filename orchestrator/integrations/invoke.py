@@ -65,9 +65,7 @@ def invoke(
     return TaskSucceeded(result)
 
 
-def _call_integration(
-    integration: services.Integration, request: TaskRequest, context: TaskContext, callback_answers: bool
-) -> Delivery:
+def _call_integration(integration: services.Integration, request: TaskRequest, context: TaskContext) -> Delivery:
     try:
         result = copy_json(integration.call(request, context))
     except services.IntegrationError as exc:
