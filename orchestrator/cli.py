@@ -229,8 +229,49 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     print(f"orchestrator scheduler: firing timers in {_safe_url(settings.database_url)}", flush=True)
-    Scheduler(app, settings, tick=args.tick).run_forever(stop)
+    settings.scheduler_heartbeat.parent.mkdir(parents=True, exist_ok=True)
+    Scheduler(app, settings, tick=args.tick).run_forever(stop, heartbeat=settings.scheduler_heartbeat)
     return 0
+
+
+HEARTBEAT_STALE_SECONDS = 30.0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """Exit 0 when healthy: the probe of a worker, a scheduler or anything that needs the database and broker."""
+    import socket
+    import time
+
+    from orchestrator import config
+    from orchestrator.runtime.app import app
+    from orchestrator.service import Service
+
+    settings = config.load()
+    report = Service(settings, app).health()
+    if args.worker is not None:
+        name = args.worker or f"celery@{socket.gethostname()}"
+        answers = app.control.ping(destination=[name], timeout=args.timeout) if report["status"] == "ok" else []
+        report["worker"] = {"name": name, "status": "ok" if answers else "not answering"}
+        if not answers:
+            report["status"] = "degraded"
+    if args.scheduler:
+        try:
+            age = time.time() - settings.scheduler_heartbeat.stat().st_mtime
+            fresh = age <= HEARTBEAT_STALE_SECONDS
+            report["scheduler"] = {"status": "ok" if fresh else "stale", "secondsSinceTick": round(age, 1)}
+        except FileNotFoundError:
+            fresh = False
+            report["scheduler"] = {"status": "no heartbeat", "file": str(settings.scheduler_heartbeat)}
+        if not fresh:
+            report["status"] = "degraded"
+    if args.json:
+        _print_json(report)
+    else:
+        for part, detail in report.items():
+            if isinstance(detail, dict):
+                print(f"{part}: {detail.get('status')}" + (f" ({detail['error']})" if detail.get("error") else ""))
+        print(f"overall: {report['status']}")
+    return 0 if report["status"] == "ok" else 1
 
 
 def _safe_url(url: str) -> str:
@@ -476,6 +517,21 @@ def build_parser() -> argparse.ArgumentParser:
         "orchestrator scheduler",
     )
     scheduler.add_argument("--tick", type=float, default=0.25, help="seconds between checks when idle")
+
+    health = _add(
+        subparsers,
+        "health",
+        cmd_health,
+        "Check the database and the broker (and a worker or the scheduler); exit 0 when healthy. "
+        "Use it as a readiness or liveness probe.",
+        "orchestrator health --worker celery@$(hostname) --json",
+    )
+    health.add_argument(
+        "--worker", nargs="?", const="", metavar="NAME", help="also ping a worker by name (default: celery@<this host>)"
+    )
+    health.add_argument("--scheduler", action="store_true", help="also check the scheduler's heartbeat is fresh")
+    health.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for a worker's answer")
+    health.add_argument("--json", action="store_true", help="print the report as JSON")
 
     db = subparsers.add_parser("db", help="Manage the database schema.", description="Manage the database schema.")
     db_commands = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)

@@ -15,6 +15,8 @@
 - ``ORCHESTRATOR_API_KEYS`` / ``ORCHESTRATOR_API_KEYS_FILE``: the access keys the HTTP API accepts
   (``KEY=SECRET`` pairs, comma- or line-separated). None: any credentials are accepted and
   ``orchestrator serve`` binds to 127.0.0.1 only.
+- ``ORCHESTRATOR_SCHEDULER_HEARTBEAT`` (``$ORCHESTRATOR_HOME/scheduler.heartbeat``): the file the
+  scheduler touches after every tick; ``orchestrator health --scheduler`` checks it is fresh.
 - ``ORCHESTRATOR_REGION`` / ``ORCHESTRATOR_ACCOUNT`` (``us-east-1`` / ``123456789012``): what ARNs say.
 
 Everything reads the environment when asked (`load`), so tests and subprocesses can set it.
@@ -45,6 +47,7 @@ class Settings:
     region: str
     account: str
     api_keys: dict[str, str]
+    scheduler_heartbeat: Path
 
     @property
     def embedded_broker(self) -> bool:
@@ -71,6 +74,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         region=env.get("ORCHESTRATOR_REGION") or "us-east-1",
         account=env.get("ORCHESTRATOR_ACCOUNT") or "123456789012",
         api_keys=_api_keys(env),
+        scheduler_heartbeat=Path(env.get("ORCHESTRATOR_SCHEDULER_HEARTBEAT") or home / "scheduler.heartbeat"),
     )
 
 

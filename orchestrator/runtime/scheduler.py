@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from celery import Celery
 from sqlalchemy.exc import OperationalError
@@ -62,10 +63,13 @@ class Scheduler:
             published += publish(self.app, stale)
         return published
 
-    def run_forever(self, stop: threading.Event) -> None:
+    def run_forever(self, stop: threading.Event, heartbeat: Path | None = None) -> None:
+        """Tick until ``stop`` is set; touch ``heartbeat`` after every good tick (for readiness probes)."""
         while not stop.is_set():
             try:
                 busy = self.run_once()
+                if heartbeat is not None:
+                    heartbeat.touch()
             except OperationalError as exc:
                 log.warning("scheduler: database unavailable (%s); retrying", exc.orig)
                 busy = 0

@@ -18,6 +18,7 @@ from orchestrator.service.state_machines import StateMachineActions
 from orchestrator.service.tags import TagActions
 from orchestrator.service.testing import TestStateActions
 from orchestrator.service.tokens import TaskTokenActions
+from orchestrator.service.topics import TopicActions
 from orchestrator.service.versions import VersionActions
 
 __all__ = ["Service", "ServiceError", "utcnow"]
@@ -33,5 +34,6 @@ class Service(
     TagActions,
     MapRunActions,
     TestStateActions,
+    TopicActions,
 ):
     """Every action, bound to a configuration and a Celery app (for publishing)."""
