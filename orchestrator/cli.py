@@ -52,36 +52,54 @@ def parse_json_argument(value: str, what: str) -> Any:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Each file on its own: one that cannot be read is reported and the others are still checked."""
     from orchestrator.asl.parse import validate
 
     reports = []
-    failed = False
     for path in args.files:
-        diagnostics = validate(_read_text(path))
-        errors = [d for d in diagnostics if d.severity == "ERROR"]
-        failed = failed or bool(errors)
-        reports.append((path, diagnostics, errors))
+        try:
+            diagnostics = validate(_read_text(path))
+        except UsageError as exc:
+            reports.append((path, None, str(exc)))
+            continue
+        reports.append((path, diagnostics, None))
+    failed = any(
+        problem or any(d.severity == "ERROR" for d in diagnostics or []) for _, diagnostics, problem in reports
+    )
     if args.json:
-        out = [
-            {
-                "file": path,
-                "result": "FAIL" if errors else "OK",
-                "diagnostics": [d.to_json() for d in diagnostics],
-            }
-            for path, diagnostics, errors in reports
-        ]
+        out = [_validation_json(path, diagnostics, problem) for path, diagnostics, problem in reports]
         print(json.dumps(out[0] if len(out) == 1 else out, indent=2))
         return 1 if failed else 0
-    for path, diagnostics, errors in reports:
+    for path, diagnostics, problem in reports:
+        if problem is not None:
+            print(f"orchestrator validate: {problem}", file=sys.stderr)
+            continue
+        errors = [d for d in diagnostics or [] if d.severity == "ERROR"]
         if not diagnostics:
             print(f"{path}: OK")
             continue
-        verdict = f"{len(errors)} error(s)" if errors else "OK with warnings"
-        print(f"{path}: {verdict}")
+        print(f"{path}: {f'{len(errors)} error(s)' if errors else 'OK with warnings'}")
         for d in diagnostics:
-            where = d.location or "/"
-            print(f"  {d.severity:<7} {where}: {d.message} [{d.code}]")
+            print(f"  {d.severity:<7} {d.location or '/'}: {d.message} [{d.code}]")
     return 1 if failed else 0
+
+
+def _validation_json(path: str, diagnostics: list[Any] | None, problem: str | None) -> dict[str, Any]:
+    """ValidateStateMachineDefinition's result shape, with the file it is about."""
+    if problem is not None:
+        return {
+            "file": path,
+            "result": "FAIL",
+            "truncated": False,
+            "diagnostics": [{"severity": "ERROR", "code": "MISSING_DESCRIPTION", "message": problem, "location": ""}],
+        }
+    errors = any(d.severity == "ERROR" for d in diagnostics or [])
+    return {
+        "file": path,
+        "result": "FAIL" if errors else "OK",
+        "truncated": False,
+        "diagnostics": [d.to_json() for d in diagnostics or []],
+    }
 
 
 # -- the durable runtime -----------------------------------------------------------------------------

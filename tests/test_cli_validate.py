@@ -89,7 +89,7 @@ def test_json_output_of_a_valid_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     path = write(tmp_path, "ok.asl.json", VALID)
     status, out, _ = run(capsys, path, "--json")
     assert status == 0
-    assert json.loads(out) == {"file": path, "result": "OK", "diagnostics": []}
+    assert json.loads(out) == {"file": path, "result": "OK", "truncated": False, "diagnostics": []}
 
 
 def test_json_output_keeps_warnings_with_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -195,3 +195,12 @@ def test_installed_console_script(tmp_path: Path) -> None:
     done = subprocess.run([str(script), "validate", missing], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert done.stderr == f"orchestrator validate: {missing}: no such file\n"
+
+
+def test_one_unreadable_file_does_not_stop_the_others(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.asl.json"
+    good.write_text(json.dumps({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}))
+    missing = str(tmp_path / "missing.asl.json")
+    status, out, err = run(capsys, missing, str(good))
+    assert status == 1
+    assert f"{good}: OK" in out and "missing.asl.json" in err
