@@ -45,7 +45,7 @@ from orchestrator.asl.model import (
     WaitState,
     scope_key,
 )
-from orchestrator.asl.payload import read_reference
+from orchestrator.asl.payload import compile_template, read_reference
 from orchestrator.engine import dataflow
 from orchestrator.engine.dataflow import Scope
 from orchestrator.engine.history import History
@@ -726,7 +726,7 @@ def _batches(state: MapState, inputs: list[Any], data: Any, scope: Scope) -> lis
     if "MaxItemsPerBatchPath" in batcher:
         size = dataflow.select(batcher["MaxItemsPerBatchPath"], data, scope, "MaxItemsPerBatchPath")
     size = int(size) if _is_integer(size) and size > 0 else len(inputs) or 1
-    batch_input = batcher.get("BatchInput")
+    batch_input = _batch_input(state, batcher.get("BatchInput"), data, scope)
     out = []
     for start in range(0, len(inputs), size):
         batch: dict[str, Any] = {"Items": inputs[start : start + size]}
@@ -734,6 +734,15 @@ def _batches(state: MapState, inputs: list[Any], data: Any, scope: Scope) -> lis
             batch["BatchInput"] = batch_input
         out.append(batch)
     return out
+
+
+def _batch_input(state: MapState, template: Any, data: Any, scope: Scope) -> Any:
+    """ItemBatcher.BatchInput: a payload template (JSONPath) or JSONata template, once for every batch."""
+    if template is None:
+        return None
+    if state.is_jsonata:
+        return dataflow.evaluate_jsonata(template, "ItemBatcher/BatchInput", scope, scope.states(data))
+    return dataflow.apply_template(compile_template(template), data, scope)
 
 
 def _map_limits_jsonpath(state: MapState, data: Any, scope: Scope) -> tuple[int, int | None, float | None]:

@@ -394,3 +394,27 @@ def test_a_sync_task_gets_json_text_and_a_failing_child_fails_it() -> None:
 def test_an_unknown_child_state_machine_fails_as_step_functions_reports_it() -> None:
     result = run_local(nested("startExecution"))
     assert result.error == "StepFunctions.StateMachineDoesNotExistException"
+
+
+def test_item_batcher_groups_items_and_resolves_batch_input() -> None:
+    definition = {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "End": True,
+                "ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"factor.$": "$.factor", "fixed": 1}},
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "P",
+                    "States": {"P": {"Type": "Pass", "End": True}},
+                },
+            }
+        },
+    }
+    result = run_local(definition, {"items": [1, 2, 3], "factor": 7})
+    assert result.output == [
+        {"Items": [1, 2], "BatchInput": {"factor": 7, "fixed": 1}},
+        {"Items": [3], "BatchInput": {"factor": 7, "fixed": 1}},
+    ]
