@@ -252,6 +252,10 @@ class Tree:
                 self._wait(row, run)
                 if task.resource:
                     self._invoke(row, task)
+                else:
+                    # Still waiting after TaskSubmitted: the task's TimeoutSeconds and HeartbeatSeconds
+                    # clocks keep running, and now belong to the step the answer will come to.
+                    runs.restamp_task_timers(self.session, row.id, row.seq)
             case Sleep(until, run):
                 self._wait(row, run)
                 kind = "retry" if run.cursor.phase == "retry" else "wait"

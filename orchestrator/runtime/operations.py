@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from orchestrator.asl.model import StateMachine
 from orchestrator.config import Settings
 from orchestrator.engine.history import History
-from orchestrator.engine.outcomes import Delivery, TaskFailed, TaskSucceeded, TimerFired
+from orchestrator.engine.outcomes import Delivery, TaskFailed, TaskSubmitted, TaskSucceeded, TimerFired
 from orchestrator.runtime.driver import Tree, queue_messages, time_out_task_delivery
 from orchestrator.runtime.messages import ADVANCE, TIME_OUT, Message, encode_delivery
 from orchestrator.runtime.nested import notify_caller
@@ -72,7 +72,9 @@ def advance(
     row = tree.row(run_id)
     if row is None or row.status != "RUNNING" or row.seq != seq:
         return []
-    if isinstance(delivery, TimerFired) or (row.cursor and row.cursor.get("phase") in ("task", "wait", "retry")):
+    waiting = row.cursor and row.cursor.get("phase") in ("task", "wait", "retry")
+    if isinstance(delivery, TimerFired) or (waiting and not isinstance(delivery, TaskSubmitted)):
+        # (a TaskSubmitted is not the task's answer: its timeout and heartbeat clocks keep running)
         runs.drop_timers(session, run_id)
     tree.deliver(row, delivery)
     return tree.flush()

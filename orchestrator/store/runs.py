@@ -173,6 +173,11 @@ def drop_timers(session: Session, run_id: int, *, keep_execution_timeout: bool =
     session.execute(query)
 
 
+def restamp_task_timers(session: Session, run_id: int, seq: int) -> None:
+    """Point a run's task clocks (TimeoutSeconds, HeartbeatSeconds) at its step ``seq``."""
+    session.execute(update(T).where(T.c.run_id == run_id, T.c.kind.in_(("task_timeout", "heartbeat"))).values(seq=seq))
+
+
 def due_timers(session: Session, now: dt.datetime, limit: int) -> list[Row[Any]]:
     """Timers whose time has come, locked; another scheduler skips them (SKIP LOCKED)."""
     return list(
