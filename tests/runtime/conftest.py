@@ -1,11 +1,15 @@
 """A real cluster for the runtime tests: PostgreSQL, Redis (or RabbitMQ), worker and scheduler processes.
 
-Every test session gets a fresh PostgreSQL database with the migrations applied. A missing server
-is a failure, not a skip: these tests are the product's guarantees.
+Every test session gets a fresh PostgreSQL database with the migrations applied; every test gets a
+clean broker (Redis DB 9 flushed, or the RabbitMQ queues purged) and, when it ends, its workers and
+scheduler killed and every execution it left running stopped, so that the next test starts from a
+quiet database. A missing server is a failure, not a skip: these tests are the product's guarantees.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import datetime as dt
 import json
 import os
@@ -14,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +26,26 @@ import psycopg
 import pytest
 import redis
 from celery import Celery
+from sqlalchemy import delete, func, select
 
 from orchestrator import config
 from orchestrator.runtime.app import configure
 from orchestrator.service import Service
+from orchestrator.store import state_machines
+from orchestrator.store.db import session_scope
 from orchestrator.store.migrate import upgrade
+from orchestrator.store.models import Execution, OutboxMessage, Timer
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = os.environ.get("ORCHESTRATOR_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("ORCHESTRATOR_TEST_REDIS", "redis://127.0.0.1:6379/9")
 RABBIT_URL = os.environ.get("ORCHESTRATOR_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672//")
 ROLE = "arn:aws:iam::123456789012:role/test"
+LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:{}"
+# A Task that waits for a task token: the "noop" handler (tests.runtime.handlers) gets the token.
+CALLBACK = "arn:aws:states:::lambda:invoke.waitForTaskToken"
+CALLBACK_PARAMETERS = {"FunctionName": "noop", "Payload": {"token.$": "$$.Task.Token"}}
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +62,11 @@ def database_url() -> Iterator[str]:
     get_engine(url).dispose()
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def libpq_url(database_url: str) -> str:
+    """The SQLAlchemy URL as psycopg takes it (for the tests' own connections)."""
+    return database_url.replace("postgresql+psycopg://", "postgresql://")
 
 
 def wait_for(predicate: Any, timeout: float, poll: float = 0.05, what: str = "condition") -> Any:
@@ -69,16 +87,19 @@ class Process:
         self.name = name
         self.log = log
         with log.open("w") as sink:  # the child keeps its own copy of the descriptor
-            self.handle = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT,
-                                           start_new_session=True)
+            self.handle = subprocess.Popen(
+                argv, env=env, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Kill the process and its children (a prefork worker's pool processes too)."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.handle.pid, sig)
-        except ProcessLookupError:
-            pass
         self.handle.wait(timeout=30)
+        if sig != signal.SIGKILL:
+            # A pool process may outlive its parent's warm shutdown; nothing of the group survives.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.handle.pid, signal.SIGKILL)
 
     def alive(self) -> bool:
         return self.handle.poll() is None
@@ -90,7 +111,15 @@ class Process:
 class Cluster:
     """Workers and a scheduler against one database and one broker, plus a Service to drive them."""
 
-    def __init__(self, database_url: str, broker_url: str, tmp: Path, *, visibility_timeout: float = 30) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        broker_url: str,
+        tmp: Path,
+        *,
+        visibility_timeout: float = 30,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.tmp = tmp
         self.env = {
             **os.environ,
@@ -99,51 +128,90 @@ class Cluster:
             "ORCHESTRATOR_HANDLER_MODULES": "tests.runtime.handlers",
             "ORCHESTRATOR_VISIBILITY_TIMEOUT": str(visibility_timeout),
             "PYTHONPATH": str(ROOT),
+            **(extra_env or {}),
         }
         self.settings = config.load(self.env)
         self.app = Celery("orchestrator-test")
         configure(self.app, self.settings)
         self.service = Service(self.settings, self.app)
         self.processes: list[Process] = []
+        self.started = 0
 
     def start_worker(self, *, concurrency: int = 2, pool: str = "prefork", wait: bool = True) -> Process:
-        index = len(self.processes)
-        argv = [sys.executable, "-m", "orchestrator.cli", "worker", "--concurrency", str(concurrency), "--pool", pool,
-                "--without-mingle", "--without-gossip", "--hostname", f"w{index}-{uuid.uuid4().hex[:4]}@%h"]
+        index = self.started
+        self.started += 1
+        argv = [
+            sys.executable, "-m", "orchestrator.cli", "worker", "--concurrency", str(concurrency), "--pool", pool,
+            "--without-mingle", "--without-gossip", "--hostname", f"w{index}-{uuid.uuid4().hex[:4]}@%h",
+        ]  # fmt: skip
         process = Process(f"worker{index}", argv, self.env, self.tmp / f"worker{index}.log")
         self.processes.append(process)
         if wait:
-            wait_for(lambda: "ready" in process.output() or not process.alive(), 60, what="the worker to start")
-            assert process.alive(), process.output()
+            self.wait_ready(process)
         return process
 
-    def start_scheduler(self) -> Process:
-        argv = [sys.executable, "-m", "orchestrator.cli", "scheduler", "--tick", "0.1"]
-        process = Process("scheduler", argv, self.env, self.tmp / f"scheduler{len(self.processes)}.log")
+    def start_workers(self, count: int, *, concurrency: int = 2) -> list[Process]:
+        """Start ``count`` workers side by side (their start-ups overlap) and wait until all are ready."""
+        started = [self.start_worker(concurrency=concurrency, wait=False) for _ in range(count)]
+        for process in started:
+            self.wait_ready(process)
+        return started
+
+    def wait_ready(self, process: Process) -> None:
+        wait_for(lambda: "ready" in process.output() or not process.alive(), 60, what=f"{process.name} to start")
+        assert process.alive(), process.output()
+
+    def start_scheduler(self, tick: float = 0.1) -> Process:
+        index = self.started
+        self.started += 1
+        argv = [sys.executable, "-m", "orchestrator.cli", "scheduler", "--tick", str(tick)]
+        process = Process(f"scheduler{index}", argv, self.env, self.tmp / f"scheduler{index}.log")
         self.processes.append(process)
         return process
 
     def stop(self) -> None:
         for process in self.processes:
             if process.alive():
-                process.kill(signal.SIGTERM)
+                process.kill()
         self.processes.clear()
 
     # -- driving executions ----------------------------------------------------------------------
 
     def state_machine(self, definition: dict[str, Any], name: str | None = None) -> str:
         name = name or f"sm-{uuid.uuid4().hex[:10]}"
-        return self.service.create_state_machine(name=name, definition=json.dumps(definition), role_arn=ROLE)[
-            "stateMachineArn"]
+        created = self.service.create_state_machine(name=name, definition=json.dumps(definition), role_arn=ROLE)
+        return str(created["stateMachineArn"])
 
     def start(self, machine_arn: str, execution_input: Any = None, name: str | None = None) -> str:
-        result = self.service.start_execution(machine_arn, name=name, input=json.dumps(execution_input or {}))
+        text = json.dumps({} if execution_input is None else execution_input)
+        result = self.service.start_execution(machine_arn, name=name, input=text)
         return str(result["executionArn"])
+
+    def describe(self, execution_arn: str) -> dict[str, Any]:
+        return self.service.describe_execution(execution_arn)
 
     def wait(self, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
         return wait_for(
             lambda: (d := self.service.describe_execution(execution_arn))["status"] != "RUNNING" and d,
-            timeout, what=f"{execution_arn} to end")
+            timeout,
+            what=f"{execution_arn} to end",
+        )
+
+    def wait_all(self, execution_arns: list[str], timeout: float) -> dict[str, str]:
+        """Wait until every execution has ended (one query per poll); returns each one's status."""
+        pending = set(execution_arns)
+
+        def ended() -> bool:
+            pending.difference_update(a for a, s in self.statuses(list(pending)).items() if s in TERMINAL)
+            return not pending
+
+        wait_for(ended, timeout, poll=0.2, what=f"{len(pending)} execution(s) to end")
+        return self.statuses(execution_arns)
+
+    def statuses(self, execution_arns: list[str]) -> dict[str, str]:
+        with session_scope(self.settings.database_url) as session:
+            rows = session.execute(select(Execution.arn, Execution.status).where(Execution.arn.in_(execution_arns)))
+            return {arn: status for arn, status in rows}
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
@@ -155,29 +223,175 @@ class Cluster:
             if not token:
                 return events
 
+    def execution_id(self, arn: str) -> int:
+        with session_scope(self.settings.database_url) as session:
+            execution = state_machines.execution_by_arn(session, arn)
+            assert execution is not None
+            return execution.id
+
+    def timers(self, run_id: int | None = None) -> list[dict[str, Any]]:
+        with session_scope(self.settings.database_url) as session:
+            query = select(Timer.__table__)
+            if run_id is not None:
+                query = query.where(Timer.run_id == run_id)
+            return [dict(r._mapping) for r in session.execute(query)]
+
+    def tree_timers(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The timers of an execution and of every branch and iteration it runs."""
+        root_id = self.execution_id(execution_arn)
+        with session_scope(self.settings.database_url) as session:
+            runs_of_tree = select(Execution.id).where((Execution.id == root_id) | (Execution.root_id == root_id))
+            query = select(Timer.__table__).where(Timer.run_id.in_(runs_of_tree))
+            return [dict(r._mapping) for r in session.execute(query)]
+
+    def outbox_size(self) -> int:
+        with session_scope(self.settings.database_url) as session:
+            return int(session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
+
+    def token_for(self, execution_arn: str, timeout: float = 30) -> str:
+        """The task token the execution waits on (once its Task has been reached)."""
+        return str(
+            wait_for(
+                lambda: next(
+                    (t["token"] for t in self.service.pending_tokens() if t["executionArn"] == execution_arn), None
+                ),
+                timeout,
+                what=f"a task token of {execution_arn}",
+            )
+        )
+
+    def quiesce(self) -> None:
+        """Stop every execution still running and drop what the runtime still had to do."""
+        with session_scope(self.settings.database_url) as session:
+            running = list(
+                session.scalars(select(Execution.arn).where(Execution.root_id.is_(None), Execution.status == "RUNNING"))
+            )
+        for arn in running:
+            if arn:
+                self.service.stop_execution(arn, error="Test.Teardown", cause="the test ended")
+        with session_scope(self.settings.database_url) as session:
+            session.execute(delete(OutboxMessage))
+            session.execute(delete(Timer))
+
+
+# -- what a sound history looks like ---------------------------------------------------------------
+
 
 def assert_history_is_sound(events: list[dict[str, Any]]) -> None:
-    """Ids 1..n with no gap or repeat, and no state entered twice without an exit between."""
+    """Ids 1..n with no gap or repeat, links to earlier events, and at most one terminal event."""
     assert [e["id"] for e in events] == list(range(1, len(events) + 1))
     assert all(e["previousEventId"] < e["id"] for e in events)
     terminal = [e for e in events if e["type"].startswith("Execution") and e["type"] != "ExecutionStarted"]
     assert len(terminal) <= 1, [e["type"] for e in terminal]
 
 
-@pytest.fixture()
-def redis_cluster(database_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    cluster = Cluster(database_url, REDIS_URL, tmp_path)
-    yield cluster
-    cluster.stop()
+def event_name(event: dict[str, Any]) -> str | None:
+    """The state an event names (Entered/Exited events), if any."""
+    details = next((v for k, v in event.items() if k.endswith("EventDetails")), None)
+    return details.get("name") if isinstance(details, dict) else None
+
+
+def duplicated_transitions(events: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    """(type, state) pairs seen more than once, for a history of a workflow without loops, retries or
+    fan-out, where each state is entered and left once: a transition recorded twice shows here. An
+    event that names no state (LambdaFunctionScheduled, ...) counts in the state entered last."""
+    counted: collections.Counter[tuple[str, str | None]] = collections.Counter()
+    current = None
+    for event in events:
+        name = event_name(event)
+        if event["type"].endswith("StateEntered"):
+            current = name
+        counted[(event["type"], name or current)] += 1
+    return [key for key, n in counted.items() if n > 1]
+
+
+# -- fixtures --------------------------------------------------------------------------------------
+
+ClusterFactory = Callable[..., Cluster]
+
+
+def _purge_rabbit(app: Celery, queues: list[str]) -> None:
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in queues:
+            try:
+                channel.queue_purge(queue)
+            except Exception:  # the queue does not exist yet: nothing to purge
+                channel = connection.channel()
+
+
+def new_cluster(database_url: str, broker_url: str, tmp: Path, **options: Any) -> Cluster:
+    """A cluster on a clean broker: Redis DB flushed, or the RabbitMQ queues purged."""
+    cluster = Cluster(database_url, broker_url, tmp, **options)
+    cluster.tmp.mkdir(parents=True, exist_ok=True)
+    if broker_url.startswith("redis"):
+        redis.Redis.from_url(broker_url).flushdb()
+    else:
+        _purge_rabbit(cluster.app, [cluster.settings.engine_queue, cluster.settings.handler_queue])
+    return cluster
+
+
+def close_clusters(clusters: list[Cluster]) -> None:
+    """Kill every process first (so nothing moves), then stop what the clusters left running."""
+    for cluster in clusters:
+        cluster.stop()
+    for cluster in clusters:
+        cluster.quiesce()
+
+
+@contextlib.contextmanager
+def running_cluster(database_url: str, tmp: Path, *, workers: int = 1, **options: Any) -> Iterator[Cluster]:
+    """A Redis cluster with ``workers`` workers and a scheduler, for a module's tests to share."""
+    cluster = new_cluster(database_url, REDIS_URL, tmp, **options)
+    try:
+        cluster.start_scheduler()
+        if workers:
+            cluster.start_workers(workers)
+        yield cluster
+    finally:
+        close_clusters([cluster])
 
 
 @pytest.fixture()
-def rabbit_cluster(database_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    cluster = Cluster(database_url, RABBIT_URL, tmp_path)
-    yield cluster
-    cluster.stop()
+def cluster_factory(database_url: str, tmp_path: Path) -> Iterator[ClusterFactory]:
+    """Makes clusters (Redis by default) with the settings a test needs; cleans up after them."""
+    made: list[Cluster] = []
+
+    def make(broker_url: str = REDIS_URL, **options: Any) -> Cluster:
+        made.append(new_cluster(database_url, broker_url, tmp_path / f"cluster{len(made)}", **options))
+        return made[-1]
+
+    yield make
+    close_clusters(made)
+
+
+@pytest.fixture()
+def redis_cluster(cluster_factory: ClusterFactory) -> Cluster:
+    return cluster_factory()
+
+
+@pytest.fixture()
+def rabbit_cluster(cluster_factory: ClusterFactory) -> Cluster:
+    return cluster_factory(RABBIT_URL)
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+# -- figures for the closing note ------------------------------------------------------------------
+
+FIGURES: list[str] = []
+
+
+def report(line: str) -> None:
+    """A measured figure, printed in the terminal summary of the run (and at once, with -s)."""
+    FIGURES.append(line)
+    print(line)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.section("runtime figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

@@ -46,3 +46,27 @@ def fail(payload: Any, context: Any) -> None:
 @handler("arn:aws:states:::sns:publish.waitForTaskToken")
 def publish_with_token(payload: Any, context: Any) -> dict[str, Any]:
     return {"MessageId": "test-message"}
+
+
+@handler("flaky")
+def flaky(payload: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Fails (Test.Flaky) its first ``failures`` calls, counted in the file ``counter``."""
+    counter = Path(payload["counter"])
+    calls = int(counter.read_text()) + 1 if counter.exists() else 1
+    counter.write_text(str(calls))
+    if calls <= int(payload["failures"]):
+        raise Flaky(f"call {calls} fails")
+    return {"calls": calls, "retryCount": payload.get("retryCount")}
+
+
+class Flaky(Exception):
+    error = "Test.Flaky"
+
+
+@handler("tally")
+def tally(payload: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Appends a line to the file ``file`` (one per call), then sleeps ``seconds``."""
+    with Path(payload["file"]).open("a") as out:
+        out.write(f"{os.getpid()}\n")
+    time.sleep(float(payload.get("seconds", 0)))
+    return {"tallied": True}

@@ -4,35 +4,56 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import json
+import time
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from orchestrator import run_local
-from orchestrator.runtime.messages import ADVANCE
+from orchestrator.runtime.messages import ADVANCE, INVOKE
 from orchestrator.store import runs
 from orchestrator.store.db import session_scope
-from orchestrator.store.models import Timer
-from tests.runtime.conftest import Cluster, assert_history_is_sound, wait_for
-
-LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:{}"
+from orchestrator.store.models import OutboxMessage
+from tests.runtime.conftest import LAMBDA, Cluster, assert_history_is_sound, wait_for
 
 WORKFLOW: dict[str, Any] = {
     "StartAt": "Prepare",
     "States": {
         "Prepare": {"Type": "Pass", "Result": [1, 2, 3, 4], "ResultPath": "$.items", "Next": "Each"},
         "Each": {
-            "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2, "ResultPath": "$.added",
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "MaxConcurrency": 2,
+            "ResultPath": "$.added",
             "ItemSelector": {"n.$": "$$.Map.Item.Value"},
-            "ItemProcessor": {"StartAt": "Add", "States": {
-                "Add": {"Type": "Task", "Resource": LAMBDA.format("add"), "OutputPath": "$.n", "End": True}}},
+            "ItemProcessor": {
+                "StartAt": "Add",
+                "States": {"Add": {"Type": "Task", "Resource": LAMBDA.format("add"), "OutputPath": "$.n", "End": True}},
+            },
             "Next": "Pause",
         },
         "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Both"},
-        "Both": {"Type": "Parallel", "ResultPath": "$.both", "End": True, "Branches": [
-            {"StartAt": "Echo", "States": {"Echo": {"Type": "Task", "Resource": LAMBDA.format("echo"),
-                                                      "Parameters": {"side": "left"}, "End": True}}},
-            {"StartAt": "Right", "States": {"Right": {"Type": "Pass", "Result": "right", "End": True}}}]},
+        "Both": {
+            "Type": "Parallel",
+            "ResultPath": "$.both",
+            "End": True,
+            "Branches": [
+                {
+                    "StartAt": "Echo",
+                    "States": {
+                        "Echo": {
+                            "Type": "Task",
+                            "Resource": LAMBDA.format("echo"),
+                            "Parameters": {"side": "left"},
+                            "End": True,
+                        }
+                    },
+                },
+                {"StartAt": "Right", "States": {"Right": {"Type": "Pass", "Result": "right", "End": True}}},
+            ],
+        },
     },
 }
 
@@ -44,10 +65,9 @@ def test_a_workflow_with_task_map_wait_and_parallel_runs_to_the_end(redis_cluste
     execution = redis_cluster.start(machine, {"customer": "c-1"})
     result = redis_cluster.wait(execution)
     assert result["status"] == "SUCCEEDED", result
-    expected = run_local(WORKFLOW, {"customer": "c-1"}, handlers={
-        "add": lambda p, c: {"n": p["n"] + 1}, "echo": lambda p, c: p})
-    import json
-
+    expected = run_local(
+        WORKFLOW, {"customer": "c-1"}, handlers={"add": lambda p, c: {"n": p["n"] + 1}, "echo": lambda p, c: p}
+    )
     assert json.loads(result["output"]) == expected.output
     events = redis_cluster.history(execution)
     assert_history_is_sound(events)
@@ -57,38 +77,102 @@ def test_a_workflow_with_task_map_wait_and_parallel_runs_to_the_end(redis_cluste
 
 def test_a_message_delivered_twice_adds_no_event_twice(redis_cluster: Cluster) -> None:
     redis_cluster.start_worker(concurrency=4)
-    definition = {"StartAt": "Slow", "States": {
-        "Slow": {"Type": "Task", "Resource": LAMBDA.format("sleep"), "Parameters": {"seconds": 1}, "Next": "Done"},
-        "Done": {"Type": "Pass", "End": True}}}
+    definition = {
+        "StartAt": "Slow",
+        "States": {
+            "Slow": {"Type": "Task", "Resource": LAMBDA.format("sleep"), "Parameters": {"seconds": 1}, "Next": "Done"},
+            "Done": {"Type": "Pass", "End": True},
+        },
+    }
     machine = redis_cluster.state_machine(definition)
     execution = redis_cluster.start(machine)
-    execution_id = _execution_id(redis_cluster, execution)
+    execution_id = redis_cluster.execution_id(execution)
     # the first step's message, sent again (twice) while the task runs, and once more at the end
     for _ in range(2):
-        redis_cluster.app.send_task(ADVANCE, args=[execution_id, execution_id, 0, None, None],
-                                    queue=redis_cluster.settings.engine_queue)
+        redis_cluster.app.send_task(
+            ADVANCE, args=[execution_id, execution_id, 0, None, None], queue=redis_cluster.settings.engine_queue
+        )
     assert redis_cluster.wait(execution)["status"] == "SUCCEEDED"
-    redis_cluster.app.send_task(ADVANCE, args=[execution_id, execution_id, 1, {"kind": "task_succeeded", "output": {}},
-                                               None], queue=redis_cluster.settings.engine_queue)
-    wait_for(lambda: _outbox_size(redis_cluster) == 0, 10, what="the outbox to drain")
+    redis_cluster.app.send_task(
+        ADVANCE,
+        args=[execution_id, execution_id, 1, {"kind": "task_succeeded", "output": {}}, None],
+        queue=redis_cluster.settings.engine_queue,
+    )
+    wait_for(lambda: redis_cluster.outbox_size() == 0, 10, what="the outbox to drain")
+    types = [e["type"] for e in redis_cluster.history(execution)]
+    assert types == [
+        "ExecutionStarted",
+        "TaskStateEntered",
+        "LambdaFunctionScheduled",
+        "LambdaFunctionStarted",
+        "LambdaFunctionSucceeded",
+        "TaskStateExited",
+        "PassStateEntered",
+        "PassStateExited",
+        "ExecutionSucceeded",
+    ]
+
+
+def test_a_handler_message_delivered_twice_runs_the_handler_twice_and_records_it_once(
+    redis_cluster: Cluster, tmp_path: Path
+) -> None:
+    """At-least-once handlers, exactly-once transitions: the invoke message is published a second time
+    while its handler runs; the handler runs twice, the history shows the task once."""
+    redis_cluster.start_worker(concurrency=4)
+    calls = tmp_path / "calls"
+    definition = {
+        "StartAt": "Count",
+        "States": {
+            "Count": {
+                "Type": "Task",
+                "Resource": LAMBDA.format("tally"),
+                "Parameters": {"file": str(calls), "seconds": 1},
+                "Next": "Done",
+            },
+            "Done": {"Type": "Pass", "End": True},
+        },
+    }
+    execution = redis_cluster.start(redis_cluster.state_machine(definition))
+    wait_for(calls.exists, 30, what="the handler to run")
+    with session_scope(redis_cluster.settings.database_url) as session:
+        invoke = session.execute(select(OutboxMessage).where(OutboxMessage.task == INVOKE)).scalar_one()
+        args, queue = [*invoke.args, invoke.id], invoke.queue
+    redis_cluster.app.send_task(INVOKE, args=args, queue=queue)
+    assert redis_cluster.wait(execution)["status"] == "SUCCEEDED"
+    wait_for(lambda: len(calls.read_text().splitlines()) == 2, 30, what="the second run of the handler")
+    time.sleep(1.5)  # the second run's answer has come back by now, and was ignored
     types = [e["type"] for e in redis_cluster.history(execution)]
     assert types == ["ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted",
                      "LambdaFunctionSucceeded", "TaskStateExited", "PassStateEntered", "PassStateExited",
-                     "ExecutionSucceeded"]
+                     "ExecutionSucceeded"]  # fmt: skip
+    assert redis_cluster.outbox_size() == 0
 
 
 def test_a_paused_execution_survives_every_worker_and_the_scheduler_stopping(redis_cluster: Cluster) -> None:
     worker = redis_cluster.start_worker()
     scheduler = redis_cluster.start_scheduler()
-    definition = {"StartAt": "Approve", "States": {
-        "Approve": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
-                    "Parameters": {"Message": {"token.$": "$$.Task.Token"}}, "ResultPath": "$.decision",
-                    "Next": "After"},
-        "After": {"Type": "Wait", "Seconds": 1, "End": True}}}
+    definition = {
+        "StartAt": "Approve",
+        "States": {
+            "Approve": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
+                "Parameters": {"Message": {"token.$": "$$.Task.Token"}},
+                "ResultPath": "$.decision",
+                "Next": "After",
+            },
+            "After": {"Type": "Wait", "Seconds": 1, "End": True},
+        },
+    }
     machine = redis_cluster.state_machine(definition)
     execution = redis_cluster.start(machine, {"amount": 7000})
-    token = wait_for(lambda: next((t["token"] for t in redis_cluster.service.pending_tokens()
-                                   if t["executionArn"] == execution), None), 30, what="the task token")
+    token = wait_for(
+        lambda: next(
+            (t["token"] for t in redis_cluster.service.pending_tokens() if t["executionArn"] == execution), None
+        ),
+        30,
+        what="the task token",
+    )
     worker.kill()
     scheduler.kill()
     redis_cluster.service.send_task_success(token, '{"approved": true}')
@@ -105,8 +189,8 @@ def test_a_wait_of_a_year_is_one_timer_row_and_fires_when_its_time_comes(redis_c
     definition = {"StartAt": "Year", "States": {"Year": {"Type": "Wait", "Seconds": 365 * 86400, "End": True}}}
     machine = redis_cluster.state_machine(definition)
     execution = redis_cluster.start(machine)
-    execution_id = _execution_id(redis_cluster, execution)
-    timers = wait_for(lambda: _timers(redis_cluster, execution_id), 30, what="the timer row")
+    execution_id = redis_cluster.execution_id(execution)
+    timers = wait_for(lambda: redis_cluster.timers(execution_id), 30, what="the timer row")
     assert len(timers) == 1 and timers[0]["kind"] == "wait"
     assert timers[0]["fire_at"] > dt.datetime.now(dt.UTC) + dt.timedelta(days=364)
     redis_cluster.start_scheduler()
@@ -114,26 +198,4 @@ def test_a_wait_of_a_year_is_one_timer_row_and_fires_when_its_time_comes(redis_c
     with session_scope(redis_cluster.settings.database_url) as session:
         runs.shift_timers(session, dt.timedelta(days=366))
     assert redis_cluster.wait(execution, timeout=30)["status"] == "SUCCEEDED"
-    assert _timers(redis_cluster, execution_id) == []
-
-
-def _execution_id(cluster: Cluster, arn: str) -> int:
-    from orchestrator.store import state_machines
-
-    with session_scope(cluster.settings.database_url) as session:
-        execution = state_machines.execution_by_arn(session, arn)
-        assert execution is not None
-        return execution.id
-
-
-def _timers(cluster: Cluster, execution_id: int) -> list[dict[str, Any]]:
-    with session_scope(cluster.settings.database_url) as session:
-        rows = session.execute(select(Timer.__table__).where(Timer.run_id == execution_id))
-        return [dict(r._mapping) for r in rows]
-
-
-def _outbox_size(cluster: Cluster) -> int:
-    from orchestrator.store.models import OutboxMessage
-
-    with session_scope(cluster.settings.database_url) as session:
-        return int(session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
+    assert redis_cluster.timers(execution_id) == []

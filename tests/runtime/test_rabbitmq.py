@@ -1,0 +1,46 @@
+"""RabbitMQ as the broker: the same workflow (Task, Map, Wait, Parallel) runs, and a killed worker's
+message comes back (RabbitMQ requeues what an unacknowledged consumer held when its connection closes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from orchestrator import run_local
+from tests.runtime.conftest import Cluster, ClusterFactory, assert_history_is_sound, duplicated_transitions, wait_for
+from tests.runtime.test_crashes import CHAIN, CHAIN_EVENTS, _running_handler
+from tests.runtime.test_durable import WORKFLOW
+
+
+def test_a_workflow_with_task_map_and_wait_runs_on_rabbitmq(rabbit_cluster: Cluster) -> None:
+    rabbit_cluster.start_worker()
+    rabbit_cluster.start_scheduler()
+    machine = rabbit_cluster.state_machine(WORKFLOW)
+    execution = rabbit_cluster.start(machine, {"customer": "c-2"})
+    result = rabbit_cluster.wait(execution)
+    assert result["status"] == "SUCCEEDED", result
+    expected = run_local(
+        WORKFLOW, {"customer": "c-2"}, handlers={"add": lambda p, c: {"n": p["n"] + 1}, "echo": lambda p, c: p}
+    )
+    assert json.loads(result["output"]) == expected.output
+    events = rabbit_cluster.history(execution)
+    assert_history_is_sound(events)
+    assert {"MapIterationSucceeded", "WaitStateExited", "LambdaFunctionSucceeded"} <= {e["type"] for e in events}
+
+
+def test_a_worker_killed_mid_handler_on_rabbitmq_loses_nothing(cluster_factory: ClusterFactory, tmp_path: Path) -> None:
+    from tests.runtime.conftest import RABBIT_URL
+
+    cluster = cluster_factory(RABBIT_URL, visibility_timeout=5)
+    cluster.start_worker()
+    cluster.start_scheduler()
+    machine = cluster.state_machine(CHAIN)
+    marker = tmp_path / "handler.pid"
+    execution = cluster.start(machine, {"seconds": 1.5, "marker": str(marker)})
+    _, worker = wait_for(lambda: _running_handler(cluster, [marker]), 30, what="the handler to run")
+    worker.kill()
+    cluster.start_worker()
+    assert cluster.wait(execution, timeout=60)["status"] == "SUCCEEDED"
+    events = cluster.history(execution)
+    assert [e["type"] for e in events] == CHAIN_EVENTS
+    assert duplicated_transitions(events) == []
