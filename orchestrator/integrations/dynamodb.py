@@ -485,7 +485,9 @@ class _Read:
 
 
 def _read_options(action: str, params: dict[str, Any], refs: ex.Placeholders) -> _Read:
-    select = _enum(params, "Select", _SELECT, "ALL_ATTRIBUTES")
+    # Without a Select, a ProjectionExpression means SPECIFIC_ATTRIBUTES.
+    default = "SPECIFIC_ATTRIBUTES" if params.get("ProjectionExpression") is not None else "ALL_ATTRIBUTES"
+    select = _enum(params, "Select", _SELECT, default)
     limit = params.get("Limit")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise constraint(limit, "limit", "Member must have value greater than or equal to 1")

@@ -86,7 +86,7 @@ def number_text(number: decimal.Decimal) -> str:
     """The canonical text of ``number``, checked against DynamoDB's precision and range."""
     if number.is_zero():
         return "0"
-    reduced = _WIDE.reduce(number)
+    reduced = number.normalize(_WIDE)
     if len(reduced.as_tuple().digits) > 38:
         raise invalid("Attempting to store more than 38 significant digits in a Number")
     if reduced.adjusted() > 125:

@@ -15,6 +15,7 @@ from orchestrator.service.executions import ExecutionActions
 from orchestrator.service.express import ExpressActions
 from orchestrator.service.map_runs import MapRunActions
 from orchestrator.service.state_machines import StateMachineActions
+from orchestrator.service.tables import TableActions
 from orchestrator.service.tags import TagActions
 from orchestrator.service.testing import TestStateActions
 from orchestrator.service.tokens import TaskTokenActions
@@ -35,5 +36,6 @@ class Service(
     MapRunActions,
     TestStateActions,
     TopicActions,
+    TableActions,
 ):
     """Every action, bound to a configuration and a Celery app (for publishing)."""
