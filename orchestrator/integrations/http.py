@@ -28,7 +28,10 @@ HttpInvoke|<region>`` and ``Range: bytes=0-262144``.
 
 from __future__ import annotations
 
+import atexit
 import base64
+import functools
+import http.cookiejar
 import json
 import os
 import threading
@@ -269,7 +272,7 @@ def _fetch_token(connection: dict[str, Any], timeout: float) -> tuple[str, float
         form["scope"] = str(connection["scope"])
     auth = httpx.BasicAuth(str(connection.get("client_id", "")), str(connection.get("client_secret", "")))
     try:
-        response = httpx.post(str(connection.get("token_url")), data=form, auth=auth, timeout=timeout)
+        response = client().post(str(connection.get("token_url")), data=form, auth=auth, timeout=timeout)
         document = response.json() if response.is_success else None
     except (httpx.HTTPError, ValueError) as exc:
         raise IntegrationError(CONNECTION_ERROR, f"The OAuth token request failed: {exc}") from None
@@ -283,6 +286,20 @@ def _fetch_token(connection: dict[str, Any], timeout: float) -> tuple[str, float
 
 
 # -- calling -------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def client() -> httpx.Client:
+    """One client (and connection pool) per process: making one costs a tenth of a second. It keeps
+    no cookies: one execution's calls must not carry what another's were given."""
+    shared = httpx.Client(follow_redirects=True, cookies=no_cookies())
+    atexit.register(shared.close)  # close the pooled connections instead of leaving them to the collector
+    return shared
+
+
+def no_cookies() -> http.cookiejar.CookieJar:
+    """A cookie jar that refuses every cookie."""
+    return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
 def timeout_seconds() -> float:
@@ -305,7 +322,8 @@ def build_request(call: HttpCall, region: str, timeout: float) -> httpx.Request:
     url = httpx.URL(call.endpoint)
     if query:
         url = url.copy_merge_params(query)
-    return httpx.Request(call.method, url, headers=headers, content=content)
+    timeouts = httpx.Timeout(timeout).as_dict()
+    return httpx.Request(call.method, url, headers=headers, content=content, extensions={"timeout": timeouts})
 
 
 def _content(call: HttpCall, extra: Any, headers: dict[str, str]) -> bytes | None:
@@ -356,8 +374,7 @@ def invoke(call: HttpCall, region: str, timeout: float) -> dict[str, Any]:
     """Make the call; returns the result, or raises IntegrationError as AWS names the failure."""
     request = build_request(call, region, timeout)
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True) as client:
-            response = client.send(request)
+        response = client().send(request)
     except httpx.TimeoutException:
         raise IntegrationError(
             "States.Http.Socket", f"The request to {call.endpoint} timed out after {timeout:g} seconds"
