@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -255,5 +256,22 @@ def _add(
         epilog=f"example:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(func=func)
+    parser.set_defaults(func=_reporting(func))
     return parser
+
+
+def _reporting(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """The command, printing its refusals itself: under ``python -m orchestrator.cli``, ``main`` is
+    ``__main__.main`` and knows other classes of UsageError and ActionError than the ones raised here."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except cli.UsageError as exc:
+            print(f"orchestrator tables: {exc}", file=sys.stderr)
+            return 2
+        except cli.ActionError as exc:
+            print(f"orchestrator tables: {exc}", file=sys.stderr)
+            return 1
+
+    return run

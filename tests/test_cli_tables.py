@@ -7,6 +7,9 @@ on the table the CLI loaded, as the credit-application example does.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +236,19 @@ def test_every_command_has_help_with_an_example(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert f"usage: orchestrator tables {command}" in out
     assert f"example:\n  orchestrator tables {command}" in out
+
+
+def test_python_dash_m_reports_errors_without_a_traceback(home: Path) -> None:
+    # Under `python -m orchestrator.cli`, cli.py runs as __main__ (the cluster starts workers that way).
+    env = {**os.environ, "ORCHESTRATOR_HOME": str(home)}
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "tables", "scan", "Nowhere"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        "orchestrator tables: ResourceNotFoundException: Requested resource not found: Table: Nowhere not found\n"
+    )
