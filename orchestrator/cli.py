@@ -346,6 +346,19 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_check(args: argparse.Namespace) -> int:
+    """Exit 0 when the schema is at the newest migration (for an init container waiting on the migration)."""
+    from orchestrator import config
+    from orchestrator.store.migrate import is_current
+
+    settings = config.load()
+    if is_current(settings.database_url):
+        print(f"database schema is up to date: {_safe_url(settings.database_url)}")
+        return 0
+    print(f"database schema is behind: run `orchestrator db upgrade` ({_safe_url(settings.database_url)})")
+    return 1
+
+
 def cmd_executions_list(args: argparse.Namespace) -> int:
     service = _service()
     arn = args.state_machine if args.state_machine.startswith("arn:") else service.state_machine_arn(args.state_machine)
@@ -553,6 +566,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = subparsers.add_parser("db", help="Manage the database schema.", description="Manage the database schema.")
     db_commands = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    _add(
+        db_commands,
+        "check",
+        cmd_db_check,
+        "Exit 0 if the schema is at the newest migration, 1 if `db upgrade` is needed.",
+        "orchestrator db check",
+    )
     _add(
         db_commands,
         "upgrade",

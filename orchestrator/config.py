@@ -17,6 +17,10 @@
   ``orchestrator serve`` binds to 127.0.0.1 only.
 - ``ORCHESTRATOR_SCHEDULER_HEARTBEAT`` (``$ORCHESTRATOR_HOME/scheduler.heartbeat``): the file the
   scheduler touches after every tick; ``orchestrator health --scheduler`` checks it is fresh.
+- ``ORCHESTRATOR_AWS_SDK`` (``boto3`` to enable) / ``ORCHESTRATOR_AWS_ENDPOINT_URL``: let
+  ``aws-sdk:`` Task states that no local integration serves call AWS (or that endpoint) through boto3.
+- ``ORCHESTRATOR_CONNECTIONS_FILE``: the HTTP Task's named connections (credentials), JSON.
+- ``ORCHESTRATOR_HTTP_TIMEOUT`` (``60``): seconds before an HTTP Task fails with States.Http.Socket.
 - ``ORCHESTRATOR_REGION`` / ``ORCHESTRATOR_ACCOUNT`` (``us-east-1`` / ``123456789012``): what ARNs say.
 
 Everything reads the environment when asked (`load`), so tests and subprocesses can set it.
