@@ -562,7 +562,7 @@ def query(session: Session, params: Any) -> dict[str, Any]:
                     "Filter Expression can only contain non-primary key attributes: Primary key attribute: "
                     f"{path.elements[0]}"
                 )
-    start = _start_key(schema, read.start)
+    start = _start_key(schema, read.start, "query")
     rows = store.partition(session, schema.table_id, ex.key_text(partition.values[0]))
     items = sorted((r.item for r in rows), key=schema.order, reverse=not forward)
     if sort is not None:
@@ -598,10 +598,13 @@ def _key_conditions(
     return partition, sort
 
 
-def _start_key(schema: Schema, start: Any) -> ex.Item | None:
+def _start_key(schema: Schema, start: Any, action: str) -> ex.Item | None:
     if start is None:
         return None
-    message = "The provided starting key is invalid: The provided key element does not match the schema"
+    # Query says less than Scan about a start key that does not fit the table.
+    message = "The provided starting key is invalid"
+    if action == "scan":
+        message += ": The provided key element does not match the schema"
     return schema.check_key(start, "exclusiveStartKey", message)
 
 
@@ -613,7 +616,7 @@ def scan(session: Session, params: Any) -> dict[str, Any]:
     segment = _segment(params)
     schema = find_table(session, table_name(params.get("TableName")))
     _no_index(params, schema)
-    start = _start_key(schema, read.start)
+    start = _start_key(schema, read.start, "scan")
     rows = store.all_items(session, schema.table_id)
     if segment is not None:
         rows = [r for r in rows if zlib.crc32(r.partition_key.encode()) % segment[1] == segment[0]]

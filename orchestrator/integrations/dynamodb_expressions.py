@@ -167,6 +167,8 @@ def _check_set(kind: str, raw: Any) -> list[Any]:
     if not isinstance(raw, list):
         raise invalid(f"Invalid attribute value: an {kind} value must be an array")
     if not raw:
+        if kind == "BS":
+            raise invalid("One or more parameter values were invalid: Binary sets should not be empty")
         raise invalid(f"One or more parameter values were invalid: An {_SET_NAMES[kind]} set  may not be empty")
     element = SET_TYPES[kind]
     members = [_check_payload(element, m, 0) for m in raw]

@@ -83,6 +83,7 @@ def test_numbers_dynamodb_refuses(text: str, message: str) -> None:
             "One or more parameter values were invalid: Null attribute value types must have the value of true",
         ),
         ({"SS": []}, "One or more parameter values were invalid: An string set  may not be empty"),
+        ({"BS": []}, "One or more parameter values were invalid: Binary sets should not be empty"),
         (
             {"NS": ["1", "1.0"]},
             "One or more parameter values were invalid: Input collection [1, 1.0] contains duplicates.",
