@@ -9,6 +9,7 @@ from orchestrator.asl.parse import parse, validate
 from orchestrator.engine.local import ExecutionResult, RealClock, VirtualClock
 from orchestrator.engine.outcomes import TaskContext
 from orchestrator.integrations.registry import handler
+from orchestrator.integrations.subscribers import subscriber
 from orchestrator.local import run_local
 
 __version__ = "0.1.0"
@@ -25,5 +26,6 @@ __all__ = [
     "handler",
     "parse",
     "run_local",
+    "subscriber",
     "validate",
 ]

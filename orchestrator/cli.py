@@ -656,6 +656,10 @@ def build_parser() -> argparse.ArgumentParser:
         "orchestrator tokens list --json",
     )
     tk_list.add_argument("--json", action="store_true", help="print as JSON")
+
+    from orchestrator import cli_topics
+
+    cli_topics.register(subparsers)
     return parser
 
 
