@@ -657,8 +657,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tk_list.add_argument("--json", action="store_true", help="print as JSON")
 
-    from orchestrator import cli_topics
+    from orchestrator import cli_tables, cli_topics
 
+    cli_tables.register(subparsers)
     cli_topics.register(subparsers)
     return parser
 
