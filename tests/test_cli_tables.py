@@ -166,7 +166,7 @@ def test_load_is_all_or_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[st
     status, out, err = run(capsys, "load", broken)
     assert (status, out) == (1, "")
     assert err == (
-        "orchestrator tables: ValidationException: "
+        "orchestrator tables load: ValidationException: "
         "One or more parameter values were invalid: Missing the key id in the item\n"
     )
     assert run(capsys, "list") == (0, "no tables\n", "")
@@ -225,7 +225,7 @@ def test_errors_are_one_line_with_a_nonzero_status(
     capsys: pytest.CaptureFixture[str], argv: list[str], status: int, error: str
 ) -> None:
     assert run(capsys, "create", "Orders", "--key", "id:S")[0] == 0
-    assert run(capsys, *argv) == (status, "", f"orchestrator tables: {error}\n")
+    assert run(capsys, *argv) == (status, "", f"orchestrator tables {argv[0]}: {error}\n")
 
 
 @pytest.mark.parametrize("command", ["create", "put", "get", "scan", "load", "describe", "list", "delete"])
@@ -239,7 +239,7 @@ def test_every_command_has_help_with_an_example(capsys: pytest.CaptureFixture[st
 
 
 def test_python_dash_m_reports_errors_without_a_traceback(home: Path) -> None:
-    # Under `python -m orchestrator.cli`, cli.py runs as __main__ (the cluster starts workers that way).
+    # The cluster starts workers with `python -m orchestrator.cli`; its errors must read as the command's do.
     env = {**os.environ, "ORCHESTRATOR_HOME": str(home)}
     done = subprocess.run(
         [sys.executable, "-m", "orchestrator.cli", "tables", "scan", "Nowhere"],
@@ -250,5 +250,5 @@ def test_python_dash_m_reports_errors_without_a_traceback(home: Path) -> None:
     )
     assert done.returncode == 1
     assert done.stderr == (
-        "orchestrator tables: ResourceNotFoundException: Requested resource not found: Table: Nowhere not found\n"
+        "orchestrator tables scan: ResourceNotFoundException: Requested resource not found: Table: Nowhere not found\n"
     )

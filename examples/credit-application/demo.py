@@ -29,7 +29,7 @@ from orchestrator.follow import Printer, follow
 from orchestrator.integrations import registry
 from orchestrator.runtime.app import app
 from orchestrator.runtime.embedded import EmbeddedRuntime
-from orchestrator.service import Service
+from orchestrator.service import Service, ServiceError
 from orchestrator.store.db import session_scope
 from orchestrator.store.migrate import upgrade
 
@@ -79,7 +79,7 @@ def set_up(service: Service) -> str:
     try:
         service.describe_state_machine(arn)
         service.update_state_machine(arn, definition=definition)
-    except Exception:  # noqa: BLE001 - the first run: it does not exist yet
+    except ServiceError:  # the first run: it does not exist yet
         service.create_state_machine(name=MACHINE, definition=definition, role_arn=ROLE)
     print(f"State machine {arn}\n  topic TaskTokenTopic, table GetCreditBureau (3 bureaus)\n")
     return arn
@@ -88,8 +88,10 @@ def set_up(service: Service) -> str:
 def run(service: Service, machine: str, input_file: str, *, approve: bool) -> dict[str, Any]:
     application = json.loads((HERE / input_file).read_text())
     name = f"{input_file.removesuffix('.json')}-{int(time.time())}"
-    print(f"=== Application of {application['data']['firstname']}: {application['creditRequested']} requested "
-          f"({input_file})")
+    print(
+        f"=== Application of {application['data']['firstname']}: {application['creditRequested']} requested "
+        f"({input_file})"
+    )
     started = service.start_execution(machine, name=name, input=json.dumps(application))
     if approve:
         threading.Thread(target=grant_when_asked, args=(service, started["executionArn"]), daemon=True).start()

@@ -8,45 +8,29 @@ readable line on stderr with a non-zero exit, never as a traceback.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import functools
 import json
 import logging
 import re
 import sys
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from orchestrator import __version__
-
-
-class UsageError(Exception):
-    """A problem with what the user asked for; printed without a traceback, exit status 2."""
-
-
-def _read_text(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8") if path != "-" else sys.stdin.read()
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a definition file") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: {exc.strerror}") from None
-
-
-def parse_json_argument(value: str, what: str) -> Any:
-    """A JSON value given inline, or as ``@file`` (``@-`` reads stdin)."""
-    text = _read_text(value[1:]) if value.startswith("@") else value
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
-
+from orchestrator.cli.common import (
+    ActionError,
+    UsageError,
+    add_command,
+    ensure_schema,
+    open_service,
+    parse_json_argument,
+    print_json,
+    quiet_celery,
+    read_text,
+    safe_url,
+    service_call,
+)
 
 # -- validate --------------------------------------------------------------------------------------
 
@@ -58,7 +42,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     reports = []
     for path in args.files:
         try:
-            diagnostics = validate(_read_text(path))
+            diagnostics = validate(read_text(path))
         except UsageError as exc:
             reports.append((path, None, str(exc)))
             continue
@@ -105,52 +89,6 @@ def _validation_json(path: str, diagnostics: list[Any] | None, problem: str | No
 # -- the durable runtime -----------------------------------------------------------------------------
 
 
-def _service() -> Any:
-    from orchestrator.service import Service
-
-    return Service()
-
-
-def _service_call(call: Callable[[], Any]) -> Any:
-    """Run a service action; its AWS error becomes a one-line message (exit status 1)."""
-    from orchestrator.service import ServiceError
-
-    try:
-        return call()
-    except ServiceError as exc:
-        raise ActionError(f"{exc.code}: {exc.message}") from None
-
-
-class ActionError(Exception):
-    """The engine refused an action (an AWS-style error); printed without a traceback, exit status 1."""
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, default=_json_default))
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _quiet_celery() -> None:
-    """The embedded worker's start-up chatter is not for a person running a workflow."""
-    warnings.filterwarnings("ignore", module="celery.platforms")
-    for name in ("celery", "kombu", "amqp"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
-def _ensure_schema(settings: Any) -> None:
-    from orchestrator.store.migrate import is_current, upgrade
-
-    if settings.is_sqlite:
-        upgrade(settings.database_url)
-    elif not is_current(settings.database_url):
-        raise UsageError("the database schema is not up to date: run `orchestrator db upgrade` first")
-
-
 def _machine_name(path: str) -> str:
     name = Path(path).name
     for suffix in (".json", ".asl", ".yaml", ".yml"):
@@ -165,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.integrations import registry
     from orchestrator.service import Service, ServiceError
 
-    text = _read_text(args.file)
+    text = read_text(args.file)
     errors = [d for d in validate(text) if d.severity == "ERROR"]
     if errors:
         print(f"{args.file}: not a valid state machine:", file=sys.stderr)
@@ -175,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     execution_input = parse_json_argument(args.input, "--input") if args.input is not None else {}
     settings = config.load()
     registry.load_modules(settings.handler_modules)
-    _ensure_schema(settings)
+    ensure_schema(settings)
     service = Service(settings)
     name = args.state_machine_name or _machine_name(args.file)
     role = f"arn:aws:iam::{settings.account}:role/orchestrator"
@@ -184,7 +122,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from orchestrator.runtime.app import app
         from orchestrator.runtime.embedded import EmbeddedRuntime
 
-        _quiet_celery()
+        quiet_celery()
         runtime = EmbeddedRuntime(app, settings).start()
     try:
         try:
@@ -193,8 +131,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             if exc.code != "StateMachineAlreadyExists":
                 raise ActionError(f"{exc.code}: {exc.message}") from None
             arn = service.state_machine_arn(name)
-            _service_call(lambda: service.update_state_machine(arn, definition=text))
-        started = _service_call(lambda: service.start_execution(arn, name=args.name, input=json.dumps(execution_input)))
+            service_call(lambda: service.update_state_machine(arn, definition=text))
+        started = service_call(lambda: service.start_execution(arn, name=args.name, input=json.dumps(execution_input)))
         if not args.json:
             print(f"Started {started['executionArn']}")
         printer = None if args.json else Printer(sys.stdout, tokens=service.pending_tokens)
@@ -203,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if runtime is not None:
             runtime.stop()
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
         _print_outcome(result)
     return 0 if result["status"] == "SUCCEEDED" else 1
@@ -246,7 +184,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    print(f"orchestrator scheduler: firing timers in {_safe_url(settings.database_url)}", flush=True)
+    print(f"orchestrator scheduler: firing timers in {safe_url(settings.database_url)}", flush=True)
     settings.scheduler_heartbeat.parent.mkdir(parents=True, exist_ok=True)
     Scheduler(app, settings, tick=args.tick).run_forever(stop, heartbeat=settings.scheduler_heartbeat)
     return 0
@@ -283,17 +221,13 @@ def cmd_health(args: argparse.Namespace) -> int:
         if not fresh:
             report["status"] = "degraded"
     if args.json:
-        _print_json(report)
+        print_json(report)
     else:
         for part, detail in report.items():
             if isinstance(detail, dict):
                 print(f"{part}: {detail.get('status')}" + (f" ({detail['error']})" if detail.get("error") else ""))
         print(f"overall: {report['status']}")
     return 0 if report["status"] == "ok" else 1
-
-
-def _safe_url(url: str) -> str:
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -315,13 +249,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if settings.is_sqlite:
-        _ensure_schema(settings)
+        ensure_schema(settings)
     runtime = None
     if settings.embedded_broker:
         from orchestrator.runtime.app import app
         from orchestrator.runtime.embedded import EmbeddedRuntime
 
-        _quiet_celery()
+        quiet_celery()
         runtime = EmbeddedRuntime(app, settings).start()
     print(
         f"orchestrator serve: listening on http://{host}:{args.port} "
@@ -342,7 +276,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
     settings = config.load()
     upgrade(settings.database_url)
-    print(f"database schema is up to date: {_safe_url(settings.database_url)}")
+    print(f"database schema is up to date: {safe_url(settings.database_url)}")
     return 0
 
 
@@ -353,18 +287,18 @@ def cmd_db_check(args: argparse.Namespace) -> int:
 
     settings = config.load()
     if is_current(settings.database_url):
-        print(f"database schema is up to date: {_safe_url(settings.database_url)}")
+        print(f"database schema is up to date: {safe_url(settings.database_url)}")
         return 0
-    print(f"database schema is behind: run `orchestrator db upgrade` ({_safe_url(settings.database_url)})")
+    print(f"database schema is behind: run `orchestrator db upgrade` ({safe_url(settings.database_url)})")
     return 1
 
 
 def cmd_executions_list(args: argparse.Namespace) -> int:
-    service = _service()
+    service = open_service()
     arn = args.state_machine if args.state_machine.startswith("arn:") else service.state_machine_arn(args.state_machine)
-    page = _service_call(lambda: service.list_executions(arn, status_filter=args.status, max_results=args.limit))
+    page = service_call(lambda: service.list_executions(arn, status_filter=args.status, max_results=args.limit))
     if args.json:
-        _print_json(page)
+        print_json(page)
         return 0
     for item in page["executions"]:
         stop = item.get("stopDate")
@@ -376,9 +310,9 @@ def cmd_executions_list(args: argparse.Namespace) -> int:
 
 
 def cmd_executions_describe(args: argparse.Namespace) -> int:
-    result = _service_call(lambda: _service().describe_execution(args.execution_arn))
+    result = service_call(lambda: open_service().describe_execution(args.execution_arn))
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
         for key in (
             "executionArn",
@@ -397,11 +331,11 @@ def cmd_executions_describe(args: argparse.Namespace) -> int:
 
 
 def cmd_executions_history(args: argparse.Namespace) -> int:
-    service = _service()
+    service = open_service()
     events: list[dict[str, Any]] = []
     token = None
     while True:
-        page = _service_call(
+        page = service_call(
             functools.partial(
                 service.get_execution_history,
                 args.execution_arn,
@@ -415,7 +349,7 @@ def cmd_executions_history(args: argparse.Namespace) -> int:
         if not token:
             break
     if args.json:
-        _print_json({"events": events})
+        print_json({"events": events})
         return 0
     for event in events:
         details = next((v for k, v in event.items() if k.endswith("EventDetails")), None)
@@ -428,27 +362,27 @@ def cmd_executions_history(args: argparse.Namespace) -> int:
 
 def cmd_send_task_success(args: argparse.Namespace) -> int:
     output = parse_json_argument(args.output, "--output")
-    _service_call(lambda: _service().send_task_success(args.token, json.dumps(output)))
+    service_call(lambda: open_service().send_task_success(args.token, json.dumps(output)))
     print("task completed")
     return 0
 
 
 def cmd_send_task_failure(args: argparse.Namespace) -> int:
-    _service_call(lambda: _service().send_task_failure(args.token, error=args.error, cause=args.cause))
+    service_call(lambda: open_service().send_task_failure(args.token, error=args.error, cause=args.cause))
     print("task failed")
     return 0
 
 
 def cmd_send_task_heartbeat(args: argparse.Namespace) -> int:
-    _service_call(lambda: _service().send_task_heartbeat(args.token))
+    service_call(lambda: open_service().send_task_heartbeat(args.token))
     print("heartbeat recorded")
     return 0
 
 
 def cmd_tokens_list(args: argparse.Namespace) -> int:
-    tokens = _service().pending_tokens()
+    tokens = open_service().pending_tokens()
     if args.json:
-        _print_json(tokens)
+        print_json(tokens)
         return 0
     if not tokens:
         print("no task is waiting for a token")
@@ -463,21 +397,6 @@ def cmd_tokens_list(args: argparse.Namespace) -> int:
 # -- the parser ------------------------------------------------------------------------------------
 
 
-Command = Callable[[argparse.Namespace], int]
-
-
-def _add(subparsers: Any, name: str, func: Command, help_text: str, example: str) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        name,
-        help=help_text,
-        description=help_text,
-        epilog=f"example:\n  {example}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.set_defaults(func=func)
-    return parser
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="orchestrator",
@@ -488,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"orchestrator {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    validate = _add(
+    validate = add_command(
         subparsers,
         "validate",
         cmd_validate,
@@ -502,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print ValidateStateMachineDefinition's result shape instead of text",
     )
 
-    run = _add(
+    run = add_command(
         subparsers,
         "run",
         cmd_run,
@@ -517,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--state-machine-name", help="the state machine to create or update (default: from FILE)")
     run.add_argument("--json", action="store_true", help="print only DescribeExecution's result, as JSON")
 
-    worker = _add(
+    worker = add_command(
         subparsers,
         "worker",
         cmd_worker,
@@ -527,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--queues", "-Q", help="queues to consume (default: the engine's and the handlers')")
     worker.add_argument("--loglevel", "-l", default="INFO", help="log level (default: INFO)")
 
-    serve = _add(
+    serve = add_command(
         subparsers,
         "serve",
         cmd_serve,
@@ -540,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="warning", help="uvicorn's log level (default warning)")
     serve.add_argument("--access-log", action="store_true", help="log every request")
 
-    scheduler = _add(
+    scheduler = add_command(
         subparsers,
         "scheduler",
         cmd_scheduler,
@@ -549,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scheduler.add_argument("--tick", type=float, default=0.25, help="seconds between checks when idle")
 
-    health = _add(
+    health = add_command(
         subparsers,
         "health",
         cmd_health,
@@ -566,14 +485,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = subparsers.add_parser("db", help="Manage the database schema.", description="Manage the database schema.")
     db_commands = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
-    _add(
+    add_command(
         db_commands,
         "check",
         cmd_db_check,
         "Exit 0 if the schema is at the newest migration, 1 if `db upgrade` is needed.",
         "orchestrator db check",
     )
-    _add(
+    add_command(
         db_commands,
         "upgrade",
         cmd_db_upgrade,
@@ -585,7 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
         "executions", help="List and inspect executions.", description="List and inspect executions."
     )
     ex_commands = executions.add_subparsers(dest="executions_command", metavar="COMMAND", required=True)
-    ex_list = _add(
+    ex_list = add_command(
         ex_commands,
         "list",
         cmd_executions_list,
@@ -596,7 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex_list.add_argument("--status", help="RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED")
     ex_list.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     ex_list.add_argument("--json", action="store_true", help="print ListExecutions' result as JSON")
-    ex_describe = _add(
+    ex_describe = add_command(
         ex_commands,
         "describe",
         cmd_executions_describe,
@@ -605,7 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex_describe.add_argument("execution_arn", metavar="EXECUTION_ARN")
     ex_describe.add_argument("--json", action="store_true", help="print DescribeExecution's result as JSON")
-    ex_history = _add(
+    ex_history = add_command(
         ex_commands,
         "history",
         cmd_executions_history,
@@ -616,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex_history.add_argument("--reverse", action="store_true", help="newest first")
     ex_history.add_argument("--json", action="store_true", help="print GetExecutionHistory's events as JSON")
 
-    success = _add(
+    success = add_command(
         subparsers,
         "send-task-success",
         cmd_send_task_success,
@@ -625,7 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     success.add_argument("token", metavar="TOKEN")
     success.add_argument("--output", required=True, help="the task's result: JSON, or @file")
-    failure = _add(
+    failure = add_command(
         subparsers,
         "send-task-failure",
         cmd_send_task_failure,
@@ -635,7 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
     failure.add_argument("token", metavar="TOKEN")
     failure.add_argument("--error", help="the error name (Retry and Catch match on it)")
     failure.add_argument("--cause", help="a longer explanation")
-    heartbeat = _add(
+    heartbeat = add_command(
         subparsers,
         "send-task-heartbeat",
         cmd_send_task_heartbeat,
@@ -648,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
         "tokens", help="Tasks waiting on task tokens.", description="Tasks waiting on task tokens."
     )
     tk_commands = tokens.add_subparsers(dest="tokens_command", metavar="COMMAND", required=True)
-    tk_list = _add(
+    tk_list = add_command(
         tk_commands,
         "list",
         cmd_tokens_list,
@@ -657,10 +576,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tk_list.add_argument("--json", action="store_true", help="print as JSON")
 
-    from orchestrator import cli_tables, cli_topics
+    from orchestrator.cli import tables, topics
 
-    cli_tables.register(subparsers)
-    cli_topics.register(subparsers)
+    tables.register(subparsers)
+    topics.register(subparsers)
     return parser
 
 
@@ -677,14 +596,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_worker(args, extra)
         return int(args.func(args))
     except UsageError as exc:
-        print(f"orchestrator {args.command}: {exc}", file=sys.stderr)
+        print(f"{args.command_name}: {exc}", file=sys.stderr)
         return 2
     except ActionError as exc:
-        print(f"orchestrator {args.command}: {exc}", file=sys.stderr)
+        print(f"{args.command_name}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

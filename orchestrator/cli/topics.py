@@ -8,88 +8,42 @@ prints a readable line per item, or ``--json``; an SNS error is one line on stde
 from __future__ import annotations
 
 import argparse
-import functools
-import json
-import sys
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-Command = Callable[[argparse.Namespace], int]
+from orchestrator.cli.common import add_command, open_service, print_json, read_text, service_call
 
 
 def _service() -> Any:
-    """The Service, with the embedded database's schema in place and the user's subscribers loaded."""
-    from orchestrator import config
-    from orchestrator.integrations import registry
-    from orchestrator.service import Service
-    from orchestrator.store.migrate import is_current, upgrade
-
-    settings = config.load()
-    if settings.is_sqlite:
-        upgrade(settings.database_url)
-    elif not is_current(settings.database_url):
-        raise _Refused("the database schema is not up to date: run `orchestrator db upgrade` first", 2)
-    registry.load_modules(settings.handler_modules)
-    return Service(settings)
-
-
-class _Refused(Exception):
-    def __init__(self, message: str, status: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _command(function: Command) -> Command:
-    """Print a refused action as one line on stderr with its exit status, never a traceback."""
-
-    @functools.wraps(function)
-    def run(args: argparse.Namespace) -> int:
-        from orchestrator.service import ServiceError
-
-        try:
-            return function(args)
-        except ServiceError as exc:
-            print(f"orchestrator topics {args.topics_command}: {exc.code}: {exc.message}", file=sys.stderr)
-            return 1
-        except _Refused as exc:
-            print(f"orchestrator topics {args.topics_command}: {exc}", file=sys.stderr)
-            return exc.status
-
-    return run
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, default=str))
+    # Publishing may call Python subscribers, which live in the handler modules.
+    return open_service(subscribers=True)
 
 
 def _text(value: str) -> str:
     """A message given inline, or as @file (@- reads stdin)."""
-    if not value.startswith("@"):
-        return value
-    try:
-        return sys.stdin.read() if value == "@-" else Path(value[1:]).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise _Refused(f"{value[1:]}: {exc.strerror}", 2) from None
+    return read_text(value[1:]) if value.startswith("@") else value
 
 
 # -- commands --------------------------------------------------------------------------------------
 
 
-@_command
 def cmd_create(args: argparse.Namespace) -> int:
-    result = _service().create_topic(
-        args.name, content_based_deduplication=args.content_based_deduplication, delivery_policy=args.delivery_policy
+    service = _service()
+    result = service_call(
+        lambda: service.create_topic(
+            args.name,
+            content_based_deduplication=args.content_based_deduplication,
+            delivery_policy=args.delivery_policy,
+        )
     )
     print(result["TopicArn"])
     return 0
 
 
-@_command
 def cmd_list(args: argparse.Namespace) -> int:
-    found = _service().list_topics()
+    service = _service()
+    found = service_call(service.list_topics)
     if args.json:
-        _print_json(found)
+        print_json(found)
         return 0
     for topic in found:
         print(f"{topic['TopicArn']}  subscriptions: {topic['Subscriptions']}  messages: {topic['Messages']}")
@@ -98,42 +52,44 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-@_command
 def cmd_delete(args: argparse.Namespace) -> int:
-    _service().delete_topic(args.name)
+    service = _service()
+    service_call(lambda: service.delete_topic(args.name))
     print(f"deleted {args.name}")
     return 0
 
 
-@_command
 def cmd_subscribe(args: argparse.Namespace) -> int:
     if args.url:
         protocol, endpoint = args.url.split(":", 1)[0].lower(), args.url
     else:
         protocol, endpoint = "python", args.python
-    result = _service().subscribe(
-        args.name,
-        protocol=protocol,
-        endpoint=endpoint,
-        raw_message_delivery=args.raw,
-        delivery_policy=args.delivery_policy,
+    service = _service()
+    result = service_call(
+        lambda: service.subscribe(
+            args.name,
+            protocol=protocol,
+            endpoint=endpoint,
+            raw_message_delivery=args.raw,
+            delivery_policy=args.delivery_policy,
+        )
     )
     print(result["SubscriptionArn"])
     return 0
 
 
-@_command
 def cmd_unsubscribe(args: argparse.Namespace) -> int:
-    _service().unsubscribe(args.subscription_arn)
+    service = _service()
+    service_call(lambda: service.unsubscribe(args.subscription_arn))
     print("unsubscribed")
     return 0
 
 
-@_command
 def cmd_subscriptions(args: argparse.Namespace) -> int:
-    found = _service().list_subscriptions(args.name)
+    service = _service()
+    found = service_call(lambda: service.list_subscriptions(args.name))
     if args.json:
-        _print_json(found)
+        print_json(found)
         return 0
     for subscription in found:
         print(f"{subscription['Protocol']:<6} {subscription['Endpoint']}  {subscription['SubscriptionArn']}")
@@ -142,28 +98,29 @@ def cmd_subscriptions(args: argparse.Namespace) -> int:
     return 0
 
 
-@_command
 def cmd_publish(args: argparse.Namespace) -> int:
-    service = _service()
-    result = service.publish(
-        args.name,
-        _text(args.message),
-        subject=args.subject,
-        message_group_id=args.group_id,
-        message_deduplication_id=args.deduplication_id,
+    service, message = _service(), _text(args.message)
+    result = service_call(
+        lambda: service.publish(
+            args.name,
+            message,
+            subject=args.subject,
+            message_group_id=args.group_id,
+            message_deduplication_id=args.deduplication_id,
+        )
     )
     if args.json:
-        _print_json(result)
+        print_json(result)
         return 0
     print(result["MessageId"])
     return 0
 
 
-@_command
 def cmd_messages(args: argparse.Namespace) -> int:
-    found = _service().list_messages(args.name, limit=args.limit)
+    service = _service()
+    found = service_call(lambda: service.list_messages(args.name, limit=args.limit))
     if args.json:
-        _print_json(found)
+        print_json(found)
         return 0
     for message in found:
         subject = f"  [{message['Subject']}]" if message["Subject"] else ""
@@ -176,11 +133,11 @@ def cmd_messages(args: argparse.Namespace) -> int:
     return 0
 
 
-@_command
 def cmd_deliveries(args: argparse.Namespace) -> int:
-    found = _service().list_deliveries(args.name)
+    service = _service()
+    found = service_call(lambda: service.list_deliveries(args.name))
     if args.json:
-        _print_json(found)
+        print_json(found)
         return 0
     for delivery in found:
         error = f"  last error: {delivery['LastError']}" if delivery["LastError"] else ""
@@ -194,19 +151,6 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
 
 
 # -- the parser ------------------------------------------------------------------------------------------
-
-
-def _add(subparsers: Any, name: str, func: Command, help_text: str, example: str) -> argparse.ArgumentParser:
-    # cli._add's twin: importing orchestrator.cli from here would load it twice under `python -m`.
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        name,
-        help=help_text,
-        description=help_text,
-        epilog=f"example:\n  {example}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.set_defaults(func=func)
-    return parser
 
 
 def register(subparsers: Any) -> None:
@@ -225,7 +169,7 @@ def register(subparsers: Any) -> None:
         '"maxDelayTarget": 30, "backoffFunction": "exponential"}}\''
     )
 
-    create = _add(
+    create = add_command(
         commands,
         "create",
         cmd_create,
@@ -238,10 +182,10 @@ def register(subparsers: Any) -> None:
     )
     create.add_argument("--delivery-policy", help=f"retries for the topic's webhooks: {policy_help}")
 
-    listing = _add(commands, "list", cmd_list, "List the topics.", "orchestrator topics list --json")
+    listing = add_command(commands, "list", cmd_list, "List the topics.", "orchestrator topics list --json")
     listing.add_argument("--json", action="store_true", help="print as JSON")
 
-    delete = _add(
+    delete = add_command(
         commands,
         "delete",
         cmd_delete,
@@ -250,7 +194,7 @@ def register(subparsers: Any) -> None:
     )
     delete.add_argument("name", metavar="NAME", help="the topic's name or ARN")
 
-    subscribe = _add(
+    subscribe = add_command(
         commands,
         "subscribe",
         cmd_subscribe,
@@ -265,7 +209,7 @@ def register(subparsers: Any) -> None:
     subscribe.add_argument("--raw", action="store_true", help="POST the message itself, not SNS's JSON around it")
     subscribe.add_argument("--delivery-policy", help=f"retries for this subscription: {policy_help}")
 
-    unsubscribe = _add(
+    unsubscribe = add_command(
         commands,
         "unsubscribe",
         cmd_unsubscribe,
@@ -274,7 +218,7 @@ def register(subparsers: Any) -> None:
     )
     unsubscribe.add_argument("subscription_arn", metavar="SUBSCRIPTION_ARN")
 
-    subscriptions = _add(
+    subscriptions = add_command(
         commands,
         "subscriptions",
         cmd_subscriptions,
@@ -284,7 +228,7 @@ def register(subparsers: Any) -> None:
     subscriptions.add_argument("name", metavar="NAME", help="the topic's name or ARN")
     subscriptions.add_argument("--json", action="store_true", help="print as JSON")
 
-    publish = _add(
+    publish = add_command(
         commands,
         "publish",
         cmd_publish,
@@ -299,7 +243,7 @@ def register(subparsers: Any) -> None:
     publish.add_argument("--deduplication-id", help="MessageDeduplicationId (FIFO topics)")
     publish.add_argument("--json", action="store_true", help="print Publish's result as JSON")
 
-    messages = _add(
+    messages = add_command(
         commands,
         "messages",
         cmd_messages,
@@ -310,7 +254,7 @@ def register(subparsers: Any) -> None:
     messages.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     messages.add_argument("--json", action="store_true", help="print as JSON")
 
-    deliveries = _add(
+    deliveries = add_command(
         commands,
         "deliveries",
         cmd_deliveries,

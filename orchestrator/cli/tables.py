@@ -10,28 +10,25 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
-from collections.abc import Callable
 from typing import Any
 
-from orchestrator import cli
+from orchestrator.cli.common import (
+    ActionError,
+    UsageError,
+    add_command,
+    open_service,
+    parse_json_argument,
+    print_json,
+    service_call,
+)
 
 _ATTRIBUTE = re.compile(r"(?P<name>[^:]+):(?P<type>[SNB])")
-
-
-def _service() -> Any:
-    from orchestrator import config
-    from orchestrator.service import Service
-
-    settings = config.load()
-    cli._ensure_schema(settings)
-    return Service(settings)
 
 
 def _key_attribute(text: str, option: str) -> tuple[str, str]:
     match = _ATTRIBUTE.fullmatch(text)
     if match is None:
-        raise cli.UsageError(f"{option} takes NAME:TYPE with TYPE S, N or B (such as Name:S), not {text!r}")
+        raise UsageError(f"{option} takes NAME:TYPE with TYPE S, N or B (such as Name:S), not {text!r}")
     return match["name"], match["type"]
 
 
@@ -41,13 +38,13 @@ def _items(value: Any, plain: bool, what: str) -> list[Any]:
 
     items = value if isinstance(value, list) else [value]
     if not all(isinstance(i, dict) for i in items):
-        raise cli.UsageError(f"{what} must be a JSON object (or an array of them)")
+        raise UsageError(f"{what} must be a JSON object (or an array of them)")
     if not plain:
         return items
     try:
         return [{name: from_plain(v) for name, v in item.items()} for item in items]
     except DynamoDBError as exc:
-        raise cli.UsageError(f"{what}: {exc.message}") from None
+        raise UsageError(f"{what}: {exc.message}") from None
 
 
 def cmd_tables_create(args: argparse.Namespace) -> int:
@@ -56,8 +53,8 @@ def cmd_tables_create(args: argparse.Namespace) -> int:
         keys.append(_key_attribute(args.sort_key, "--sort-key"))
     schema = [{"AttributeName": n, "KeyType": k} for (n, _), k in zip(keys, ("HASH", "RANGE"), strict=False)]
     definitions = [{"AttributeName": n, "AttributeType": t} for n, t in keys]
-    service = _service()
-    table = cli._service_call(lambda: service.create_table(args.name, schema, definitions))["TableDescription"]
+    service = open_service()
+    table = service_call(lambda: service.create_table(args.name, schema, definitions))["TableDescription"]
     print(f"created table {table['TableName']} ({_describe_key(table)})")
     return 0
 
@@ -71,23 +68,23 @@ def _describe_key(table: dict[str, Any]) -> str:
 
 
 def cmd_tables_put(args: argparse.Namespace) -> int:
-    items = _items(cli.parse_json_argument(args.item, "ITEM"), args.plain, "ITEM")
-    service = _service()
+    items = _items(parse_json_argument(args.item, "ITEM"), args.plain, "ITEM")
+    service = open_service()
     for item in items:
-        cli._service_call(lambda item=item: service.put_item(args.name, item))
+        service_call(lambda item=item: service.put_item(args.name, item))
     print(f"put {len(items)} item(s) in {args.name}")
     return 0
 
 
 def cmd_tables_get(args: argparse.Namespace) -> int:
-    key = _items(cli.parse_json_argument(args.key, "KEY"), args.plain, "KEY")[0]
-    service = _service()
-    result = cli._service_call(lambda: service.get_item(args.name, key))
+    key = _items(parse_json_argument(args.key, "KEY"), args.plain, "KEY")[0]
+    service = open_service()
+    result = service_call(lambda: service.get_item(args.name, key))
     if args.json:
-        cli._print_json(result)
+        print_json(result)
         return 0
     if "Item" not in result:
-        raise cli.ActionError(f"no item in {args.name} has the key {json.dumps(key)}")
+        raise ActionError(f"no item in {args.name} has the key {json.dumps(key)}")
     print(json.dumps(_plain(result["Item"])))
     return 0
 
@@ -99,13 +96,13 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_tables_scan(args: argparse.Namespace) -> int:
-    service = _service()
+    service = open_service()
     if args.limit is not None:
-        result = cli._service_call(lambda: service.scan_table(args.name, limit=args.limit))
+        result = service_call(lambda: service.scan_table(args.name, limit=args.limit))
     else:
-        result = cli._service_call(lambda: service.scan_all(args.name))
+        result = service_call(lambda: service.scan_all(args.name))
     if args.json:
-        cli._print_json(result)
+        print_json(result)
         return 0
     for item in result["Items"]:
         print(json.dumps(_plain(item)))
@@ -115,9 +112,9 @@ def cmd_tables_scan(args: argparse.Namespace) -> int:
 
 
 def cmd_tables_load(args: argparse.Namespace) -> int:
-    document = cli.parse_json_argument(f"@{args.file}", args.file)
-    service = _service()
-    loaded = cli._service_call(lambda: service.load_tables(document, plain=args.plain))
+    document = parse_json_argument(f"@{args.file}", args.file)
+    service = open_service()
+    loaded = service_call(lambda: service.load_tables(document, plain=args.plain))
     for entry in loaded:
         verb = "created" if entry["Created"] else "updated"
         print(f"{verb} table {entry['TableName']}: put {entry['Items']} item(s)")
@@ -125,10 +122,10 @@ def cmd_tables_load(args: argparse.Namespace) -> int:
 
 
 def cmd_tables_describe(args: argparse.Namespace) -> int:
-    service = _service()
-    table = cli._service_call(lambda: service.describe_table(args.name))["Table"]
+    service = open_service()
+    table = service_call(lambda: service.describe_table(args.name))["Table"]
     if args.json:
-        cli._print_json({"Table": table})
+        print_json({"Table": table})
         return 0
     print(f"{table['TableName']}: {_describe_key(table)}")
     print(f"  arn: {table['TableArn']}")
@@ -138,9 +135,9 @@ def cmd_tables_describe(args: argparse.Namespace) -> int:
 
 
 def cmd_tables_list(args: argparse.Namespace) -> int:
-    names = _service().list_tables()["TableNames"]
+    names = open_service().list_tables()["TableNames"]
     if args.json:
-        cli._print_json({"TableNames": names})
+        print_json({"TableNames": names})
     elif not names:
         print("no tables")
     else:
@@ -149,8 +146,8 @@ def cmd_tables_list(args: argparse.Namespace) -> int:
 
 
 def cmd_tables_delete(args: argparse.Namespace) -> int:
-    service = _service()
-    table = cli._service_call(lambda: service.delete_table(args.name))["TableDescription"]
+    service = open_service()
+    table = service_call(lambda: service.delete_table(args.name))["TableDescription"]
     print(f"deleted table {table['TableName']} and its {table['ItemCount']} item(s)")
     return 0
 
@@ -165,7 +162,7 @@ def register(subparsers: Any) -> None:
     )
     commands = tables.add_subparsers(dest="tables_command", metavar="COMMAND", required=True)
 
-    create = _add(
+    create = add_command(
         commands,
         "create",
         cmd_tables_create,
@@ -176,7 +173,7 @@ def register(subparsers: Any) -> None:
     create.add_argument("--key", required=True, metavar="NAME:TYPE", help="the partition key, such as Name:S")
     create.add_argument("--sort-key", metavar="NAME:TYPE", help="the sort key, such as Date:S")
 
-    put = _add(
+    put = add_command(
         commands,
         "put",
         cmd_tables_put,
@@ -188,7 +185,7 @@ def register(subparsers: Any) -> None:
     put.add_argument("item", metavar="ITEM", help="the item in DynamoDB JSON; @file reads it from a file")
     put.add_argument("--plain", action="store_true", help="ITEM is plain JSON (strings S, numbers N, ...)")
 
-    get = _add(
+    get = add_command(
         commands,
         "get",
         cmd_tables_get,
@@ -200,7 +197,7 @@ def register(subparsers: Any) -> None:
     get.add_argument("--plain", action="store_true", help="KEY is plain JSON")
     get.add_argument("--json", action="store_true", help="print GetItem's response (DynamoDB JSON)")
 
-    scan = _add(
+    scan = add_command(
         commands,
         "scan",
         cmd_tables_scan,
@@ -211,7 +208,7 @@ def register(subparsers: Any) -> None:
     scan.add_argument("--limit", type=int, help="one page of at most this many items (default: all)")
     scan.add_argument("--json", action="store_true", help="print Scan's response (Items, Count, ScannedCount)")
 
-    load = _add(
+    load = add_command(
         commands,
         "load",
         cmd_tables_load,
@@ -223,7 +220,7 @@ def register(subparsers: Any) -> None:
     load.add_argument("file", metavar="FILE", help="the JSON file (- reads stdin)")
     load.add_argument("--plain", action="store_true", help="the items are plain JSON, not DynamoDB JSON")
 
-    describe = _add(
+    describe = add_command(
         commands,
         "describe",
         cmd_tables_describe,
@@ -233,10 +230,10 @@ def register(subparsers: Any) -> None:
     describe.add_argument("name", metavar="NAME", help="the table")
     describe.add_argument("--json", action="store_true", help="print DescribeTable's response")
 
-    listing = _add(commands, "list", cmd_tables_list, "List the tables.", "orchestrator tables list --json")
+    listing = add_command(commands, "list", cmd_tables_list, "List the tables.", "orchestrator tables list --json")
     listing.add_argument("--json", action="store_true", help="print ListTables' response")
 
-    delete = _add(
+    delete = add_command(
         commands,
         "delete",
         cmd_tables_delete,
@@ -244,34 +241,3 @@ def register(subparsers: Any) -> None:
         "orchestrator tables delete GetCreditBureau",
     )
     delete.add_argument("name", metavar="NAME", help="the table")
-
-
-def _add(
-    subparsers: Any, name: str, func: Callable[[argparse.Namespace], int], help_text: str, example: str
-) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        name,
-        help=help_text,
-        description=help_text,
-        epilog=f"example:\n  {example}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.set_defaults(func=_reporting(func))
-    return parser
-
-
-def _reporting(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """The command, printing its refusals itself: under ``python -m orchestrator.cli``, ``main`` is
-    ``__main__.main`` and knows other classes of UsageError and ActionError than the ones raised here."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return func(args)
-        except cli.UsageError as exc:
-            print(f"orchestrator tables: {exc}", file=sys.stderr)
-            return 2
-        except cli.ActionError as exc:
-            print(f"orchestrator tables: {exc}", file=sys.stderr)
-            return 1
-
-    return run
