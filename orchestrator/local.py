@@ -15,7 +15,7 @@ from orchestrator.asl.model import StateMachine
 from orchestrator.asl.parse import parse
 from orchestrator.engine.local import Clock, ExecutionResult, VirtualClock, execute
 from orchestrator.engine.outcomes import Delivery, TaskContext, TaskRequest, TaskSubmitted, TaskSucceeded
-from orchestrator.engine.resources import parse_resource
+from orchestrator.engine.resources import handler_name, parse_resource
 from orchestrator.integrations import registry, states
 from orchestrator.integrations.invoke import copy_json, invoke
 from orchestrator.integrations.registry import Handler
@@ -43,7 +43,8 @@ def run_local(
             ``lambda:invoke`` with ``FunctionName``), and the resource ARN for anything else.
             ``None`` uses the handlers registered with ``@handler``. For a ``.waitForTaskToken``
             task the handler answers for whoever holds the token: its return value is what
-            SendTaskSuccess would deliver, and an exception is SendTaskFailure.
+            SendTaskSuccess would deliver, and an exception is SendTaskFailure (the history
+            records TaskSubmitted first, with ``{}`` for the service's response).
         state_machine_type: ``STANDARD`` or ``EXPRESS``.
         clock: a `VirtualClock` (the default: waits take no time) or `RealClock`.
         name: the execution's name (a UUID if not given).
@@ -63,7 +64,12 @@ def run_local(
         resource = parse_resource(request.resource)
         if resource.service == "states" and resource.action == "startExecution":
             return _run_child(request, resource.pattern, machines, table, clock, seed)
-        return invoke(request, context, table, callback_answers=True)
+        delivery = invoke(request, context, table, callback_answers=True)
+        if resource.pattern == "callback" and handler_name(resource, request.payload) in table:
+            # The handler answered for the token's holder; the call that sent the token came first,
+            # and AWS records it. Its response is the service's, which a handler does not give: {}.
+            return TaskSubmitted({}), delivery
+        return delivery
 
     return execute(
         machine,

@@ -31,9 +31,15 @@ class ApplicationError(Exception):
         self.error = error
 
 
+# How a field is written in an error name, where that is not just capitalized: Applicant.MissingSSN
+# goes with Applicant.InvalidSSN.
+_ERROR_SPELLING = {"ssn": "SSN"}
+
+
 def _require(payload: Any, field: str, where: str) -> Any:
     if not isinstance(payload, dict) or payload.get(field) in (None, ""):
-        raise ApplicationError(f"Applicant.Missing{field[:1].upper()}{field[1:]}", f"{where}: '{field}' is required")
+        spelled = _ERROR_SPELLING.get(field, field[:1].upper() + field[1:])
+        raise ApplicationError(f"Applicant.Missing{spelled}", f"{where}: '{field}' is required")
     return payload[field]
 
 
@@ -86,10 +92,16 @@ class BureauUnavailable(Exception):
 @handler("get-credit-score")
 def credit_score(bureau: dict[str, Any], context: TaskContext) -> dict[str, Any]:
     """A bureau's score for the applicant (a DynamoDB item: ``{"Name": {"S": ...}}``), 300 to 850."""
-    name = (bureau.get("Name") or {}).get("S") if isinstance(bureau, dict) else None
-    if not name:
+    name = _attribute(bureau, "Name", "S")
+    if not isinstance(name, str) or not name:
         raise ApplicationError("Bureau.InvalidItem", f"a bureau item needs Name (a string attribute), got {bureau!r}")
-    if (bureau.get("Available") or {}).get("BOOL") is False:
+    if _attribute(bureau, "Available", "BOOL") is False:
         raise BureauUnavailable(f"{name} is not answering")
     digest = hashlib.sha256(f"{name}:{context.execution_arn.rsplit(':', 1)[-1]}".encode()).digest()
     return {"bureau": name, "score": 300 + int.from_bytes(digest[:4], "big") % 551}
+
+
+def _attribute(item: Any, name: str, kind: str) -> Any:
+    """One typed attribute of a DynamoDB item (``{"Name": {"S": "Experian"}}``), None when it is not one."""
+    value = item.get(name) if isinstance(item, dict) else None
+    return value.get(kind) if isinstance(value, dict) else None

@@ -184,6 +184,7 @@ class Scope:
     comment: str | None = None
     processor_mode: str = "INLINE"  # Map ItemProcessor.ProcessorConfig.Mode
     execution_type: str | None = None  # Map ItemProcessor.ProcessorConfig.ExecutionType
+    is_parallel_branch: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,6 +13,8 @@ and in one small method per state type.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import re
 import unicodedata
@@ -744,6 +746,7 @@ class _Parser:
             for i, branch_doc in enumerate(branches_doc):
                 branch = self.nested_scope(branch_doc, f"{loc}/Branches/{i}", _SCOPE_FIELDS, depth)
                 if branch is not None:
+                    branch = dataclasses.replace(branch, is_parallel_branch=True)
                     self.scopes[scope_key(common["name"], i)] = branch
                     branches.append(branch)
         fields = dict(

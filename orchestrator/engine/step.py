@@ -132,7 +132,7 @@ def step(machine: StateMachine, run: Run, delivery: Delivery | None, env: Env) -
             return _work(machine, state, run, env)
         return _resume(machine, state, run, delivery, env)
     except StatesError as failure:
-        return _on_error(state, run, failure, env)
+        return _on_error(machine, state, run, failure, env)
 
 
 def _enter(state: State, run: Run, env: Env) -> Run:
@@ -864,7 +864,7 @@ def _joined(state: ParallelState | MapState, run: Run, delivery: Delivery | None
 # -- errors ----------------------------------------------------------------------------------------
 
 
-def _on_error(state: State, run: Run, failure: StatesError, env: Env) -> Outcome:
+def _on_error(machine: StateMachine, state: State, run: Run, failure: StatesError, env: Env) -> Outcome:
     error, cause = failure.error, failure.cause
     if isinstance(failure, FieldError):
         cause = (
@@ -892,6 +892,10 @@ def _on_error(state: State, run: Run, failure: StatesError, env: Env) -> Outcome
         env.history.add(f"{'Parallel' if isinstance(state, ParallelState) else 'Map'}StateFailed")
     catcher = next((c for c in state.catch if error_matches(c.error_equals, error)), None)
     if catcher is None:
+        if error != RUNTIME and machine.scope(run.scope).is_parallel_branch:
+            # AWS marks the state that fails its Parallel branch as aborted; the Parallel's failure
+            # event links past it, to the state's own failure.
+            env.history.add(f"{state.type}StateAborted", link=False)
         return Fail(error, cause, run)
     return _caught(state, catcher, run, error, cause, env)
 

@@ -127,12 +127,13 @@ class Deployment:
 
 @pytest.fixture(scope="module")
 def deployment(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:  # noqa: F811
-    # The worker does not register SNS's delivery task (orchestrator.deliver) by itself: name its module.
+    # Only the top-level `tasks` package's handlers: tests.runtime.handlers (the cluster's default) would
+    # answer sns:publish.waitForTaskToken itself.
     cluster = new_cluster(
         database_url,
         REDIS_URL,
         tmp_path_factory.mktemp("credit-cluster"),
-        extra_env={"ORCHESTRATOR_HANDLER_MODULES": "orchestrator.runtime.deliveries"},
+        extra_env={"ORCHESTRATOR_HANDLER_MODULES": ""},
     )
     try:
         worker = cluster.start_worker(concurrency=4, wait=False)

@@ -139,7 +139,7 @@ def test_a_valid_identity_and_address_pass() -> None:
         ({**IDENTITY, "ssn": "12-345-6789"}, "Applicant.InvalidSSN"),
         ({"ssn": "123-45-6789"}, "Applicant.MissingEmail"),
         ({**IDENTITY, "email": ""}, "Applicant.MissingEmail"),
-        ({"email": "jane.doe@example.com"}, "Applicant.MissingSsn"),
+        ({"email": "jane.doe@example.com"}, "Applicant.MissingSSN"),
         (None, "Applicant.MissingEmail"),
     ],
 )
@@ -187,7 +187,9 @@ def test_an_unavailable_bureau_fails_as_bureau_unavailable() -> None:
     assert credit.credit_score({"Name": {"S": "Experian"}, "Available": {"BOOL": True}}, CONTEXT)["score"] >= 300
 
 
-@pytest.mark.parametrize("item", [{}, {"Name": {"S": ""}}, {"Name": {"N": "1"}}, "Experian"])
+@pytest.mark.parametrize(
+    "item", [{}, {"Name": {"S": ""}}, {"Name": {"N": "1"}}, {"Name": "Experian"}, {"Name": {"S": 7}}, "Experian"]
+)
 def test_a_bureau_item_without_a_string_name_is_refused(item: Any) -> None:
     assert error_of(credit.credit_score, item, CONTEXT) == "Bureau.InvalidItem"
 

@@ -546,7 +546,7 @@ def test_the_durable_runtime_delivers_on_workers_with_retries_and_waits_for_the_
         tmp_path / "cluster",
         extra_env={
             # Not tests.runtime.handlers: it registers a handler for sns:publish.waitForTaskToken.
-            "ORCHESTRATOR_HANDLER_MODULES": "orchestrator.runtime.deliveries",
+            "ORCHESTRATOR_HANDLER_MODULES": "",
             "ORCHESTRATOR_CONNECTIONS_FILE": str(connections),
             "ORCHESTRATOR_TEST_SNS_SINK": str(received_by_sink),
         },
