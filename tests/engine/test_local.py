@@ -204,6 +204,9 @@ def test_wait_for_task_token_hands_the_token_to_the_handler() -> None:
     assert result.output == {"approved": True}
     assert seen["token"] and seen["payload"]["Message"]["TaskToken"] == seen["token"]
     assert len(seen["token"]) >= 22  # at least 128 random bits
+    # As on AWS, the call that sent the token is recorded before the answer.
+    types = [e["type"] for e in result.history]
+    assert types[2:6] == ["TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded"]
 
 
 # -- Parallel and Map ----------------------------------------------------------------------------------
@@ -263,6 +266,36 @@ def test_a_failing_branch_fails_the_parallel_and_is_caught() -> None:
     assert result.output == {"Error": "Boom", "Cause": "why"}
     types = [e["type"] for e in result.history]
     assert "ParallelStateFailed" in types and "WaitStateExited" not in types
+
+
+def test_a_task_failing_its_branch_is_aborted_as_aws_records_it() -> None:
+    # The shape of the recorded case PARALLEL_CATCH_ERROR_OUTPUT: TaskStateAborted right after
+    # TaskFailed, and ParallelStateFailed linked to TaskFailed, not to the abort.
+    arn = "arn:aws:states:::sns:publish"
+
+    def refuse(payload: Any, ctx: Any) -> Any:
+        raise RuntimeError("no")
+
+    definition = {
+        "StartAt": "P",
+        "States": {
+            "P": {
+                "Type": "Parallel",
+                "End": True,
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+                "Branches": [{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": arn, "End": True}}}],
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+    result = run_local(definition, handlers={arn: refuse})
+    assert result.status == "SUCCEEDED"
+    events = {e["type"]: e for e in result.history}
+    assert [e["type"] for e in result.history][6:9] == ["TaskFailed", "TaskStateAborted", "ParallelStateFailed"]
+    failed = events["TaskFailed"]["id"]
+    assert events["TaskStateAborted"]["previousEventId"] == failed
+    assert events["ParallelStateFailed"]["previousEventId"] == failed
+    assert set(events["TaskStateAborted"]) == {"id", "previousEventId", "timestamp", "type"}
 
 
 def test_tolerated_failures_let_a_map_succeed() -> None:
