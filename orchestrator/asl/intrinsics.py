@@ -51,6 +51,7 @@ from decimal import Decimal
 from typing import Any, NoReturn
 
 from orchestrator.asl.errors import INTRINSIC_FAILURE, StatesError
+from orchestrator.asl.json_values import json_type
 
 MAX_CALLS_PER_FIELD = 10  # "You can nest up to 10 intrinsic functions within a field" (AWS docs)
 MAX_INPUT_CHARS = 10_000  # Base64Encode, Base64Decode and Hash inputs
@@ -372,22 +373,6 @@ def _fail(function: str, detail: str) -> NoReturn:
     raise StatesError(INTRINSIC_FAILURE, f"{function}: {detail}")
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def _ordinal(index: int) -> str:
     return ("first", "second", "third")[index] if index < 3 else f"argument {index + 1}"
 
@@ -395,21 +380,21 @@ def _ordinal(index: int) -> str:
 def _string_arg(function: str, args: list[Any], index: int) -> str:
     value = args[index]
     if not isinstance(value, str):
-        _fail(function, f"the {_ordinal(index)} argument must be a string, got {_json_type(value)}")
+        _fail(function, f"the {_ordinal(index)} argument must be a string, got {json_type(value)}")
     return value
 
 
 def _array_arg(function: str, args: list[Any], index: int) -> list[Any]:
     value = args[index]
     if not isinstance(value, list):
-        _fail(function, f"the {_ordinal(index)} argument must be an array, got {_json_type(value)}")
+        _fail(function, f"the {_ordinal(index)} argument must be an array, got {json_type(value)}")
     return value
 
 
 def _object_arg(function: str, args: list[Any], index: int) -> dict[str, Any]:
     value = args[index]
     if not isinstance(value, dict):
-        _fail(function, f"the {_ordinal(index)} argument must be an object, got {_json_type(value)}")
+        _fail(function, f"the {_ordinal(index)} argument must be an object, got {json_type(value)}")
     return value
 
 
@@ -420,7 +405,7 @@ def _integer_arg(function: str, args: list[Any], index: int) -> int:
         return value
     if type(value) is float and math.isfinite(value):
         return _java_round(value)
-    _fail(function, f"the {_ordinal(index)} argument must be an integer, got {_json_type(value)}")
+    _fail(function, f"the {_ordinal(index)} argument must be an integer, got {json_type(value)}")
 
 
 def _java_round(value: float) -> int:
@@ -661,7 +646,7 @@ def _json_merge(args: list[Any], rng: random.Random) -> dict[str, Any]:
     second = _object_arg("States.JsonMerge", args, 1)
     deep = args[2]
     if not isinstance(deep, bool):
-        _fail("States.JsonMerge", f"the deep-merge flag must be a boolean, got {_json_type(deep)}")
+        _fail("States.JsonMerge", f"the deep-merge flag must be a boolean, got {json_type(deep)}")
     if deep:
         _fail("States.JsonMerge", "only shallow merging is supported; the third argument must be false")
     return {**first, **second}

@@ -56,6 +56,7 @@ from typing import Any, Final
 import jsonatapy
 
 from orchestrator.asl.errors import QUERY_EVALUATION_ERROR, FieldError
+from orchestrator.asl.json_values import json_type
 
 __all__ = [
     "EVALUATION_TIMEOUT_MS",
@@ -602,17 +603,5 @@ def unexpected_type_detail(body: str, field: str, expected: str, value: Any) -> 
     (recorded for ``Items``): "The JSONata expression '1' specified for the field 'Items' returned
     an unexpected result type. Expected 'array', but was 'number' for value: 1"."""
     rendered = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    outcome = f"returned an unexpected result type. Expected '{expected}', but was '{_json_type(value)}'"
+    outcome = f"returned an unexpected result type. Expected '{expected}', but was '{json_type(value)}'"
     return _detail(body, field, f"{outcome} for value: {rendered}")
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"

@@ -14,7 +14,6 @@ and in one small method per state type.
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import re
 import unicodedata
@@ -24,6 +23,7 @@ from typing import Any
 
 from orchestrator.asl import choice, intrinsics, jsonata, paths
 from orchestrator.asl.errors import ALL, DefinitionError, Diagnostic
+from orchestrator.asl.json_values import json_type
 from orchestrator.asl.model import (
     ABSENT,
     JSONATA,
@@ -1223,17 +1223,9 @@ def _is_number(value: Any) -> bool:
 
 
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
+    """The value's JSON type as a message says it: "a string", "an array", "null"."""
+    kind = json_type(value)
+    return kind if kind == "null" else f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:

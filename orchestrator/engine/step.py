@@ -29,6 +29,7 @@ from orchestrator.asl.errors import (
     StatesError,
     error_matches,
 )
+from orchestrator.asl.json_values import is_integer, json_type
 from orchestrator.asl.model import (
     ABSENT,
     Catcher,
@@ -366,7 +367,7 @@ def _wait_until_jsonpath(state: WaitState, data: Any, scope: Scope, env: Env) ->
             value = read_reference(path, data, scope.payload_env, field=None)
         except (paths.PathNotFound, FieldError):
             raise FieldError(RUNTIME, f"The SecondsPath parameter does not reference an input value: {path}") from None
-        if not _is_integer(value):
+        if not is_integer(value):
             raise FieldError(
                 RUNTIME,
                 f"The SecondsPath parameter cannot be parsed as a long value: {path} == {dataflow.to_text(value)}",
@@ -393,7 +394,7 @@ def _wait_until_jsonpath(state: WaitState, data: Any, scope: Scope, env: Env) ->
 def _wait_until_jsonata(state: WaitState, scope: Scope, states: dict[str, Any], env: Env) -> dt.datetime:
     if state.seconds is not None:
         seconds = dataflow.evaluate_jsonata(state.seconds, "Seconds", scope, states)
-        if not _is_integer(seconds) or seconds < 0:
+        if not is_integer(seconds) or seconds < 0:
             raise FieldError(
                 QUERY_EVALUATION_ERROR,
                 f"The Seconds field must be a non-negative integer, but was: {dataflow.to_text(seconds)}",
@@ -521,7 +522,7 @@ def _seconds(value: Any, path: str | None, data: Any, scope: Scope) -> int | Non
     if path is None:
         return value
     found = dataflow.select(path, data, scope, "TimeoutSecondsPath")
-    if not _is_integer(found) or found <= 0:
+    if not is_integer(found) or found <= 0:
         raise FieldError(RUNTIME, f"The value of {path} must be a positive integer, but was: {dataflow.to_text(found)}")
     return int(found)
 
@@ -530,7 +531,7 @@ def _jsonata_seconds(value: Any, field: str, scope: Scope, states: dict[str, Any
     if value is None or isinstance(value, int):
         return value
     seconds = dataflow.evaluate_jsonata(value, field, scope, states)
-    if not _is_integer(seconds) or seconds <= 0:
+    if not is_integer(seconds) or seconds <= 0:
         raise FieldError(
             QUERY_EVALUATION_ERROR,
             f"The {field} field must be a positive integer, but was: {dataflow.to_text(seconds)}",
@@ -705,7 +706,7 @@ def _jsonata_items(state: MapState, scope: Scope, states: dict[str, Any]) -> lis
     raise FieldError(
         QUERY_EVALUATION_ERROR,
         f"The JSONata expression '{shown}' specified for the field 'Items' "
-        f"returned an unexpected result type. Expected 'array', but was '{_json_type(items)}' for value: "
+        f"returned an unexpected result type. Expected 'array', but was '{json_type(items)}' for value: "
         f"{dataflow.to_text(items)}",
         location="Items",
     )
@@ -725,7 +726,7 @@ def _batches(state: MapState, inputs: list[Any], data: Any, scope: Scope) -> lis
     size = batcher.get("MaxItemsPerBatch")
     if "MaxItemsPerBatchPath" in batcher:
         size = dataflow.select(batcher["MaxItemsPerBatchPath"], data, scope, "MaxItemsPerBatchPath")
-    size = int(size) if _is_integer(size) and size > 0 else len(inputs) or 1
+    size = int(size) if is_integer(size) and size > 0 else len(inputs) or 1
     batch_input = _batch_input(state, batcher.get("BatchInput"), data, scope)
     out = []
     for start in range(0, len(inputs), size):
@@ -749,7 +750,7 @@ def _map_limits_jsonpath(state: MapState, data: Any, scope: Scope) -> tuple[int,
     concurrency = state.max_concurrency
     if state.max_concurrency_path is not None:
         concurrency = dataflow.select(state.max_concurrency_path, data, scope, "MaxConcurrencyPath")
-        if not _is_integer(concurrency) or concurrency < 0:
+        if not is_integer(concurrency) or concurrency < 0:
             raise FieldError(
                 RUNTIME,
                 f'The MaxConcurrencyPath field refers to value "{dataflow.to_text(concurrency)}" '
@@ -948,20 +949,3 @@ def _caught(
         assigned = dataflow.evaluate_assign(catcher.assign, scope, error_output, None)
         output = dataflow.apply_result_path(catcher.result_path, run.cursor.input, error_output)
     return _exit(state, run, output, assigned, env, catcher.next)
-
-
-def _is_integer(value: Any) -> bool:
-    """A JSON integer (AWS reads 1.5 and true as "not a long value")."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
