@@ -20,6 +20,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.multihost", description=__doc__)
     parser.add_argument("--runs", type=int, default=1, help="how many times to run the whole scenario (default 1)")
     parser.add_argument("--keep-logs", type=Path, help="copy every process's log here (one folder per run)")
+    parser.add_argument(
+        "--only", choices=("cut", "outage"), action="append", help="run only this part (repeatable; default both)"
+    )
     for option in dataclasses.fields(Options):
         flag = "--" + option.name.replace("_", "-")
         parser.add_argument(flag, type=type(option.default), default=option.default, help=f"default {option.default}")
@@ -37,7 +40,7 @@ def main(argv: list[str]) -> int:
         try:
             with deploy(options, keep_logs=logs) as deployment:
                 print(f"hosts and processes up in {time.monotonic() - began:.0f}s", flush=True)
-                outcomes = run_all(deployment)
+                outcomes = run_all(deployment, tuple(args.only or ("cut", "outage")))
         except Exception:
             traceback.print_exc()
             failed += 1

@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from tests.multihost.network import Host, Network, run_inside
+from tests.multihost.network import Host, Network, alive, run_inside
 from tests.multihost.servers import (
     REDIS_PORT,
     ROOT,
@@ -32,6 +33,7 @@ from tests.multihost.servers import (
     wait_until,
 )
 
+TMP_PREFIX = "orchestrator-multihost-"  # then the pid of the run and a random part
 API_PORT = 8083
 DATABASE = "orchestrator"
 # host name -> last octet of its address on 10.77.0.0/24
@@ -133,11 +135,18 @@ class Deployment:
         return "\n".join(parts)
 
 
+KEEP_LOGS = "ORCHESTRATOR_MULTIHOST_KEEP_LOGS"  # a directory to copy the logs to (the test's run too)
+
+
 @contextlib.contextmanager
 def deploy(options: Options, keep_logs: Path | None = None) -> Iterator[Deployment]:
-    """Build the hosts, start every server and process, and wait until the API answers healthy."""
+    """Build the hosts, start every server and process, and wait until the API answers healthy.
+    ``keep_logs`` (or $ORCHESTRATOR_MULTIHOST_KEEP_LOGS): where to copy every log at the end."""
+    if keep_logs is None and os.environ.get(KEEP_LOGS):
+        keep_logs = Path(os.environ[KEEP_LOGS])
     with contextlib.ExitStack() as stack:
-        tmp = Path(tempfile.mkdtemp(prefix="orchestrator-multihost-"))
+        remove_stale_directories()
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-"))
         tmp.chmod(0o755)  # PostgreSQL runs as its own user, in a directory below this one
         stack.callback(shutil.rmtree, tmp, ignore_errors=True)
         if keep_logs is not None:
@@ -160,8 +169,13 @@ def deploy(options: Options, keep_logs: Path | None = None) -> Iterator[Deployme
 
         deployment.run_once("api", "db", "upgrade")
         stack.callback(deployment.kill_processes)  # the orchestrator's processes before their servers
-        _start_orchestrator(deployment)
-        yield deployment
+        try:
+            _start_orchestrator(deployment)
+            yield deployment
+        except BaseException:
+            # the logs go with the temporary directory: show their ends with the failure
+            print(deployment.log_tails(), file=sys.stderr)
+            raise
 
 
 def _start_orchestrator(deployment: Deployment) -> None:
@@ -192,6 +206,14 @@ def _healthy(deployment: Deployment) -> bool:
         return deployment.health()[0] == 200
     except httpx.TransportError:
         return False
+
+
+def remove_stale_directories() -> None:
+    """Temporary directories of earlier runs whose process is gone (killed before its finalizers ran)."""
+    for directory in Path(tempfile.gettempdir()).glob(f"{TMP_PREFIX}*-*"):
+        pid = directory.name.removeprefix(TMP_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not alive(int(pid)):
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _close_network(network: Network) -> None:

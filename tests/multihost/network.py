@@ -134,11 +134,11 @@ def remove_stale_namespaces() -> None:
     """Namespaces of earlier runs whose process is gone (killed before its finalizers ran)."""
     for namespace in existing_namespaces():
         found = re.fullmatch(rf"{PREFIX}(\d+)-\w+", namespace)
-        if found and not _alive(int(found.group(1))):
+        if found and not alive(int(found.group(1))):
             delete_namespace(namespace)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

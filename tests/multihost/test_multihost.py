@@ -5,12 +5,14 @@ on one, the API on one, a worker on each of two, the scheduler on one, the test 
 Run 1 cuts worker1's link for longer than the visibility timeout mid-run and plugs it back; run 2
 stops PostgreSQL for ten seconds mid-run. Every execution must succeed with a sound history (no
 transition recorded twice), and the runs' figures (executions run, hosts cut, time to recover,
-executions lost) are printed in the terminal summary.
+executions lost) are printed in the terminal summary. Set ORCHESTRATOR_MULTIHOST_KEEP_LOGS=DIR to
+keep the processes' logs.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from tests.multihost.conftest import FIGURES
@@ -24,9 +26,11 @@ def test_executions_survive_a_worker_host_cut_off_and_a_database_restart() -> No
     with deploy(Options()) as deployment:
         set_up = time.monotonic() - began
         outcomes = run_all(deployment)
+        failures = [failure for outcome in outcomes for failure in outcome.failures]
+        if failures:
+            print(deployment.log_tails(), file=sys.stderr)
     for outcome in outcomes:
         FIGURES.extend(outcome.lines())
     FIGURES.append(f"took {time.monotonic() - began:.0f}s (hosts and processes up in {set_up:.0f}s)")
     print("\n".join(FIGURES))
-    failures = [failure for outcome in outcomes for failure in outcome.failures]
     assert not failures, "\n".join(failures)
