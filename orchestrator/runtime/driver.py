@@ -17,6 +17,7 @@ matches its run (delivered twice, or overtaken by a timeout) changes nothing.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
 import random
@@ -25,14 +26,14 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from orchestrator.asl.model import MapState, ParallelState, StateMachine
 from orchestrator.asl.parse import parse
 from orchestrator.config import Settings
 from orchestrator.engine import step as interpreter
-from orchestrator.engine.history import History
+from orchestrator.engine.history import Event, History
 from orchestrator.engine.outcomes import (
     ChildFailed,
     ChildrenSucceeded,
@@ -56,6 +57,13 @@ from orchestrator.runtime import nested
 from orchestrator.runtime.messages import ADVANCE, INVOKE, Message, encode_delivery, encode_request
 from orchestrator.store import map_runs, runs
 from orchestrator.store.models import StateMachine as StateMachineRow
+
+# The children (branches, iterations) a transaction starts are stepped in it, this many at most,
+# each until it waits for something from outside or ends; each other one gets a message. So a
+# fan-out whose iterations need nothing from outside costs a few statements an iteration, not a
+# transaction and a broker hop each (one broker hop per blocking state), and a transaction stays
+# short.
+INLINE_CHILDREN = 200
 
 # A Wait or backoff this short also rides a Celery countdown, so it needs no scheduler tick; the
 # timer row stays the guarantee.
@@ -184,6 +192,10 @@ class Tree:
         self.counters: dict[int, int] = {root._mapping["id"]: root._mapping["next_event_id"]}
         self.transitions = 0
         self.messages: list[Message] = []
+        self.events: dict[int, list[Event]] = {}  # by history, written at flush
+        self.ended: list[int] = []  # runs ended here: their timers go when the rows are written
+        self.ready: collections.deque[int] = collections.deque()  # children started, not stepped yet
+        self.pending: dict[tuple[int, int], collections.deque[Row[Any]]] = {}  # next to start, by fan-out
         root_run = RunRow.of(root)
         self.rows[root_run.id] = root_run
 
@@ -208,19 +220,41 @@ class Tree:
 
     def write_rows(self) -> None:
         """Write the changed rows (so that queries in this transaction see them)."""
+        changes = []
         for run_id, row in self.rows.items():
             if run_id in self.counters:
                 row.changed["next_event_id"] = self.counters[run_id]
             if row.changed:
-                runs.update_run(self.session, run_id, **row.changed)
+                changes.append((run_id, row.changed))
                 row.changed = {}
+        runs.update_runs(self.session, changes)
+        runs.drop_timers_of(self.session, self.ended)
+        self.ended = []
 
     def flush(self) -> list[Message]:
-        """Write every change; queue the messages in the outbox. Returns them, with their outbox ids."""
+        """Step the children started here; write every change; queue the messages in the outbox.
+        Returns the messages, with their outbox ids."""
+        self.run_ready()
         if self.transitions:
             self.root.changed["state_transitions"] = self.root_row._mapping["state_transitions"] + self.transitions
+        for history_id, events in self.events.items():
+            runs.append_events(self.session, history_id, events)
+        self.events = {}
         self.write_rows()
         return queue_messages(self.session, self.messages, self.now, published=self.publishing)
+
+    def run_ready(self) -> None:
+        """Step the children started in this transaction (INLINE_CHILDREN of them); message the others."""
+        budget = INLINE_CHILDREN
+        while self.ready:
+            child = self.rows[self.ready.popleft()]
+            if child.status != "RUNNING" or child.seq != 0:
+                continue  # aborted by a sibling's failure meanwhile
+            if budget > 0:
+                budget -= 1
+                self.deliver(child, None)
+            else:
+                self._advance_message(child, None)
 
     # -- stepping --------------------------------------------------------------------------------
 
@@ -228,7 +262,7 @@ class Tree:
         return History(self.counters[row.history_id], row.last_event_id, self.now)
 
     def record(self, row: RunRow, history: History) -> None:
-        runs.append_events(self.session, row.history_id, history.events)
+        self.events.setdefault(row.history_id, []).extend(history.events)
         self.counters[row.history_id] = history.next_id
         self.transitions += sum(1 for e in history.events if e.type.endswith("StateEntered"))
         row.set(last_event_id=history.previous)
@@ -425,7 +459,7 @@ class Tree:
         if room <= 0:
             return
         state = self._state_of(parent)
-        for child_id, index, child_input in runs.pending_children(self.session, parent.id, fan["generation"], room):
+        for child_id, index, child_input in self._next_children(parent, fan["generation"], room):
             history = self.history(parent)
             child = ChildRun((state.name, index if isinstance(state, ParallelState) else 0), child_input, index)
             run = interpreter.start_child(state, child, parent.run, history)
@@ -457,12 +491,22 @@ class Tree:
                 last_event_id=child_row.last_event_id,
             )
             fan["started"] += 1
-            self._advance_message(child_row, None)
+            self.ready.append(child_id)
         parent.set(fan=fan)
+
+    def _next_children(self, parent: RunRow, generation: int, count: int) -> list[Row[Any]]:
+        """The next ``count`` children of ``parent`` to start, in index order. Fetched a batch at a
+        time; the ones started in this transaction are still PENDING in the database, and skipped."""
+        key = (parent.id, generation)
+        batch = self.pending.get(key)
+        if batch is None or len(batch) < count:
+            fetched = runs.pending_children(self.session, parent.id, generation, count + 64 + len(self.rows))
+            batch = self.pending[key] = collections.deque(r for r in fetched if r[0] not in self.rows)
+        return [batch.popleft() for _ in range(min(count, len(batch)))]
 
     def _ended(self, row: RunRow, status: str, output: Any, error: str | None, cause: str | None) -> None:
         row.set(status=status, output=output, error=error, cause=cause, stop_date=self.now)
-        runs.drop_timers(self.session, row.id)
+        self.ended.append(row.id)
         if row.parent_id is None:
             self._execution_ended(row, status, output, error, cause)
         else:
@@ -543,7 +587,7 @@ class Tree:
             if history_id == parent.history_id:
                 history = History(self.counters[parent.history_id], last_event_id, self.now)
                 interpreter.end_child(state, ChildRun((state.name, 0), None, index), "Aborted", history)
-                runs.append_events(self.session, parent.history_id, history.events)
+                self.events.setdefault(parent.history_id, []).extend(history.events)
                 self.counters[parent.history_id] = history.next_id
         doomed = [r[0] for r in running] + [
             r[0] for r in runs.pending_children(self.session, parent.id, generation, 10**9)

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -37,16 +37,29 @@ def update_run(session: Session, run_id: int, **values: Any) -> None:
     session.execute(update(E).where(E.c.id == run_id).values(**values))
 
 
+def update_runs(session: Session, changes: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    """Update many runs: one executemany for each set of changed columns (a few round trips, not one
+    a row)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for run_id, values in changes:
+        groups.setdefault(tuple(sorted(values)), []).append({"run_id_": run_id, **values})
+    for rows in groups.values():
+        if len(rows) == 1:
+            run_id = rows[0].pop("run_id_")
+            update_run(session, run_id, **rows[0])
+        else:
+            session.execute(update(E).where(E.c.id == bindparam("run_id_")), rows)
+
+
 def insert_execution(session: Session, **values: Any) -> int:
     return int(session.execute(insert(E).returning(E.c.id), [values]).scalar_one())
 
 
-def insert_children(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert branch or iteration rows; returns their ids in the order given."""
-    if not rows:
-        return []
-    result = session.execute(insert(E).returning(E.c.id, sort_by_parameter_order=True), list(rows))
-    return [int(r[0]) for r in result]
+def insert_children(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert branch or iteration rows (one executemany: no RETURNING, which would make SQLAlchemy
+    render all of them into one statement, slow to build for a Map over thousands of items)."""
+    if rows:
+        session.execute(insert(E), list(rows))
 
 
 def pending_children(session: Session, parent_id: int, generation: int, limit: int) -> list[Row[Any]]:
@@ -164,6 +177,12 @@ def add_timer(
     session: Session, run_id: int, seq: int, kind: str, fire_at: dt.datetime, token: str | None = None
 ) -> None:
     session.execute(insert(T), [{"run_id": run_id, "seq": seq, "kind": kind, "fire_at": fire_at, "token": token}])
+
+
+def drop_timers_of(session: Session, run_ids: Sequence[int]) -> None:
+    """Drop the timers of runs that have ended (an execution's own timeout excepted)."""
+    if run_ids:
+        session.execute(delete(T).where(T.c.run_id.in_(list(run_ids)), T.c.kind != "execution_timeout"))
 
 
 def drop_timers(session: Session, run_id: int, *, keep_execution_timeout: bool = True) -> None:
