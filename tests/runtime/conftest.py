@@ -1,9 +1,15 @@
 """A real cluster for the runtime tests: PostgreSQL, Redis (or RabbitMQ), worker and scheduler processes.
 
-Every test session gets a fresh PostgreSQL database with the migrations applied; every test gets a
-clean broker (Redis DB 9 flushed, or the RabbitMQ queues purged) and, when it ends, its workers and
-scheduler killed and every execution it left running stopped, so that the next test starts from a
-quiet database. A missing server is a failure, not a skip: these tests are the product's guarantees.
+Every test session gets a fresh PostgreSQL database with the migrations applied. Every cluster gets
+queues of its own (``orchestrator-<id>``, ``orchestrator.handlers-<id>``), so that clusters of one
+session, and the sessions of other people running these tests on the same servers at the same
+time, never take each other's messages; when a cluster closes, its workers and scheduler are
+killed, every execution it left running is stopped, and its queues are deleted. A missing server
+is a failure, not a skip: these tests are the product's guarantees.
+
+Redis databases: 9 (``REDIS_URL``) for most tests; 15 (``CRASH_REDIS_URL``) for the crash tests,
+which flush it and set short visibility timeouts (Redis then redelivers every unacknowledged
+message of the database older than that, other clusters' too).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from orchestrator.store.models import Execution, OutboxMessage, Timer
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = os.environ.get("ORCHESTRATOR_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("ORCHESTRATOR_TEST_REDIS", "redis://127.0.0.1:6379/9")
+CRASH_REDIS_URL = os.environ.get("ORCHESTRATOR_TEST_CRASH_REDIS", REDIS_URL.rsplit("/", 1)[0] + "/15")
 RABBIT_URL = os.environ.get("ORCHESTRATOR_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672//")
 ROLE = "arn:aws:iam::123456789012:role/test"
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:{}"
@@ -121,12 +128,15 @@ class Cluster:
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.tmp = tmp
+        tag = uuid.uuid4().hex[:8]
         self.env = {
             **os.environ,
             "ORCHESTRATOR_DATABASE_URL": database_url,
             "ORCHESTRATOR_BROKER_URL": broker_url,
             "ORCHESTRATOR_HANDLER_MODULES": "tests.runtime.handlers",
             "ORCHESTRATOR_VISIBILITY_TIMEOUT": str(visibility_timeout),
+            "ORCHESTRATOR_ENGINE_QUEUE": f"orchestrator-{tag}",
+            "ORCHESTRATOR_HANDLER_QUEUE": f"orchestrator.handlers-{tag}",
             "PYTHONPATH": str(ROOT),
             **(extra_env or {}),
         }
@@ -260,6 +270,38 @@ class Cluster:
             )
         )
 
+    @property
+    def queues(self) -> list[str]:
+        return [self.settings.engine_queue, self.settings.handler_queue]
+
+    def drop_queues(self) -> None:
+        """Delete this cluster's queues from the broker (what it left in them goes too)."""
+        if self.settings.broker_url.startswith("redis"):
+            broker = redis.Redis.from_url(self.settings.broker_url)
+            # kombu keeps a queue as a list per priority step; its binding in a set per exchange
+            for key in broker.scan_iter(match="*orchestrator*"):
+                name = key.decode(errors="replace")
+                if any(queue in name for queue in self.queues):
+                    broker.delete(key)
+            # and the messages its killed workers held (kombu would put them back in its queues)
+            for tag, raw in broker.hscan_iter("unacked"):
+                with contextlib.suppress(ValueError, TypeError):
+                    _message, exchange, routing_key = json.loads(raw)
+                    if exchange in self.queues or routing_key in self.queues:
+                        broker.hdel("unacked", tag)
+                        broker.zrem("unacked_index", tag)
+            return
+        with self.app.connection_for_write() as connection:
+            for queue in self.queues:
+                channel = connection.channel()
+                try:
+                    channel.queue_delete(queue)
+                except Exception:  # never declared: nothing to delete
+                    pass
+                finally:
+                    with contextlib.suppress(Exception):
+                        channel.close()
+
     def quiesce(self) -> None:
         """Stop every execution still running and drop what the runtime still had to do."""
         with session_scope(self.settings.database_url) as session:
@@ -310,24 +352,10 @@ def duplicated_transitions(events: list[dict[str, Any]]) -> list[tuple[str, str 
 ClusterFactory = Callable[..., Cluster]
 
 
-def _purge_rabbit(app: Celery, queues: list[str]) -> None:
-    with app.connection_for_write() as connection:
-        channel = connection.default_channel
-        for queue in queues:
-            try:
-                channel.queue_purge(queue)
-            except Exception:  # the queue does not exist yet: nothing to purge
-                channel = connection.channel()
-
-
 def new_cluster(database_url: str, broker_url: str, tmp: Path, **options: Any) -> Cluster:
-    """A cluster on a clean broker: Redis DB flushed, or the RabbitMQ queues purged."""
+    """A cluster with queues of its own (nothing in them yet) and a folder for its processes' logs."""
     cluster = Cluster(database_url, broker_url, tmp, **options)
     cluster.tmp.mkdir(parents=True, exist_ok=True)
-    if broker_url.startswith("redis"):
-        redis.Redis.from_url(broker_url).flushdb()
-    else:
-        _purge_rabbit(cluster.app, [cluster.settings.engine_queue, cluster.settings.handler_queue])
     return cluster
 
 
@@ -337,6 +365,7 @@ def close_clusters(clusters: list[Cluster]) -> None:
         cluster.stop()
     for cluster in clusters:
         cluster.quiesce()
+        cluster.drop_queues()
 
 
 @contextlib.contextmanager

@@ -5,9 +5,9 @@ sound history every state is entered and left exactly once; it kills what it kil
 survivors (and new workers) finish, and counts executions run, workers killed, executions lost
 (not SUCCEEDED) and transitions recorded twice. Both of the last two must be 0.
 
-The clusters use a short visibility timeout: Redis gives an unacknowledged message (the one a
-killed worker held) to another worker only after it, and the sweeper republishes an outbox message
-nobody consumed only after it.
+The clusters use a short visibility timeout, on a Redis database of their own (CRASH_REDIS_URL):
+Redis gives an unacknowledged message (the one a killed worker held) to another worker only after
+it, and the sweeper republishes an outbox message nobody consumed only after it.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import psycopg
 import redis
 
 from tests.runtime.conftest import (
+    CRASH_REDIS_URL,
     LAMBDA,
-    REDIS_URL,
     Cluster,
     ClusterFactory,
     Process,
@@ -150,7 +150,7 @@ def _running_handler(cluster: Cluster, markers: list[Path]) -> tuple[Path, Proce
 
 def test_workers_killed_while_handlers_run_lose_nothing(cluster_factory: ClusterFactory, tmp_path: Path) -> None:
     """Four workers; three are killed, each while it runs a handler. The last one finishes everything."""
-    cluster = cluster_factory(visibility_timeout=VISIBILITY_TIMEOUT)
+    cluster = cluster_factory(CRASH_REDIS_URL, visibility_timeout=VISIBILITY_TIMEOUT)
     tally = Tally("SIGKILL while a handler runs")
     cluster.start_scheduler()
     cluster.start_workers(4, concurrency=2)
@@ -187,7 +187,7 @@ def test_workers_killed_inside_an_advance_transaction_lose_nothing(
     on it blocks, kills that worker, then releases the lock: the transaction never commits, and
     another worker redoes it. Two places: the first ``advance`` after StartExecution, and the resume
     after a handler (the invoke task's transaction)."""
-    cluster = cluster_factory(visibility_timeout=VISIBILITY_TIMEOUT)
+    cluster = cluster_factory(CRASH_REDIS_URL, visibility_timeout=VISIBILITY_TIMEOUT)
     database = cluster.settings.database_url
     tally = Tally("SIGKILL inside an advance transaction")
     cluster.start_scheduler()
@@ -259,7 +259,7 @@ FLUSHED_EVENTS = [
 
 
 def test_redis_flushed_mid_run_the_sweeper_brings_every_execution_back(cluster_factory: ClusterFactory) -> None:
-    cluster = cluster_factory(visibility_timeout=2.0)
+    cluster = cluster_factory(CRASH_REDIS_URL, visibility_timeout=2.0)
     tally = Tally("Redis FLUSHDB mid-run")
     for _ in range(2):
         cluster.start_worker(concurrency=2)
@@ -268,7 +268,7 @@ def test_redis_flushed_mid_run_the_sweeper_brings_every_execution_back(cluster_f
     arns = [cluster.start(machine, {}, name=f"flush-{i}") for i in range(40)]
     time.sleep(1.5)  # some executions wait, some run handlers, most are still queued
     running = sum(1 for s in cluster.statuses(arns).values() if s == "RUNNING")
-    broker = redis.Redis.from_url(REDIS_URL)
+    broker = redis.Redis.from_url(CRASH_REDIS_URL)
     settings = cluster.settings
     held = broker.llen(settings.engine_queue) + broker.llen(settings.handler_queue) + broker.hlen("unacked")
     broker.flushdb()
