@@ -21,7 +21,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=1, help="how many times to run the whole scenario (default 1)")
     parser.add_argument("--keep-logs", type=Path, help="copy every process's log here (one folder per run)")
     parser.add_argument(
-        "--only", choices=("cut", "outage"), action="append", help="run only this part (repeatable; default both)"
+        "--only",
+        choices=("cut", "outage", "baseline"),
+        action="append",
+        help="run only this part (repeatable; default: cut and outage; baseline: a run with nothing done to it)",
     )
     for option in dataclasses.fields(Options):
         flag = "--" + option.name.replace("_", "-")

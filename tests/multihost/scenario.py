@@ -2,8 +2,10 @@
 
 1. **A worker host cut off.** Executions are started at a steady pace; a few seconds in, worker1's
    cable is pulled for longer than the visibility timeout, then plugged back. Whatever worker1 held
-   at the cut must reach the other worker (Redis gives an unacknowledged message again after the
-   visibility timeout; the scheduler's sweeper republishes an outbox message nobody consumed).
+   at the cut must reach the other worker: the scheduler's sweeper republishes an outbox message
+   nobody consumed within the visibility timeout (Redis gives an unacknowledged message again too,
+   but kombu looks for them only every ``unacked_restore_interval * unacked_restore_throttle``
+   seconds, 100 by default), and what worker1 was doing inside a transaction goes on when it is back.
 2. **PostgreSQL stopped.** Executions are started at a steady pace (the client retries a start the
    API refuses, as any client would); a few seconds in, PostgreSQL stops for ten seconds, then
    starts again. The API, workers and scheduler must reconnect on their own.
@@ -81,6 +83,8 @@ class Driver:
     def __init__(self, deployment: Deployment) -> None:
         self.deployment = deployment
         self.options = deployment.options
+        self.deadline = 0.0  # time.monotonic() by which the current run must be over
+        self.stop = threading.Event()  # set when the run failed: the starter stops starting
         self.sfn = boto3.client(
             "stepfunctions",
             endpoint_url=deployment.api_url,
@@ -116,13 +120,18 @@ class Driver:
                 run.seen.update(action.do() or {})
                 moment = run.marks[action.mark] = time.time()
                 run.log_offsets[action.mark] = self.log_offsets()
+        except BaseException:
+            self.stop.set()
+            raise
         finally:
             starter.join()
-        if failure:
-            raise failure[0]
-        self._wait_all(run, machine)
-        self._check_histories(run)
-        self.sfn.close()
+        try:
+            if failure:
+                raise failure[0]
+            self._wait_all(run, machine)
+            self._check_histories(run)
+        finally:
+            self.sfn.close()
         return run
 
     def log_offsets(self) -> dict[str, int]:
@@ -132,10 +141,12 @@ class Driver:
 
     def _start_all(self, run: Run, machine: str, failure: list[BaseException]) -> None:
         """Start the executions, at most ``start_rate`` a second and ``max_in_flight`` running at once
-        (a client with back-pressure: the queues never hold more than the deployment can work off
-        within the visibility timeout, however busy the machine)."""
+        (a client with back-pressure: on a busy machine too, the queues hold no more than the
+        deployment works off well within the visibility timeout)."""
         try:
             for n in range(self.options.executions):
+                if self.stop.is_set():
+                    return
                 time.sleep(max(0.0, run.first_start + n / self.options.start_rate - time.time()))
                 self._wait_for_room(run, machine)
                 arn = self._start(run, machine, n)
@@ -278,9 +289,10 @@ def cut_a_worker(deployment: Deployment) -> Run:
     worker = deployment.hosts["worker1"]
 
     def restore() -> dict[str, Any]:
-        seen = {"unacked at link up": unacked_overdue(deployment), "sessions at link up": sessions(deployment)}
-        network.restore(worker)
-        return seen
+        try:
+            return {"unacked at link up": unacked_overdue(deployment), "sessions at link up": sessions(deployment)}
+        finally:
+            network.restore(worker)
 
     actions = [
         Action(options.cut_after, "link down", lambda: network.cut(worker)),
@@ -463,9 +475,29 @@ def judge_outage(deployment: Deployment, run: Run) -> Outcome:
     return outcome
 
 
+def judge_baseline(deployment: Deployment, run: Run) -> Outcome:
+    """A run with nothing done to the deployment (not in the CI's scenario): what it costs."""
+    outcome = Outcome("Baseline: nothing cut, nothing stopped")
+    _common(outcome, run)
+    tasks: dict[str, int] = {}
+    for name in ("worker1", "worker2"):
+        for task, _, what in _TASK.findall(deployment.processes[name].output()):
+            tasks[task] = tasks.get(task, 0) + (what == "succeeded")
+    republished = re.findall(r"republishing (\d+) message", deployment.processes["scheduler"].output())
+    outcome.figures += [
+        f"the run took {run.ended_at - run.first_start:.1f}s; tasks run: "
+        + ", ".join(f"{task} {count}" for task, count in sorted(tasks.items())),
+        f"messages the sweeper republished: {sum(map(int, republished))} in {len(republished)} sweeps",
+    ]
+    return outcome
+
+
 def run_all(deployment: Deployment, only: tuple[str, ...] = ("cut", "outage")) -> list[Outcome]:
-    """Both runs (or ``only`` some), one after the other, judged."""
+    """Both runs (or ``only`` some: ``cut``, ``outage``, ``baseline``), one after the other, judged."""
     outcomes = []
+    if "baseline" in only:
+        run = run_inside(deployment.client.namespace, lambda: Driver(deployment).run("baseline", []))
+        outcomes.append(judge_baseline(deployment, run))
     if "cut" in only:
         outcomes.append(judge_cut(deployment, cut_a_worker(deployment)))
     if "outage" in only:
