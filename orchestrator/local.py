@@ -6,6 +6,7 @@ Task state calls the handler its resource names.
 
 from __future__ import annotations
 
+import logging
 import random
 import uuid
 from collections.abc import Mapping
@@ -19,6 +20,8 @@ from orchestrator.engine.resources import handler_name, parse_resource
 from orchestrator.integrations import registry, states
 from orchestrator.integrations.invoke import copy_json, invoke
 from orchestrator.integrations.registry import Handler
+
+log = logging.getLogger(__name__)
 
 
 def run_local(
@@ -46,7 +49,11 @@ def run_local(
             SendTaskSuccess would deliver, and an exception is SendTaskFailure (the history
             records TaskSubmitted first, with ``{}`` for the service's response).
         state_machine_type: ``STANDARD`` or ``EXPRESS``.
-        clock: a `VirtualClock` (the default: waits take no time) or `RealClock`.
+        clock: a `VirtualClock` (the default: waits take no time) or `RealClock`. A Task's
+            TimeoutSeconds and HeartbeatSeconds run on it too: a handler that takes the clock past
+            them (``clock.sleep_until``) times its task out with ``States.Timeout`` or
+            ``States.HeartbeatTimeout``, and a task waiting for a token nobody answers times out
+            at its deadline.
         name: the execution's name (a UUID if not given).
         seed: makes States.UUID, $random and similar repeatable.
         state_machines: definitions that ``states:startExecution`` Tasks may start, by state machine
@@ -64,7 +71,7 @@ def run_local(
         resource = parse_resource(request.resource)
         if resource.service == "states" and resource.action == "startExecution":
             return _run_child(request, resource.pattern, machines, table, clock, seed)
-        delivery = invoke(request, context, table, callback_answers=True)
+        delivery = invoke(request, context, table, callback_answers=True, now=clock.now)
         if resource.pattern == "callback" and handler_name(resource, request.payload) in table:
             # The handler answered for the token's holder; the call that sent the token came first,
             # and AWS records it. Its response is the service's, which a handler does not give: {}.
@@ -110,10 +117,11 @@ def _run_child(
     machine_name = machine_arn.rsplit(":", 1)[-1]
     definition = machines.get(machine_arn, machines.get(machine_name))
     if definition is None:
-        return states.refused(
-            "StateMachineDoesNotExist",
-            f"State Machine Does Not Exist: '{machine_arn}' (give run_local its definition in state_machines=)",
+        # AWS's Cause, word for word; what to do about it goes to the log.
+        log.warning(
+            "run_local knows no state machine %r: give run_local its definition in state_machines=", machine_arn
         )
+        return states.refused("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{machine_arn}'")
     name = str(payload.get("Name") or uuid.uuid4())
     child_input = states.child_input(payload.get("Input"))
     started = clock.now()

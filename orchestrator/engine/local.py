@@ -9,6 +9,12 @@ sleeping.
 Branches and iterations are scheduled as the durable runtime would: each is a run that goes as far
 as it can, then waits on a task, a timer or its own children. Runs that are ready go first; when
 none is, the clock moves to the next timer.
+
+A Task's TimeoutSeconds and HeartbeatSeconds run on the same clock, from when its work starts: an
+answer that comes after the deadline is replaced by the timeout (a handler can take the shared
+`VirtualClock` past it), and a task still waiting for its token gets a timer at the deadline. No
+heartbeat can reach a task here, so HeartbeatSeconds is a deadline too. The errors are the durable
+runtime's: ``States.Timeout`` or ``States.HeartbeatTimeout``, with no cause, recorded as *TimedOut.
 """
 
 from __future__ import annotations
@@ -42,7 +48,9 @@ from orchestrator.engine.outcomes import (
     Sleep,
     Succeed,
     TaskContext,
+    TaskFailed,
     TaskRequest,
+    TaskSubmitted,
     TimerFired,
 )
 from orchestrator.engine.resources import DEFAULT_ACCOUNT, DEFAULT_REGION
@@ -108,6 +116,29 @@ class ExecutionResult:
 # A Task's work: one answer, or several in order (TaskSubmitted, then the result).
 Invoker = Callable[[TaskRequest, TaskContext], Delivery | tuple[Delivery, ...]]
 
+# A timer: when, a tie-breaker, the slot it wakes, what it brings, and the task invocation it times
+# out (None for a Wait or a Retry's backoff).
+_Timer = tuple[dt.datetime, int, int, Delivery, int | None]
+
+
+def task_limit(task: TaskRequest, started: dt.datetime) -> tuple[dt.datetime, TaskFailed] | None:
+    """When a task started at ``started`` times out, and how; None if it has no limit.
+
+    The earlier of TimeoutSeconds (``States.Timeout``) and HeartbeatSeconds (``States.HeartbeatTimeout``,
+    no heartbeat can reach it here); the timeout wins a tie.
+    """
+    limits = [
+        (started + dt.timedelta(seconds=seconds), order, TaskFailed(error, None, timed_out=True))
+        for order, (seconds, error) in enumerate(
+            ((task.timeout_seconds, "States.Timeout"), (task.heartbeat_seconds, "States.HeartbeatTimeout"))
+        )
+        if seconds
+    ]
+    if not limits:
+        return None
+    moment, _, delivery = min(limits, key=lambda limit: limit[:2])
+    return moment, delivery
+
 
 def execute(
     machine: StateMachine,
@@ -152,6 +183,7 @@ class _Slot:
     child: ChildRun | None = None
     done: bool = False
     fan: _Fan | None = None
+    task: int | None = None  # the invocation its task waits on, which that task's timeout may end
 
 
 @dataclass
@@ -200,7 +232,7 @@ class _LocalExecution:
         self.slots: dict[int, _Slot] = {}
         self.ids = itertools.count()
         self.ready: deque[tuple[int, Delivery | None]] = deque()
-        self.timers: list[tuple[dt.datetime, int, int]] = []
+        self.timers: list[_Timer] = []
         self.deadline = self.start + dt.timedelta(seconds=machine.timeout_seconds) if machine.timeout_seconds else None
         history = self._history(self.log, 0)
         root = interpreter.begin(machine, execution_input, ROLE_ARN, history)
@@ -213,12 +245,17 @@ class _LocalExecution:
 
     def run(self) -> ExecutionResult:
         while self.result is None:
-            if self.ready:
+            if self.deadline is not None and self.clock.now() > self.deadline:
+                self._time_out()  # a handler took the clock past the execution's TimeoutSeconds
+            elif self.ready:
                 slot_id, delivery = self.ready.popleft()
                 if not self.slots[slot_id].done:
                     self._advance(slot_id, delivery)
-            elif self.timers:
+            elif self._live_timers():
                 self._fire_next_timer()
+            elif self.deadline is not None:  # nothing can move before the execution's TimeoutSeconds
+                self.clock.sleep_until(self.deadline)
+                self._time_out()
             else:  # nothing can move: a task waits for a token nobody here can send
                 waiting = sorted(
                     {
@@ -240,6 +277,17 @@ class _LocalExecution:
             status, output, error, cause, self.arn, self.start, self.clock.now(), tuple(self.log.events)
         )
 
+    def _live_timers(self) -> bool:
+        """Whether a timer can still fire; drops the first ones that cannot (their task ended)."""
+        while self.timers and not self._is_live(self.timers[0]):
+            heapq.heappop(self.timers)
+        return bool(self.timers)
+
+    def _is_live(self, timer: _Timer) -> bool:
+        _, _, slot_id, _, task = timer
+        slot = self.slots[slot_id]
+        return not slot.done and (task is None or slot.task == task)
+
     def _fire_next_timer(self) -> None:
         moment = self.timers[0][0]
         if self.deadline is not None and moment > self.deadline:
@@ -248,8 +296,10 @@ class _LocalExecution:
             return
         self.clock.sleep_until(moment)
         while self.timers and self.timers[0][0] <= moment:
-            _, _, slot_id = heapq.heappop(self.timers)
-            self.ready.append((slot_id, TimerFired()))
+            timer = heapq.heappop(self.timers)
+            if self._is_live(timer):
+                _, _, slot_id, delivery, _ = timer
+                self.ready.append((slot_id, delivery))
 
     def _advance(self, slot_id: int, delivery: Delivery | None) -> None:
         slot = self.slots[slot_id]
@@ -268,12 +318,10 @@ class _LocalExecution:
             case Invoke(task, run):
                 slot.run = run
                 if task.resource:  # an empty resource means "still waiting" (after TaskSubmitted)
-                    answers = self._invoke(task, run)
-                    for answer in answers if isinstance(answers, tuple) else (answers,):
-                        self.ready.append((slot_id, answer))
+                    self._start_task(slot_id, task, run)
             case Sleep(until, run):
                 slot.run = run
-                heapq.heappush(self.timers, (until, next(self.ids), slot_id))
+                heapq.heappush(self.timers, (until, next(self.ids), slot_id, TimerFired(), None))
             case FanOut():
                 slot.run = outcome.run
                 slot.fan = _Fan(outcome)
@@ -284,6 +332,21 @@ class _LocalExecution:
                 self._run_ended(slot_id, "FAILED", None, error, cause)
 
     # -- tasks -----------------------------------------------------------------------------------
+
+    def _start_task(self, slot_id: int, task: TaskRequest, run: Run) -> None:
+        """Do the task's work and queue its answers, or its timeout if they came after its deadline."""
+        slot = self.slots[slot_id]
+        slot.task = next(self.ids)
+        limit = task_limit(task, self.clock.now())
+        answers = self._invoke(task, run)
+        answers = answers if isinstance(answers, tuple) else (answers,)
+        for answer in answers:
+            if limit is not None and not isinstance(answer, TaskSubmitted) and self.clock.now() > limit[0]:
+                answer = limit[1]
+            self.ready.append((slot_id, answer))
+        if limit is not None and all(isinstance(answer, TaskSubmitted) for answer in answers):
+            # the task waits for its token: its deadline is a timer, which an ended task no longer heeds
+            heapq.heappush(self.timers, (limit[0], next(self.ids), slot_id, limit[1], slot.task))
 
     def _invoke(self, task: TaskRequest, run: Run) -> Delivery | tuple[Delivery, ...]:
         context = TaskContext(self.arn, task.state, task.resource, run.cursor.retry_count, task.token)
