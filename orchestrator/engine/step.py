@@ -601,6 +601,12 @@ def _task_answered(state: TaskState, run: Run, delivery: Delivery | None, env: E
             *task_event(resource, "Submitted", {"output": delivery.output, "outputDetails": {"truncated": False}})
         )
         return _still_waiting(run)
+    if isinstance(delivery, TaskSucceeded):
+        try:
+            dataflow.check_size(delivery.output, resource.arn if resource.kind == "lambda" else resource.resource_type)
+        except StatesError as too_large:
+            # AWS records an oversized result as the task's failure, not as its success.
+            delivery = TaskFailed(too_large.error, too_large.cause)
     if isinstance(delivery, TaskFailed):
         kind = "TimedOut" if delivery.timed_out else "Failed"
         env.history.add(*task_event(resource, kind, _error_details(delivery.error, delivery.cause)))
@@ -610,7 +616,6 @@ def _task_answered(state: TaskState, run: Run, delivery: Delivery | None, env: E
     env.history.add(
         *task_event(resource, "Succeeded", {"output": delivery.output, "outputDetails": {"truncated": False}})
     )
-    dataflow.check_size(delivery.output, resource.arn if resource.kind == "lambda" else resource.resource_type)
     return _finish(state, run, delivery.output, env)
 
 
@@ -876,11 +881,12 @@ def _on_error(machine: StateMachine, state: State, run: Run, failure: StatesErro
             details = {"error": error, "cause": cause}
             if failure.location:
                 details["location"] = failure.location
-            # AWS links it where the state's Entered event links, not to that event
+            # AWS links it where the state's Entered event links, not to that event; but a Wait
+            # state's Timestamp fails later, after its Entered event.
             env.history.add(
                 "EvaluationFailed",
                 {**details, "state": state.name},
-                previous=env.history.previous_of(run.cursor.entered_event_id),
+                previous=None if isinstance(state, WaitState) else env.history.previous_of(run.cursor.entered_event_id),
             )
     if not isinstance(state, TaskState | ParallelState | MapState):
         return Fail(error, cause, run)

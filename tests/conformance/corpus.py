@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.conformance import history
+
 HERE = Path(__file__).resolve().parent
 KNOWN_FAILURES: dict[str, str] = json.loads((HERE / "known_failures.json").read_text())
+KNOWN_HISTORY_DIFFERENCES: dict[str, str] = json.loads((HERE / "known_history_differences.json").read_text())
 
 
 def corpus_dir() -> Path | None:
@@ -41,6 +44,20 @@ def pure_cases() -> list[dict[str, Any]]:
         return []
     cases = [json.loads(p.read_text()) for p in sorted((folder / "cases").glob("*.json"))]
     return [c for c in cases if not c.get("needs")]
+
+
+def recorded_history(case: dict[str, Any]) -> list[dict[str, Any]]:
+    return (case.get("recorded") or {}).get("history") or []
+
+
+def check_history(case: dict[str, Any], ours: list[dict[str, Any]]) -> None:
+    """Assert that ``ours`` has AWS's events and links, or differs as known_history_differences.json says."""
+    found = history.difference(recorded_history(case), ours)
+    reason = KNOWN_HISTORY_DIFFERENCES.get(case["id"])
+    if reason is None:
+        assert found is None, found
+    else:
+        assert found is not None, f"listed as a known difference ({reason}) but matches: remove it from the list"
 
 
 def judge_local(case: dict[str, Any]) -> tuple[str, str, Any]:

@@ -1,9 +1,11 @@
 """The recorded AWS executions of ../shared/conformance, run through `run_local`.
 
 Every pure case (one that needs no AWS service) must give AWS's recorded status, output, error and
-cause, compared with the corpus's own placeholder-aware judge. Cases known to fail are listed, with
-the reason, in known_failures.json: an unlisted failure fails the build, and so does a listed case
-that passes (the list only shrinks).
+cause, compared with the corpus's own placeholder-aware judge; and where AWS's history was recorded,
+the same event types in the same order with the same previousEventIds (`history.difference`). Cases
+known to fail are listed, with the reason, in known_failures.json (known_history_differences.json for
+histories): an unlisted failure fails the build, and so does a listed case that passes (the lists
+only shrink).
 
 The corpus path comes from ORCHESTRATOR_CONFORMANCE_DIR (`.ci/run` sets it); without it there is
 nothing to run here.
@@ -15,9 +17,19 @@ import json
 
 import pytest
 
-from tests.conformance.corpus import KNOWN_FAILURES, judge_local, pure_cases
+from orchestrator import run_local
+from tests.conformance.corpus import (
+    KNOWN_FAILURES,
+    KNOWN_HISTORY_DIFFERENCES,
+    check_history,
+    corpus_dir,
+    judge_local,
+    pure_cases,
+    recorded_history,
+)
 
 CASES = pure_cases()
+WITH_HISTORY = [c for c in CASES if recorded_history(c)]
 
 
 def test_known_failures_are_real_cases() -> None:
@@ -25,6 +37,13 @@ def test_known_failures_are_real_cases() -> None:
     if CASES:
         ids = {c["id"] for c in CASES}
         assert not set(KNOWN_FAILURES) - ids
+
+
+def test_known_history_differences_are_recorded_cases() -> None:
+    folder = corpus_dir()
+    if folder is not None:
+        recorded = {p.stem for p in (folder / "cases").glob("*.json")}
+        assert not set(KNOWN_HISTORY_DIFFERENCES) - recorded
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
@@ -35,3 +54,9 @@ def test_case_matches_aws(case: dict) -> None:
         assert verdict == "pass", f"{category}: {json.dumps(details, default=str)[:1500]}"
     else:
         assert verdict != "pass", f"listed as a known failure ({reason}) but passes: remove it from the list"
+
+
+@pytest.mark.parametrize("case", WITH_HISTORY, ids=[c["id"] for c in WITH_HISTORY])
+def test_case_history_matches_aws(case: dict) -> None:
+    result = run_local(case["definition"], case["input"], state_machine_type=case.get("state_machine_type", "STANDARD"))
+    check_history(case, result.history)

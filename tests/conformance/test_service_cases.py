@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from orchestrator import config, run_local
-from orchestrator.engine.local import VirtualClock
+from orchestrator.engine.local import ExecutionResult, VirtualClock
 from orchestrator.engine.outcomes import TaskContext
 from orchestrator.service import Service
 from orchestrator.store.db import get_engine
@@ -106,23 +106,7 @@ def _is_http_date(value: Any) -> bool:
 
 def run_case(case: dict[str, Any], service: Service) -> tuple[str, str, Any]:
     """Create what ``case`` needs, run it, and judge it; returns the judge's (verdict, category, details)."""
-    clock = VirtualClock()
-    setup = services.setup_for(case, clock)
-    for topic in setup.topics:
-        service.create_topic(topic)
-    for table in setup.tables:
-        service.create_table(table, services.TABLE_KEY, services.TABLE_ATTRIBUTES)
-    if setup.subscribe_inbox:
-        service.subscribe(services.TOPICS[0], protocol="python", endpoint=f"{services.__name__}:remember")
-    services.show_sources(setup.sources)
-    result = run_local(
-        case["definition"],
-        case["input"],
-        handlers=setup.handlers,
-        state_machines=setup.state_machines,
-        clock=clock,
-        state_machine_type=case.get("state_machine_type", "STANDARD"),
-    )
+    result = execute_case(case, service)
     output = masked_like_the_recording(case["expected"]["output"], result.output)
     actual = {
         "phase": "run",
@@ -132,6 +116,27 @@ def run_case(case: dict[str, Any], service: Service) -> tuple[str, str, Any]:
         "cause": result.cause,
     }
     return corpus._runner().judge(case, actual)
+
+
+def execute_case(case: dict[str, Any], service: Service) -> ExecutionResult:
+    """Create what ``case`` needs and run it."""
+    clock = VirtualClock()
+    setup = services.setup_for(case, clock)
+    for topic in setup.topics:
+        service.create_topic(topic)
+    for table in setup.tables:
+        service.create_table(table, services.TABLE_KEY, services.TABLE_ATTRIBUTES)
+    if setup.subscribe_inbox:
+        service.subscribe(services.TOPICS[0], protocol="python", endpoint=f"{services.__name__}:remember")
+    services.show_sources(setup.sources)
+    return run_local(
+        case["definition"],
+        case["input"],
+        handlers=setup.handlers,
+        state_machines=setup.state_machines,
+        clock=clock,
+        state_machine_type=case.get("state_machine_type", "STANDARD"),
+    )
 
 
 # -- the recorded cases -------------------------------------------------------------------------------------
@@ -181,6 +186,13 @@ def test_case_matches_aws(case: dict[str, Any], service: Service) -> None:
         assert verdict == "pass", f"{category}: {json.dumps(details, default=str)[:1500]}"
     else:
         assert verdict != "pass", f"listed as a known failure ({reason}) but passes: remove it from the list"
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if corpus.recorded_history(c)], ids=[c["id"] for c in CASES if corpus.recorded_history(c)]
+)
+def test_case_history_matches_aws(case: dict[str, Any], service: Service) -> None:
+    corpus.check_history(case, execute_case(case, service).history)
 
 
 def test_values_masked_by_their_key_name_or_as_a_date_are_masked_in_the_actual_value_too() -> None:
