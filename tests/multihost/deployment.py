@@ -23,6 +23,7 @@ import httpx
 
 from tests.multihost.network import Host, Network, alive, run_inside
 from tests.multihost.servers import (
+    PG_PORT,
     REDIS_PORT,
     ROOT,
     Postgres,
@@ -71,7 +72,7 @@ class Deployment:
         db = self.hosts["db"]
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")},
-            "ORCHESTRATOR_DATABASE_URL": f"postgresql+psycopg://postgres@{db.address}:5432/{DATABASE}",
+            "ORCHESTRATOR_DATABASE_URL": f"postgresql+psycopg://postgres@{db.address}:{PG_PORT}/{DATABASE}",
             "ORCHESTRATOR_BROKER_URL": f"redis://{db.address}:{REDIS_PORT}/0",
             "ORCHESTRATOR_HANDLER_MODULES": "tests.multihost.handlers",
             "ORCHESTRATOR_VISIBILITY_TIMEOUT": str(options.visibility_timeout),
