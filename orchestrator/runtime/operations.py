@@ -62,15 +62,22 @@ def advance(
     delivery: Delivery | None,
     outbox_id: int | None,
     now: dt.datetime,
+    attempt: list[Any] | None = None,
 ) -> list[Message]:
-    """Apply one message. A stale one (ended run, other seq) only consumes its outbox row."""
+    """Apply one message. A stale one (ended run, other seq) only consumes its outbox row.
+
+    ``attempt`` comes with a task's timeout (`task_attempt`): it still applies after a TaskSubmitted
+    moved the run to a later step, as long as the run waits in the same attempt of the same Task.
+    """
     runs.consume_message(session, outbox_id)
     root = runs.lock_execution(session, root_id)
     if root is None or root._mapping["status"] != "RUNNING":
         return []
     tree = Tree(session, settings, root, now)
     row = tree.row(run_id)
-    if row is None or row.status != "RUNNING" or row.seq != seq:
+    if row is None or row.status != "RUNNING":
+        return []
+    if row.seq != seq and (attempt is None or task_attempt(row.cursor) != attempt):
         return []
     waiting = row.cursor and row.cursor.get("phase") in ("task", "wait", "retry")
     if isinstance(delivery, TimerFired) or (waiting and not isinstance(delivery, TaskSubmitted)):
@@ -196,6 +203,13 @@ def _end_tree(
     return queue_messages(session, messages, now, published=True)
 
 
+def task_attempt(cursor: dict[str, Any] | None) -> list[Any] | None:
+    """The attempt of a Task a run waits in (state, entered event, retry count); None if not waiting in one."""
+    if not cursor or cursor.get("phase") != "task":
+        return None
+    return [cursor["state"], cursor.get("enteredEventId"), cursor.get("retryCount", 0)]
+
+
 def fire_due_timers(session: Session, settings: Settings, *, now: dt.datetime, limit: int = 500) -> list[Message]:
     """Turn the timers whose time has come into messages (the scheduler's tick)."""
     due = runs.due_timers(session, now, limit)
@@ -210,7 +224,10 @@ def fire_due_timers(session: Session, settings: Settings, *, now: dt.datetime, l
             messages.append(Message(TIME_OUT, [root_id], settings.engine_queue))
             continue
         if m["kind"] in ("task_timeout", "heartbeat"):
-            delivery: Any = encode_delivery(time_out_task_delivery(m["kind"]))
+            # The token is closed now, so the timeout must not be lost as stale if the task's
+            # TaskSubmitted moves the run on before this message arrives: it names the attempt.
+            attempt = task_attempt(run._mapping["cursor"])
+            delivery: Any = {**encode_delivery(time_out_task_delivery(m["kind"])), "attempt": attempt}
             if m["token"]:
                 runs.close_token(session, m["token"], "TIMED_OUT", now)
             else:

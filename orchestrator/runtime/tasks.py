@@ -54,10 +54,20 @@ def advance(
     delivery: dict[str, Any] | None,
     outbox_id: int | None = None,
 ) -> None:
-    apply(self.app, root_id, run_id, seq, decode_delivery(delivery), outbox_id)
+    attempt = delivery.get("attempt") if delivery else None
+    apply(self.app, root_id, run_id, seq, decode_delivery(delivery), outbox_id, attempt=attempt)
 
 
-def apply(app: Any, root_id: int, run_id: int, seq: int, delivery: Delivery | None, outbox_id: int | None) -> None:
+def apply(
+    app: Any,
+    root_id: int,
+    run_id: int,
+    seq: int,
+    delivery: Delivery | None,
+    outbox_id: int | None,
+    *,
+    attempt: list[Any] | None = None,
+) -> None:
     settings = settings_of(app)
     with session_scope(settings.database_url) as session:
         messages = operations.advance(
@@ -68,6 +78,7 @@ def apply(app: Any, root_id: int, run_id: int, seq: int, delivery: Delivery | No
             seq=seq,
             delivery=delivery,
             outbox_id=outbox_id,
+            attempt=attempt,
             now=utcnow(),
         )
     publish(app, messages)
