@@ -128,10 +128,8 @@ def task_limit(task: TaskRequest, started: dt.datetime) -> tuple[dt.datetime, Ta
     no heartbeat can reach it here); the timeout wins a tie.
     """
     limits = [
-        (started + dt.timedelta(seconds=seconds), order, TaskFailed(error, None, timed_out=True))
-        for order, (seconds, error) in enumerate(
-            ((task.timeout_seconds, "States.Timeout"), (task.heartbeat_seconds, "States.HeartbeatTimeout"))
-        )
+        (started + dt.timedelta(seconds=seconds), order, TaskFailed.time_out(heartbeat=heartbeat))
+        for order, (seconds, heartbeat) in enumerate(((task.timeout_seconds, False), (task.heartbeat_seconds, True)))
         if seconds
     ]
     if not limits:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from orchestrator.asl.errors import HEARTBEAT_TIMEOUT, TIMEOUT
+
 # Where a run stands inside its current state.
 Phase = Literal["enter", "task", "wait", "retry", "fanout"]
 
@@ -84,6 +86,11 @@ class TaskFailed:
     error: str | None
     cause: str | None
     timed_out: bool = False  # States.Timeout / States.HeartbeatTimeout: recorded as *TimedOut
+
+    @classmethod
+    def time_out(cls, *, heartbeat: bool = False) -> TaskFailed:
+        """What a task gets when its TimeoutSeconds (or HeartbeatSeconds) runs out first: no cause."""
+        return cls(HEARTBEAT_TIMEOUT if heartbeat else TIMEOUT, None, timed_out=True)
 
 
 @dataclass(frozen=True, slots=True)

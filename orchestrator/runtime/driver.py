@@ -48,7 +48,6 @@ from orchestrator.engine.outcomes import (
     Run,
     Sleep,
     Succeed,
-    TaskFailed,
     TaskRequest,
 )
 from orchestrator.engine.resources import Resource, handler_name, parse_resource
@@ -632,10 +631,3 @@ def _handler_queue(name: str, default: str) -> str:
 
 def _new_token() -> str:
     return secrets.token_urlsafe(48)
-
-
-def time_out_task_delivery(kind: str) -> TaskFailed:
-    """What a task learns when its timer fires first."""
-    if kind == "heartbeat":
-        return TaskFailed("States.HeartbeatTimeout", None, timed_out=True)
-    return TaskFailed("States.Timeout", None, timed_out=True)

@@ -21,7 +21,7 @@ from orchestrator.asl.model import StateMachine
 from orchestrator.config import Settings
 from orchestrator.engine.history import History
 from orchestrator.engine.outcomes import Delivery, TaskFailed, TaskSubmitted, TaskSucceeded, TimerFired
-from orchestrator.runtime.driver import Tree, queue_messages, time_out_task_delivery
+from orchestrator.runtime.driver import Tree, queue_messages
 from orchestrator.runtime.messages import ADVANCE, TIME_OUT, Message, encode_delivery
 from orchestrator.runtime.nested import notify_caller
 from orchestrator.runtime.starting import insert_execution
@@ -227,7 +227,10 @@ def fire_due_timers(session: Session, settings: Settings, *, now: dt.datetime, l
             # The token is closed now, so the timeout must not be lost as stale if the task's
             # TaskSubmitted moves the run on before this message arrives: it names the attempt.
             attempt = task_attempt(run._mapping["cursor"])
-            delivery: Any = {**encode_delivery(time_out_task_delivery(m["kind"])), "attempt": attempt}
+            delivery: Any = {
+                **encode_delivery(TaskFailed.time_out(heartbeat=m["kind"] == "heartbeat")),
+                "attempt": attempt,
+            }
             if m["token"]:
                 runs.close_token(session, m["token"], "TIMED_OUT", now)
             else:
