@@ -12,6 +12,8 @@
 - ``ORCHESTRATOR_VISIBILITY_TIMEOUT`` (``3600``): seconds before an unacknowledged message is
   delivered again (Redis) and an unconsumed outbox message is published again.
 - ``ORCHESTRATOR_PREFETCH`` (``1``): messages a worker process reserves ahead.
+- ``ORCHESTRATOR_DATABASE_SESSION_OPTIONS`` (see `store.db.DEFAULT_SESSION_OPTIONS`): PostgreSQL settings
+  for every session, ``NAME=VALUE`` separated by spaces; empty for a pooler that refuses them.
 - ``ORCHESTRATOR_API_KEYS`` / ``ORCHESTRATOR_API_KEYS_FILE``: the access keys the HTTP API accepts
   (``KEY=SECRET`` pairs, comma- or line-separated). None: any credentials are accepted and
   ``orchestrator serve`` binds to 127.0.0.1 only.

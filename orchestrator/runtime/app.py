@@ -19,6 +19,10 @@ def configure(app: Celery, settings: config.Settings) -> None:
         broker_connection_retry_on_startup=True,
         broker_transport_options={
             "visibility_timeout": settings.visibility_timeout,
+            # Redis: look for messages whose visibility timeout passed (a dead worker's) often
+            # enough to notice them soon after it passes; kombu's default looks every ~100 s.
+            "unacked_restore_interval": max(1.0, min(10.0, settings.visibility_timeout / 4)),
+            "unacked_restore_throttle": 1,
             # the in-process transport is polled; poll it often (the others push)
             "polling_interval": 0.005 if settings.embedded_broker else 1.0,
         },

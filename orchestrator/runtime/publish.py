@@ -3,7 +3,8 @@
 A message is in the outbox table from the transaction that decided it until the transaction that
 acts on it. Publishing can fail (the broker is down) and a broker can lose what it held (Redis
 restarted without persistence, flushed): the sweeper republishes every message older than the
-visibility timeout that nobody has consumed. A message delivered twice is harmless.
+visibility timeout that nobody has consumed, backing off for those it already republished. A message
+delivered twice is harmless.
 """
 
 from __future__ import annotations
@@ -34,11 +35,22 @@ def publish(app: Celery, messages: list[Message]) -> int:
 
 def sweep(session: Session, *, now: dt.datetime, older_than: dt.timedelta, limit: int = 500) -> list[Message]:
     """Claim for publishing the messages published longer than ``older_than`` ago and never consumed,
-    and those never published (left by a process without a broker)."""
+    and those never published (left by a process without a broker).
+
+    A message may be unconsumed only because the queue ahead of it is long; publishing it again
+    every ``older_than`` would lengthen the queue further. So each republished message waits, before
+    the next time, as long as it has existed: the waits double.
+    """
     stale = runs.stale_messages(
-        session, published_before=now - older_than, created_before=now - dt.timedelta(seconds=0.5), limit=limit
+        session,
+        now=now,
+        published_before=now - older_than,
+        created_before=now - dt.timedelta(seconds=0.5),
+        limit=limit,
     )
-    runs.mark_published(session, [r._mapping["id"] for r in stale], now)
+    runs.mark_republished(
+        session, {r._mapping["id"]: now + max(older_than, now - _utc(r._mapping["created_at"])) for r in stale}, now
+    )
     return [
         Message(
             r._mapping["task"],
@@ -49,3 +61,8 @@ def sweep(session: Session, *, now: dt.datetime, older_than: dt.timedelta, limit
         )
         for r in stale
     ]
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    # SQLite gives back naive datetimes; what the engine stores is UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

@@ -7,6 +7,7 @@ the Celery task, the API request or the CLI command owns ``with session_scope(..
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,35 @@ def get_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        pool_recycle=1800,
+        connect_args=postgres_connect_args(os.environ.get("ORCHESTRATOR_DATABASE_SESSION_OPTIONS")),
+    )
+
+
+# A host that drops off the network mid-transaction must not hold its row locks (an execution's)
+# for the hours the kernel's TCP defaults take to notice: the server probes a silent client, gives
+# up on unacknowledged data after 30 s, and ends a transaction left idle for 20 s. The engine never
+# leaves a transaction idle on purpose; a transaction that waits for a lock is not idle.
+DEFAULT_SESSION_OPTIONS = (
+    "idle_in_transaction_session_timeout=20s tcp_keepalives_idle=10 tcp_keepalives_interval=5 "
+    "tcp_keepalives_count=3 tcp_user_timeout=30000"
+)
+
+
+def postgres_connect_args(options: str | None) -> dict[str, Any]:
+    """libpq's keepalives, and the server settings ``options`` names (``NAME=VALUE`` separated by spaces;
+    None: `DEFAULT_SESSION_OPTIONS`; empty: none, for a pooler such as PgBouncer that refuses them)."""
+    chosen = DEFAULT_SESSION_OPTIONS if options is None else options
+    args: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
+    settings = chosen.split()
+    if settings:
+        args["options"] = " ".join(f"-c {setting}" for setting in settings)
+    return args
 
 
 def _sqlite_engine(url: str) -> Engine:

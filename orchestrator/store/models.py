@@ -283,10 +283,14 @@ class Timer(Base):
 
 
 class OutboxMessage(Base):
-    """A message to publish once its transaction commits; deleted by the task that consumes it."""
+    """A message to publish once its transaction commits; deleted by the task that consumes it.
+
+    ``republish_at`` is set when the sweeper republishes it: if still unconsumed then, it is
+    republished again, each time waiting as long as the message has existed (queues can be long).
+    """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index(None, "published_at"),)
+    __table_args__ = (Index(None, "published_at"), Index(None, "republish_at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     task: Mapped[str] = mapped_column(String(128))
@@ -295,6 +299,7 @@ class OutboxMessage(Base):
     countdown: Mapped[float | None]
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
     published_at: Mapped[dt.datetime | None]
+    republish_at: Mapped[dt.datetime | None]
 
 
 # -- the local services the integrations provide -----------------------------------------------------

@@ -7,7 +7,7 @@ the ORM's cost per statement). Every function takes the caller's `Session` and n
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, insert, select, update
@@ -278,16 +278,17 @@ def consume_message(session: Session, message_id: int | None) -> None:
 
 
 def stale_messages(
-    session: Session, *, published_before: dt.datetime, created_before: dt.datetime, limit: int
+    session: Session, *, now: dt.datetime, published_before: dt.datetime, created_before: dt.datetime, limit: int
 ) -> list[Row[Any]]:
-    """Messages to publish again: published before ``published_before`` and still unconsumed (lost in
-    the broker), or never published and created before ``created_before`` (their process had no broker)."""
+    """Messages to publish again, still unconsumed: published once, before ``published_before``; or
+    republished already, and ``republish_at`` has come; or never published and created before
+    ``created_before`` (their process had no broker)."""
+    first_time = O.c.republish_at.is_(None) & (O.c.published_at < published_before)
+    never = O.c.published_at.is_(None) & (O.c.created_at < created_before)
     return list(
         session.execute(
             select(O)
-            .where(
-                (O.c.published_at < published_before) | (O.c.published_at.is_(None) & (O.c.created_at < created_before))
-            )
+            .where(first_time | (O.c.republish_at <= now) | never)
             .order_by(O.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -295,6 +296,10 @@ def stale_messages(
     )
 
 
-def mark_published(session: Session, message_ids: Sequence[int], now: dt.datetime) -> None:
-    if message_ids:
-        session.execute(update(O).where(O.c.id.in_(list(message_ids))).values(published_at=now))
+def mark_republished(session: Session, republish_at: Mapping[int, dt.datetime], now: dt.datetime) -> None:
+    """Record that the messages (by id) were published now, and when to republish each if unconsumed."""
+    if republish_at:
+        session.execute(
+            update(O).where(O.c.id == bindparam("message_id")).values(published_at=now, republish_at=bindparam("at")),
+            [{"message_id": message_id, "at": at} for message_id, at in republish_at.items()],
+        )
