@@ -12,6 +12,7 @@ import json
 import logging
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -68,6 +69,11 @@ def create_app(service: Service | None = None) -> Starlette:
         except ServiceError as exc:
             extra = {"reason": exc.reason} if getattr(exc, "reason", None) else {}
             return wire.error(exc.code, exc.message, **extra)
+        except OperationalError as exc:
+            # The database is away (restarting, failing over): a retryable 503 that AWS SDKs retry
+            # on their own, and one log line rather than a traceback per request.
+            log.warning("action %s: database unavailable: %s", name, exc.orig)
+            return wire.error("ServiceUnavailable", "The database is unavailable; retry the request")
         except Exception:
             log.exception("action %s failed", name)
             return wire.error("InternalFailure", "The request processing has failed because of an unknown error")
