@@ -20,14 +20,24 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import orchestrator.api.testing_actions  # noqa: F401 - registers the TestState action
+from orchestrator import config
 from orchestrator.api import auth, wire
 from orchestrator.api.actions import ACTIONS, ASYNC_ACTIONS
+from orchestrator.integrations import registry
 from orchestrator.service import Service, ServiceError
 
 log = logging.getLogger(__name__)
 
 TARGET_PREFIX = "AWSStepFunctions."
 MAX_REQUEST_BYTES = 1_048_576 + 65_536  # a 1 MB definition plus the rest of the request
+
+
+def create_app_from_environment() -> Starlette:
+    """The app for a server process of its own (``orchestrator serve --workers N``): the handler
+    modules loaded, the service configured from the environment."""
+    settings = config.load()
+    registry.load_modules(settings.handler_modules)
+    return create_app(Service(settings))
 
 
 def create_app(service: Service | None = None) -> Starlette:

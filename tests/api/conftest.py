@@ -37,10 +37,10 @@ def free_port() -> int:
 class Server:
     """``orchestrator serve`` as a subprocess, as it runs in production."""
 
-    def __init__(self, cluster: Cluster, **env: str) -> None:
+    def __init__(self, cluster: Cluster, *options: str, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        argv = [sys.executable, "-m", "orchestrator.cli", "serve", "--port", str(self.port)]
+        argv = [sys.executable, "-m", "orchestrator.cli", "serve", "--port", str(self.port), *options]
         self.process = Process("serve", argv, {**cluster.env, **env}, cluster.tmp / f"serve-{self.port}.log")
 
     def __enter__(self) -> Server:
