@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from orchestrator.asl.parse import parse
 from orchestrator.engine.history import Event
 from orchestrator.runtime import operations
+from orchestrator.runtime.driver import load_machine
 from orchestrator.runtime.redrive import NotRedrivable, redrive
 from orchestrator.service.base import (
     ServiceBase,
@@ -50,40 +50,40 @@ class ExecutionActions(ServiceBase):
                 "This operation does not support a Map Run's labelled ARN",
                 reason="API_DOES_NOT_SUPPORT_LABELED_ARNS",
             )
+        # One transaction: resolving the target, the idempotency check and the start itself.
         with self._transaction() as session:
             target = self.resolve_target(session, state_machine_arn)  # type: ignore[attr-defined]
             machine = target.machine
             if machine.status == "DELETING":
                 raise ServiceError("StateMachineDeleting", f"State machine is being deleted: '{state_machine_arn}'")
+            if machine.type != "EXPRESS":
+                arn = self.execution_arn(machine.name, name)
+                existing = catalog.execution_by_arn(session, arn)
+                if existing is not None:
+                    if existing.status == "RUNNING" and existing.input == execution_input:
+                        return {"executionArn": existing.arn, "startDate": existing.start_date}
+                    raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+                now = utcnow()
+                _, messages = operations.start(
+                    session,
+                    self.settings,
+                    machine=load_machine(session, target.definition_hash),
+                    execution={
+                        "arn": arn,
+                        "name": name,
+                        "state_machine_id": machine.id,
+                        "definition_hash": target.definition_hash,
+                        "role_arn": target.role_arn,
+                        "state_machine_version_arn": target.version_arn,
+                        "state_machine_alias_arn": target.alias_arn,
+                        "input": execution_input,
+                        "trace_header": trace_header,
+                    },
+                    now=now,
+                    publishing=self.publishing,
+                )
         if machine.type == "EXPRESS":  # no idempotency, no history: a worker runs it in memory
             return self._start_express(machine, name, execution_input, trace_header)  # type: ignore[attr-defined]
-        with self._transaction() as session:
-            arn = self.execution_arn(machine.name, name)
-            existing = catalog.execution_by_arn(session, arn)
-            if existing is not None:
-                if existing.status == "RUNNING" and existing.input == execution_input:
-                    return {"executionArn": existing.arn, "startDate": existing.start_date}
-                raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
-            definition = catalog.definition_text(session, target.definition_hash)
-            now = utcnow()
-            _, messages = operations.start(
-                session,
-                self.settings,
-                machine=parse(definition),
-                execution={
-                    "arn": arn,
-                    "name": name,
-                    "state_machine_id": machine.id,
-                    "definition_hash": target.definition_hash,
-                    "role_arn": target.role_arn,
-                    "state_machine_version_arn": target.version_arn,
-                    "state_machine_alias_arn": target.alias_arn,
-                    "input": execution_input,
-                    "trace_header": trace_header,
-                },
-                now=now,
-                publishing=self.publishing,
-            )
         self._publish_after_commit(messages)
         return {"executionArn": arn, "startDate": now}
 
