@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
@@ -30,14 +29,6 @@ log = logging.getLogger(__name__)
 
 TARGET_PREFIX = "AWSStepFunctions."
 MAX_REQUEST_BYTES = 1_048_576 + 65_536  # a 1 MB definition plus the rest of the request
-
-
-def create_app_from_environment() -> Starlette:
-    """The app for a server process of its own (``orchestrator serve --workers N``): the handler
-    modules loaded, the service configured from the environment."""
-    settings = config.load()
-    registry.load_modules(settings.handler_modules)
-    return create_app(Service(settings))
 
 
 def create_app(service: Service | None = None) -> Starlette:
@@ -96,6 +87,10 @@ def create_app(service: Service | None = None) -> Starlette:
     return Starlette(routes=[Route("/", dispatch, methods=["POST"]), Route("/health", health, methods=["GET"])])
 
 
-def app_factory() -> Any:
-    """For ``uvicorn --factory orchestrator.api.app:app_factory``."""
-    return create_app()
+def app_factory() -> Starlette:
+    """The app for a server process of its own (``orchestrator serve --workers N``, or ``uvicorn --factory
+    orchestrator.api.app:app_factory``): the handler modules loaded, the service configured from the
+    environment."""
+    settings = config.load()
+    registry.load_modules(settings.handler_modules)
+    return create_app(Service(settings))

@@ -274,9 +274,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         options = {"host": host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}
         if args.workers > 1:
             # Each process builds its own app (and loads the handler modules) from the environment.
-            uvicorn.run(
-                "orchestrator.api.app:create_app_from_environment", factory=True, workers=args.workers, **options
-            )
+            uvicorn.run("orchestrator.api.app:app_factory", factory=True, workers=args.workers, **options)
         else:
             uvicorn.run(create_app(), **options)
     finally:
