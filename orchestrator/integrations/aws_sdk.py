@@ -1,6 +1,7 @@
 """Any other ``arn:aws:states:::aws-sdk:<service>:<action>``: the real AWS service through boto3, if asked.
 
-Services this engine provides locally (DynamoDB tables, SNS topics) have integrations of their own.
+Services this engine provides locally (DynamoDB tables, SNS topics, Step Functions itself: ``sfn``) have
+integrations of their own.
 For the rest, a Task fails with an error naming the integration, unless the configuration says to call
 AWS: ``ORCHESTRATOR_AWS_SDK=boto3`` (credentials and region as boto3 finds them), or
 ``ORCHESTRATOR_AWS_ENDPOINT_URL`` (an endpoint such as a moto or LocalStack server, or a VPC endpoint).
@@ -19,7 +20,7 @@ from typing import Any
 
 from orchestrator.engine.outcomes import TaskContext, TaskRequest
 from orchestrator.engine.resources import Resource
-from orchestrator.integrations.services import IntegrationError, register
+from orchestrator.integrations.services import IntegrationError, register, sdk_error_name
 
 NOT_CONFIGURED = "Orchestrator.IntegrationNotConfigured"
 
@@ -85,9 +86,7 @@ def _error(client: Any, exc: Exception) -> IntegrationError:
     modeled = type(exc).__name__ if type(exc).__name__ != "ClientError" else None
     code = modeled or (response or {}).get("Error", {}).get("Code") or type(exc).__name__
     message = (response or {}).get("Error", {}).get("Message") or str(exc)
-    if not code.endswith("Exception"):
-        code += "Exception"
-    return IntegrationError(f"{_service_name(client)}.{code}", message)
+    return IntegrationError(sdk_error_name(_service_name(client), code), message)
 
 
 def _plain(value: Any) -> Any:

@@ -1,6 +1,6 @@
 """Built-in service integrations: the protocol each one follows, and how a resource finds one.
 
-An integration is a module of this package (``sns``, ``dynamodb``, ``http``, ``aws_sdk``) that
+An integration is a module of this package (``sns``, ``dynamodb``, ``http``, ``sfn``, ``aws_sdk``) that
 registers an object with `register`. For a Task state whose resource no ``@handler`` claims, `find`
 returns the integration that handles it; ``call`` does the work and returns the service's response
 (the task's result), or raises `IntegrationError` with the error name AWS would report
@@ -22,6 +22,8 @@ BUILT_IN = (
     "orchestrator.integrations.sns",
     "orchestrator.integrations.dynamodb",
     "orchestrator.integrations.http",
+    "orchestrator.integrations.sfn",
+    # last: it takes every aws-sdk: resource, so the local services above must register first
     "orchestrator.integrations.aws_sdk",
 )
 
@@ -45,6 +47,14 @@ class IntegrationError(Exception):
         super().__init__(f"{error}: {cause}")
         self.error = error
         self.cause = cause
+
+
+def sdk_error_name(service: str, code: str) -> str:
+    """An aws-sdk integration's error as Step Functions names it: ``<Service>.<Code>Exception``.
+
+    ``sdk_error_name("S3", "NoSuchKey")`` is ``S3.NoSuchKeyException``; a code ending in Exception keeps it.
+    """
+    return f"{service}.{code if code.endswith('Exception') else code + 'Exception'}"
 
 
 _INTEGRATIONS: list[Integration] = []
