@@ -21,6 +21,8 @@
   scheduler touches after every tick; ``orchestrator health --scheduler`` checks it is fresh.
 - ``ORCHESTRATOR_AWS_SDK`` (``boto3`` to enable) / ``ORCHESTRATOR_AWS_ENDPOINT_URL``: let
   ``aws-sdk:`` Task states that no local integration serves call AWS (or that endpoint) through boto3.
+- ``ORCHESTRATOR_AWS_SDK_SFN`` (``boto3`` to enable): send ``aws-sdk:sfn:`` Task states to AWS too;
+  by default they call this engine's own Step Functions.
 - ``ORCHESTRATOR_CONNECTIONS_FILE``: the HTTP Task's named connections (credentials), JSON.
 - ``ORCHESTRATOR_HTTP_TIMEOUT`` (``60``): seconds before an HTTP Task fails with States.Http.Socket.
 - ``ORCHESTRATOR_REGION`` / ``ORCHESTRATOR_ACCOUNT`` (``us-east-1`` / ``123456789012``): what ARNs say.

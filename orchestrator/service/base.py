@@ -143,9 +143,17 @@ def check_arn(arn: str, service: str, field: str) -> None:
         )
 
 
+# The engine's task tokens are URL-safe base64 of random bytes (43 characters from run_local and
+# Express, 64 from the durable runtime): anything else was never issued, which AWS calls invalid.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43,64}")
+
+
 def check_token(token: str) -> None:
+    """InvalidToken for a token the engine could not have issued (checked before anything else, as AWS does)."""
     if not isinstance(token, str) or not 1 <= len(token) <= 2048:
         raise ServiceError("InvalidToken", "Invalid Token: a task token is 1 to 2048 characters")
+    if not _TOKEN_SHAPE.fullmatch(token):
+        raise ServiceError("InvalidToken", "Invalid Token: 'Invalid token'")
 
 
 def parse_input(text: str) -> Any:

@@ -340,7 +340,9 @@ def test_send_task_success_and_failure(sfn: Any, server: Server) -> None:
     described = wait(sfn, rejected)
     assert (described["status"], described["error"], described["cause"]) == ("FAILED", "Rejected", "too risky")
     fails(sfn.send_task_success, "TaskDoesNotExist", taskToken=tokens[approved], output="{}")
-    fails(sfn.send_task_heartbeat, "TaskDoesNotExist", taskToken="no-such-token")
+    fails(sfn.send_task_heartbeat, "TaskDoesNotExist", taskToken="A" * 64)
+    # A token the engine could never have issued is invalid, before its output is looked at (as on AWS).
+    fails(sfn.send_task_success, "InvalidToken", taskToken="no-such-token", output="not JSON")
 
 
 def _tokens(sfn: Any, *executions: str) -> dict[str, str]:

@@ -145,6 +145,7 @@ def test_invalid_output_and_unknown_tokens_are_refused_and_change_nothing(cluste
     token = cluster.token_for(execution)
     assert _error_code(lambda: cluster.service.send_task_success(token, "{not json")) == "InvalidOutput"
     assert _error_code(lambda: cluster.service.send_task_success("x" * 3000, "{}")) == "InvalidToken"
+    assert _error_code(lambda: cluster.service.send_task_success("NoSuchTaskToken", "not JSON")) == "InvalidToken"
     unknown = "A" * 64
     assert _error_code(lambda: cluster.service.send_task_success(unknown, "{}")) == "TaskDoesNotExist"
     assert _error_code(lambda: cluster.service.send_task_failure(unknown)) == "TaskDoesNotExist"
