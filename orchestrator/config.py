@@ -12,6 +12,8 @@
 - ``ORCHESTRATOR_VISIBILITY_TIMEOUT`` (``3600``): seconds before an unacknowledged message is
   delivered again (Redis) and an unconsumed outbox message is published again.
 - ``ORCHESTRATOR_PREFETCH`` (``1``): messages a worker process reserves ahead.
+- ``ORCHESTRATOR_FOLLOW_ON_SECONDS`` (``0.25``): how long a worker that ran a Task may go on with the
+  execution's next Tasks bound for the same queue, without the broker; ``0`` sends every one through it.
 - ``ORCHESTRATOR_DATABASE_SESSION_OPTIONS`` (see `store.db.DEFAULT_SESSION_OPTIONS`): PostgreSQL settings
   for every session, ``NAME=VALUE`` separated by spaces; empty for a pooler that refuses them.
 - ``ORCHESTRATOR_API_KEYS`` / ``ORCHESTRATOR_API_KEYS_FILE``: the access keys the HTTP API accepts
@@ -52,6 +54,7 @@ class Settings:
     engine_queue: str
     visibility_timeout: float
     prefetch: int
+    follow_on_seconds: float
     region: str
     account: str
     api_keys: dict[str, str]
@@ -79,6 +82,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         engine_queue=env.get("ORCHESTRATOR_ENGINE_QUEUE") or DEFAULT_ENGINE_QUEUE,
         visibility_timeout=float(env.get("ORCHESTRATOR_VISIBILITY_TIMEOUT") or 3600),
         prefetch=int(env.get("ORCHESTRATOR_PREFETCH") or 1),
+        follow_on_seconds=float(env.get("ORCHESTRATOR_FOLLOW_ON_SECONDS") or 0.25),
         region=env.get("ORCHESTRATOR_REGION") or "us-east-1",
         account=env.get("ORCHESTRATOR_ACCOUNT") or "123456789012",
         api_keys=_api_keys(env),

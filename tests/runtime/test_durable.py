@@ -113,6 +113,26 @@ def test_a_message_delivered_twice_adds_no_event_twice(redis_cluster: Cluster) -
     ]
 
 
+def test_a_run_of_tasks_on_one_queue_goes_on_in_the_process_that_ran_the_first(
+    redis_cluster: Cluster, tmp_path: Path
+) -> None:
+    """Follow-on: each next Task runs in the task that ran the one before, not through the broker,
+    where four idle worker processes would share them."""
+    redis_cluster.env["ORCHESTRATOR_FOLLOW_ON_SECONDS"] = "60"  # no deadline on a loaded machine
+    redis_cluster.start_workers(2, concurrency=2)
+    calls = tmp_path / "calls"
+    states: dict[str, Any] = {
+        f"T{i}": {"Type": "Task", "Resource": LAMBDA.format("tally"), "Parameters": {"file": str(calls)},
+                  "ResultPath": None, **({"Next": f"T{i + 1}"} if i < 5 else {"End": True})}
+        for i in range(1, 6)
+    }  # fmt: skip
+    execution = redis_cluster.start(redis_cluster.state_machine({"StartAt": "T1", "States": states}))
+    assert redis_cluster.wait(execution)["status"] == "SUCCEEDED"
+    assert len(set(calls.read_text().split())) == 1, calls.read_text()
+    assert [e["type"] for e in redis_cluster.history(execution)].count("LambdaFunctionSucceeded") == 5
+    wait_for(lambda: redis_cluster.outbox_size() == 0, 10, what="the outbox to drain")
+
+
 def test_a_handler_message_delivered_twice_runs_the_handler_twice_and_records_it_once(
     redis_cluster: Cluster, tmp_path: Path
 ) -> None:
