@@ -64,20 +64,7 @@ def advance(
     outbox_id: int | None = None,
 ) -> None:
     attempt = delivery.get("attempt") if delivery else None
-    apply(self.app, root_id, run_id, seq, decode_delivery(delivery), outbox_id, attempt=attempt)
-
-
-def apply(
-    app: Any,
-    root_id: int,
-    run_id: int,
-    seq: int,
-    delivery: Delivery | None,
-    outbox_id: int | None,
-    *,
-    attempt: list[Any] | None = None,
-) -> None:
-    publish(app, resume(app, root_id, run_id, seq, delivery, outbox_id, attempt=attempt))
+    publish(self.app, resume(self.app, root_id, run_id, seq, decode_delivery(delivery), outbox_id, attempt=attempt))
 
 
 def resume(
