@@ -476,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="server processes (default 1); more than one needs a broker (ORCHESTRATOR_BROKER_URL). "
-        "One process answers about 100 StartExecution/s per core",
+        "One process answers about 400 StartExecution/s per core",
     )
 
     scheduler = add_command(
