@@ -220,8 +220,8 @@ def test_retry_backs_off_through_timer_rows(cluster: Cluster, tmp_path: Path) ->
 
 def test_start_execution_is_idempotent_by_name_while_running(cluster: Cluster) -> None:
     machine = cluster.state_machine(
-        {"StartAt": "Ask", "States": {"Ask": {"Type": "Task", "Resource": CALLBACK, "Parameters": {
-            "Message": {"token.$": "$$.Task.Token"}}, "End": True}}}
+        {"StartAt": "Ask", "States": {"Ask": {"Type": "Task", "Resource": CALLBACK, "Parameters": CALLBACK_PARAMETERS,
+                                              "End": True}}}
     )  # fmt: skip
     first = cluster.service.start_execution(machine, name="order-1", input='{"amount": 5}')
     again = cluster.service.start_execution(machine, name="order-1", input='{"amount": 5}')
