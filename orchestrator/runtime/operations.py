@@ -63,11 +63,14 @@ def advance(
     outbox_id: int | None,
     now: dt.datetime,
     attempt: list[Any] | None = None,
+    timers: bool = True,
 ) -> list[Message]:
     """Apply one message. A stale one (ended run, other seq) only consumes its outbox row.
 
     ``attempt`` comes with a task's timeout (`task_attempt`): it still applies after a TaskSubmitted
     moved the run to a later step, as long as the run waits in the same attempt of the same Task.
+    ``timers``: False when the caller knows the run waits on no timer (a Task with neither
+    TimeoutSeconds nor HeartbeatSeconds, answered by its handler), which saves a statement.
     """
     runs.consume_message(session, outbox_id)
     root = runs.lock_execution(session, root_id)
@@ -80,7 +83,7 @@ def advance(
     if row.seq != seq and (attempt is None or task_attempt(row.cursor) != attempt):
         return []
     waiting = row.cursor and row.cursor.get("phase") in ("task", "wait", "retry")
-    if isinstance(delivery, TimerFired) or (waiting and not isinstance(delivery, TaskSubmitted)):
+    if timers and (isinstance(delivery, TimerFired) or (waiting and not isinstance(delivery, TaskSubmitted))):
         # (a TaskSubmitted is not the task's answer: its timeout and heartbeat clocks keep running)
         runs.drop_timers(session, run_id)
     tree.deliver(row, delivery)

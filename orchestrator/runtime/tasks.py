@@ -76,6 +76,7 @@ def resume(
     outbox_id: int | None,
     *,
     attempt: list[Any] | None = None,
+    timers: bool = True,
 ) -> list[Message]:
     """One transaction of `operations.advance`; returns the messages to publish."""
     settings = settings_of(app)
@@ -90,6 +91,7 @@ def resume(
             outbox_id=outbox_id,
             attempt=attempt,
             now=utcnow(),
+            timers=timers,
         )
 
 
@@ -119,7 +121,9 @@ def _invoke_once(
     )
     delivery = invoke(task, context, registry.handlers(), callback_answers=False)
     try:
-        return resume(app, root_id, run_id, seq, delivery, outbox_id)
+        return resume(
+            app, root_id, run_id, seq, delivery, outbox_id, timers=bool(task.timeout_seconds or task.heartbeat_seconds)
+        )
     except (OperationalError, DBAPIError) as exc:
         # Keep the handler's answer: resume later from a message instead of running it again.
         log.warning("database unavailable after %s ran (%s); resuming through a message", task.resource, exc)
