@@ -4,12 +4,12 @@
 then resumes the execution with the result itself, so a Task state costs one broker hop. If the
 database is unreachable then, it hands the result on as an ``orchestrator.advance`` message.
 
-When the execution's next Task goes to the queue this message came from, the same task goes on
-with it instead of a trip through the broker, for at most ``follow_on_seconds`` (a setting); then
-it publishes. That is long enough to save the broker trips of a run of short Tasks, and short
-enough that a worker soon takes other executions' messages.
-The next Task's message is in the outbox, marked published, either way: if this worker dies
-during it, the sweeper republishes it as it would a message the broker lost.
+When a transaction's messages include the execution's next Task and this worker consumes that
+Task's queue, the same Celery task goes on with it instead of a trip through the broker, for at
+most ``follow_on_seconds`` (a setting); then it publishes. That is long enough to save the broker
+trips of a run of short Tasks, and short enough that a worker soon takes other executions'
+messages. The next Task's message is in the outbox, marked published, either way: if this worker
+dies during it, the sweeper republishes it as it would a message the broker lost.
 """
 
 from __future__ import annotations
@@ -63,8 +63,10 @@ def advance(
     delivery: dict[str, Any] | None,
     outbox_id: int | None = None,
 ) -> None:
+    started = time.monotonic()
     attempt = delivery.get("attempt") if delivery else None
-    publish(self.app, resume(self.app, root_id, run_id, seq, decode_delivery(delivery), outbox_id, attempt=attempt))
+    messages = resume(self.app, root_id, run_id, seq, decode_delivery(delivery), outbox_id, attempt=attempt)
+    _go_on(self, messages, started)
 
 
 def resume(
@@ -99,16 +101,27 @@ def resume(
 def invoke_handler(
     self: Any, root_id: int, run_id: int, seq: int, request: dict[str, Any], outbox_id: int | None = None
 ) -> None:
-    queue = (self.request.delivery_info or {}).get("routing_key")
-    until = time.monotonic() + settings_of(self.app).follow_on_seconds
-    args: list[Any] = [root_id, run_id, seq, request, outbox_id]
+    started = time.monotonic()
+    _go_on(self, _invoke_once(self.app, root_id, run_id, seq, request, outbox_id), started)
+
+
+def _go_on(task: Any, messages: list[Message], started: float) -> None:
+    """Publish ``messages``, but run the execution's next Task here if this worker takes its queue;
+    and so on, until ``follow_on_seconds`` after ``started``."""
+    until = started + settings_of(task.app).follow_on_seconds
+    queues = _queues_consumed(task)
     while True:
-        messages = _invoke_once(self.app, *args)
-        follow = _follow_on(messages, queue) if time.monotonic() < until else None
-        publish(self.app, [m for m in messages if m is not follow])
+        follow = _follow_on(messages, queues) if time.monotonic() < until else None
+        publish(task.app, [m for m in messages if m is not follow])
         if follow is None:
             return
-        args = follow.args
+        messages = _invoke_once(task.app, *follow.args)
+
+
+def _queues_consumed(task: Any) -> frozenset[str]:
+    """The queues this worker takes messages from (its ``--queues``), and the current message's."""
+    routing_key = (task.request.delivery_info or {}).get("routing_key")
+    return frozenset(task.app.amqp.queues.consume_from) | ({routing_key} if routing_key else set())
 
 
 def _invoke_once(
@@ -136,10 +149,10 @@ def _invoke_once(
         return []
 
 
-def _follow_on(messages: list[Message], queue: str | None) -> Message | None:
-    """The next Task of the same execution, bound for ``queue`` at once, if there is one."""
+def _follow_on(messages: list[Message], queues: frozenset[str]) -> Message | None:
+    """The execution's next Task, due now on one of ``queues``, if there is one."""
     for message in messages:
-        if message.task == INVOKE and message.queue == queue and message.countdown is None and message.durable:
+        if message.task == INVOKE and message.queue in queues and message.countdown is None and message.durable:
             return message
     return None
 

@@ -147,12 +147,15 @@ class Cluster:
         self.processes: list[Process] = []
         self.started = 0
 
-    def start_worker(self, *, concurrency: int = 2, pool: str = "prefork", wait: bool = True) -> Process:
+    def start_worker(
+        self, *, concurrency: int = 2, pool: str = "prefork", wait: bool = True, queues: list[str] | None = None
+    ) -> Process:
         index = self.started
         self.started += 1
         argv = [
             sys.executable, "-m", "orchestrator.cli", "worker", "--concurrency", str(concurrency), "--pool", pool,
             "--without-mingle", "--without-gossip", "--hostname", f"w{index}-{uuid.uuid4().hex[:4]}@%h",
+            *(["--queues", ",".join(queues)] if queues else []),
         ]  # fmt: skip
         process = Process(f"worker{index}", argv, self.env, self.tmp / f"worker{index}.log")
         self.processes.append(process)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,25 @@ def test_a_run_of_tasks_on_one_queue_goes_on_in_the_process_that_ran_the_first(
     assert len(set(calls.read_text().split())) == 1, calls.read_text()
     assert [e["type"] for e in redis_cluster.history(execution)].count("LambdaFunctionSucceeded") == 5
     wait_for(lambda: redis_cluster.outbox_size() == 0, 10, what="the outbox to drain")
+
+
+def test_a_worker_goes_on_only_with_tasks_of_the_queues_it_takes(redis_cluster: Cluster, tmp_path: Path) -> None:
+    """The engine-only worker steps the execution into its Tasks but never runs a handler."""
+    redis_cluster.env["ORCHESTRATOR_FOLLOW_ON_SECONDS"] = "60"
+    engine = redis_cluster.start_worker(concurrency=1, queues=[redis_cluster.settings.engine_queue])
+    handlers = redis_cluster.start_worker(concurrency=1, queues=[redis_cluster.settings.handler_queue])
+    calls = tmp_path / "calls"
+    states: dict[str, Any] = {
+        "Wait": {"Type": "Wait", "Seconds": 0, "Next": "T1"},  # an orchestrator.advance starts the Tasks
+        **{f"T{i}": {"Type": "Task", "Resource": LAMBDA.format("tally"), "Parameters": {"file": str(calls)},
+                     "ResultPath": None, **({"Next": f"T{i + 1}"} if i < 3 else {"End": True})}
+           for i in range(1, 4)},
+    }  # fmt: skip
+    execution = redis_cluster.start(redis_cluster.state_machine({"StartAt": "Wait", "States": states}))
+    assert redis_cluster.wait(execution)["status"] == "SUCCEEDED"
+    pids = {int(pid) for pid in calls.read_text().split()}
+    # a worker's pool processes are in its process group
+    assert {os.getpgid(pid) for pid in pids} == {handlers.handle.pid}, (pids, engine.handle.pid)
 
 
 def test_a_handler_message_delivered_twice_runs_the_handler_twice_and_records_it_once(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from orchestrator.runtime.messages import ADVANCE, INVOKE, Message
 from orchestrator.runtime.tasks import _follow_on
 
+CONSUMED = frozenset({"engine", "handlers"})  # the queues a worker takes messages from
+
 
 def invoke(queue: str, **fields: object) -> Message:
     return Message(INVOKE, [1, 2, 3, {"resource": "r"}, 9], queue, **fields)  # type: ignore[arg-type]
@@ -12,15 +14,15 @@ def invoke(queue: str, **fields: object) -> Message:
 
 def test_the_first_task_bound_for_the_same_queue_is_taken() -> None:
     first, second = invoke("handlers"), invoke("handlers")
-    assert _follow_on([Message(ADVANCE, [1, 2, 3, None, 8], "engine"), first, second], "handlers") is first
+    assert _follow_on([Message(ADVANCE, [1, 2, 3, None, 8], "engine"), first, second], CONSUMED) is first
 
 
 def test_a_task_for_another_queue_goes_through_the_broker() -> None:
-    assert _follow_on([invoke("billing")], "handlers") is None
-    assert _follow_on([invoke("handlers")], None) is None
+    assert _follow_on([invoke("billing")], CONSUMED) is None
+    assert _follow_on([invoke("handlers")], frozenset()) is None
 
 
 def test_a_delayed_or_timer_message_is_never_taken() -> None:
-    assert _follow_on([invoke("handlers", countdown=1.0)], "handlers") is None
-    assert _follow_on([invoke("handlers", durable=False)], "handlers") is None
-    assert _follow_on([Message(ADVANCE, [1, 2, 3, None, 8], "handlers")], "handlers") is None
+    assert _follow_on([invoke("handlers", countdown=1.0)], CONSUMED) is None
+    assert _follow_on([invoke("handlers", durable=False)], CONSUMED) is None
+    assert _follow_on([Message(ADVANCE, [1, 2, 3, None, 8], "handlers")], CONSUMED) is None
