@@ -12,8 +12,8 @@
 - ``ORCHESTRATOR_VISIBILITY_TIMEOUT`` (``3600``): seconds before an unacknowledged message is
   delivered again (Redis) and an unconsumed outbox message is published again.
 - ``ORCHESTRATOR_PREFETCH`` (``1``): messages a worker process reserves ahead.
-- ``ORCHESTRATOR_FOLLOW_ON_SECONDS`` (``0.25``): how long a worker that ran a Task may go on with the
-  execution's next Tasks bound for the same queue, without the broker; ``0`` sends every one through it.
+- ``ORCHESTRATOR_FOLLOW_ON_SECONDS`` (``0.25``): how long a worker may go on with an execution's next
+  Tasks itself, without the broker, when it takes their queue; ``0`` sends every one through it.
 - ``ORCHESTRATOR_DATABASE_SESSION_OPTIONS`` (see `store.db.DEFAULT_SESSION_OPTIONS`): PostgreSQL settings
   for every session, ``NAME=VALUE`` separated by spaces; empty for a pooler that refuses them.
 - ``ORCHESTRATOR_API_KEYS`` / ``ORCHESTRATOR_API_KEYS_FILE``: the access keys the HTTP API accepts
