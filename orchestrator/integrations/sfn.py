@@ -8,8 +8,8 @@ aws-sdk integration (configured as usual: ``ORCHESTRATOR_AWS_SDK=boto3`` or
 engine does not provide, and calling S3 on AWS should not move a workflow's children there.
 
 The actions are those of `ACTIONS`: startExecution, startSyncExecution, describeExecution,
-stopExecution, listExecutions, describeStateMachine, listStateMachines, sendTaskSuccess,
-sendTaskFailure and sendTaskHeartbeat. Another action fails the task with ``States.Runtime``, naming
+stopExecution, listExecutions, getExecutionHistory, describeStateMachine, listStateMachines,
+sendTaskSuccess, sendTaskFailure and sendTaskHeartbeat. Another action fails the task with ``States.Runtime``, naming
 it. As AWS's integration does, it takes the API's parameters in PascalCase (``StateMachineArn``,
 ``Input``, ``TaskToken``, ...) and gives back the API's response in PascalCase (``ExecutionArn``,
 ``StartDate``), with timestamps as ISO-8601 text the way the SDK integration writes them
@@ -27,8 +27,8 @@ The durable runtime calls the Service: startExecution starts a real execution, w
 - startExecution (and startSyncExecution) run the child in memory, to its end, before the Task goes
   on (as ``states:startExecution`` does there); its definition comes from run_local's
   ``state_machines=``, and an unknown one fails with ``Sfn.StateMachineDoesNotExistException``.
-- describeExecution, stopExecution and listExecutions see the executions this run_local started
-  (all ended by then: stopExecution changes nothing); describeStateMachine and listStateMachines see
+- describeExecution, stopExecution, listExecutions and getExecutionHistory see the executions this
+  run_local started (all ended by then: stopExecution changes nothing); describeStateMachine and listStateMachines see
   the ``state_machines`` given.
 - The task tokens that can be answered are those of the tasks waiting while a child runs: a parent's
   ``aws-sdk:sfn:startExecution.waitForTaskToken`` (or ``states:startExecution.waitForTaskToken``)
@@ -69,8 +69,9 @@ class Action:
     """One API action: the Service method doing it, its parameters and their keyword arguments.
 
     ``required``: groups of parameters of which at least one must be given. ``serialised``: string
-    parameters that may be given as a JSON value instead (AWS serialises it). ``integers``: the integer
-    parameters (the others are strings). ``defaults``: keyword arguments always passed.
+    parameters that may be given as a JSON value instead (AWS serialises it). ``integers`` and
+    ``booleans``: the parameters of those types (the others are strings). ``defaults``: keyword
+    arguments always passed.
     """
 
     method: str
@@ -79,6 +80,7 @@ class Action:
     serialised: frozenset[str] = frozenset()
     integers: frozenset[str] = frozenset()
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    booleans: frozenset[str] = frozenset()
 
 
 _START = {"StateMachineArn": "state_machine_arn", "Name": "name", "Input": "input", "TraceHeader": "trace_header"}
@@ -97,6 +99,18 @@ ACTIONS: Mapping[str, Action] = {
         (("StateMachineArn", "MapRunArn"),),
         integers=frozenset({"MaxResults"}),
         defaults={"state_machine_arn": None},
+    ),
+    "getExecutionHistory": Action(
+        "get_execution_history",
+        {
+            "ExecutionArn": "arn",
+            "ReverseOrder": "reverse_order",
+            "IncludeExecutionData": "include_execution_data",
+            **_PAGE,
+        },
+        (("ExecutionArn",),),
+        integers=frozenset({"MaxResults"}),
+        booleans=frozenset({"ReverseOrder", "IncludeExecutionData"}),
     ),
     "describeStateMachine": Action("describe_state_machine", {"StateMachineArn": "arn"}, (("StateMachineArn",),)),
     "listStateMachines": Action("list_state_machines", _PAGE, integers=frozenset({"MaxResults"})),
@@ -162,12 +176,13 @@ def perform(api: Any, action: str, parameters: Any) -> dict[str, Any]:
 def _argument(action: str, spec: Action, name: str, value: Any) -> Any:
     if name in spec.serialised and not isinstance(value, str):
         return to_text(value)  # AWS serialises a JSON value given for a string parameter
-    wanted: type = int if name in spec.integers else str
-    if not isinstance(value, wanted) or isinstance(value, bool):
+    if name in spec.booleans:
+        wanted, described = bool, "a boolean"
+    else:
+        wanted, described = (int, "an integer") if name in spec.integers else (str, "a string")
+    if not isinstance(value, wanted) or (wanted is not bool and isinstance(value, bool)):
         raise services.IntegrationError(
-            "States.Runtime",
-            f"aws-sdk:sfn:{action}: {name} must be {'an integer' if wanted is int else 'a string'}, "
-            f"not {json.dumps(value)}",
+            "States.Runtime", f"aws-sdk:sfn:{action}: {name} must be {described}, not {json.dumps(value)}"
         )
     return value
 
@@ -422,6 +437,18 @@ class LocalStepFunctions:
             if started.machine_arn.rsplit(":", 1)[-1] == name and status_filter in (None, started.result.status)
         ]
         return _page("executions", found, max_results, next_token)
+
+    def get_execution_history(
+        self,
+        arn: str,
+        *,
+        max_results: int = 0,
+        reverse_order: bool = False,
+        next_token: str | None = None,
+        include_execution_data: bool = True,
+    ) -> dict[str, Any]:
+        events = [event.to_api(include_execution_data) for event in self._execution(arn).result.events]
+        return _page("events", events[::-1] if reverse_order else events, max_results, next_token)
 
     def _execution(self, arn: str) -> Started:
         started = self.executions.get(arn)

@@ -188,6 +188,39 @@ def test_list_describe_and_stop_see_what_this_run_started_and_was_given() -> Non
     assert [m["StateMachineArn"] for m in out["Machines"]["StateMachines"]] == [CHILD_ARN]
 
 
+def test_get_execution_history_pages_reverses_and_leaves_out_data_as_asked() -> None:
+    parent = steps(
+        ("Start", sdk("startExecution", {"StateMachineArn": CHILD_ARN, "Input": {"n": 1}})),
+        ("First", sdk("getExecutionHistory", {"ExecutionArn.$": "$.Start.ExecutionArn", "MaxResults": 3})),
+        ("Rest", sdk("getExecutionHistory", {"ExecutionArn.$": "$.Start.ExecutionArn",
+                                             "NextToken.$": "$.First.NextToken"})),
+        ("Newest", sdk("getExecutionHistory", {"ExecutionArn.$": "$.Start.ExecutionArn", "ReverseOrder": True,
+                                              "IncludeExecutionData": False, "MaxResults": 1})),
+    )  # fmt: skip
+    result = run_local(parent, state_machines={"child": ECHO_CHILD})
+    assert result.status == "SUCCEEDED", result.cause
+    first, rest, newest = (result.output[key] for key in ("First", "Rest", "Newest"))
+    events = first["Events"] + rest["Events"]
+    assert [e["Type"] for e in events] == [
+        "ExecutionStarted",
+        "PassStateEntered",
+        "PassStateExited",
+        "ExecutionSucceeded",
+    ]
+    # (the first state's Entered event links to 0, as on AWS)
+    assert [(e["Id"], e["PreviousEventId"]) for e in events] == [(1, 0), (2, 0), (3, 2), (4, 3)]
+    assert all(INSTANT.match(e["Timestamp"]) for e in events)
+    assert events[0]["ExecutionStartedEventDetails"]["Input"] == '{"n":1}'
+    assert "NextToken" in first and "NextToken" not in rest
+    assert [e["Type"] for e in newest["Events"]] == ["ExecutionSucceeded"]
+    assert "Output" not in newest["Events"][0]["ExecutionSucceededEventDetails"]
+
+
+def test_get_execution_history_takes_booleans_only_for_its_flags() -> None:
+    result = run_local(task("getExecutionHistory", {"ExecutionArn": "x", "ReverseOrder": "yes"}))
+    assert result.error == "States.Runtime" and "ReverseOrder must be a boolean" in result.cause
+
+
 def test_an_execution_this_run_did_not_start_does_not_exist() -> None:
     arn = "arn:aws:states:us-east-1:123456789012:execution:child:ghost"
     for action in ("describeExecution", "stopExecution"):
@@ -384,6 +417,11 @@ def test_on_the_service_start_describe_and_list_use_the_store(service: Service) 
     assert call("listStateMachines", {}).output["StateMachines"][0]["Name"] == "child"
     again = call("startExecution", {"StateMachineArn": machine, "Name": "n1", "Input": "{}"})
     assert isinstance(again, TaskFailed) and again.error == "Sfn.ExecutionAlreadyExistsException"
+    history = call("getExecutionHistory", {"ExecutionArn": started.output["ExecutionArn"]})
+    assert isinstance(history, TaskSucceeded), history
+    assert [e["Type"] for e in history.output["Events"]][:1] == ["ExecutionStarted"]
+    assert history.output["Events"][0]["ExecutionStartedEventDetails"]["Input"] == '{"k":"v"}'
+    assert INSTANT.match(history.output["Events"][0]["Timestamp"])
 
 
 def test_on_the_service_refusals_are_named_as_the_sdk_names_them(service: Service) -> None:
@@ -394,6 +432,8 @@ def test_on_the_service_refusals_are_named_as_the_sdk_names_them(service: Servic
     assert isinstance(gone, TaskFailed) and gone.error == "Sfn.ExecutionDoesNotExistException"
     invalid = call("describeStateMachine", {"StateMachineArn": "nope"})
     assert isinstance(invalid, TaskFailed) and invalid.error == "Sfn.InvalidArnException"
+    no_history = call("getExecutionHistory", {"ExecutionArn": "arn:aws:states:us-east-1:123456789012:execution:x:y"})
+    assert isinstance(no_history, TaskFailed) and no_history.error == "Sfn.ExecutionDoesNotExistException"
 
 
 # -- the durable runtime: a real worker ------------------------------------------------------------------------
