@@ -7,9 +7,8 @@ All the cases are started at once and polled together. Cases known to fail here 
 the reason, in known_failures.json next to this file: an unlisted failure fails the build, and so
 does a listed case that passes (the list only shrinks).
 
-Differences from AWS's conditions, as the corpus's boto3 runner makes them too: the EXPRESS cases
-run as STANDARD (the service runs EXPRESS machines through StartSyncExecution or the HTTP API, not
-StartExecution), and the StartSyncExecution cases start with StartExecution. Waits and retry
+Differences from AWS's conditions: the StartSyncExecution cases start with StartExecution (an
+EXPRESS machine's execution then runs on a worker, as an asynchronous Express execution). Waits and retry
 backoffs take their real time, except that an execution whose only pending work is a timer
 more than a second away has its timers moved forward (the time-travel hook the timers table
 offers tests), so a case never waits for long.
@@ -78,11 +77,14 @@ def results(cluster: Cluster) -> dict[str, dict[str, Any]]:
 
 
 def _start(cluster: Cluster, case: dict[str, Any]) -> dict[str, Any]:
-    """Create and start one case, as the corpus's boto3 runner does (EXPRESS as STANDARD)."""
+    """Create and start one case (a state machine of the case's type, then StartExecution)."""
     service = cluster.service
     try:
         machine = service.create_state_machine(
-            name=f"corpus-{uuid.uuid4().hex[:12]}", definition=json.dumps(case["definition"]), role_arn=ROLE
+            name=f"corpus-{uuid.uuid4().hex[:12]}",
+            definition=json.dumps(case["definition"]),
+            role_arn=ROLE,
+            type=case.get("state_machine_type") or "STANDARD",
         )
     except ServiceError as exc:
         return {"phase": "create", "detail": str(exc)}
