@@ -12,8 +12,10 @@
 - ``ORCHESTRATOR_VISIBILITY_TIMEOUT`` (``3600``): seconds before an unacknowledged message is
   delivered again (Redis) and an unconsumed outbox message is published again.
 - ``ORCHESTRATOR_PREFETCH`` (``1``): messages a worker process reserves ahead.
-- ``ORCHESTRATOR_FOLLOW_ON_SECONDS`` (``0.25``): how long a worker may go on with an execution's next
-  Tasks itself, without the broker, when it takes their queue; ``0`` sends every one through it.
+- ``ORCHESTRATOR_FOLLOW_ON_SECONDS`` (``0.25``; ``0`` on RabbitMQ): how long a worker may go on with an
+  execution's next Tasks itself, without the broker, when it takes their queue; ``0`` sends every one
+  through it. RabbitMQ gives a lost worker's message back at once, which a Task run without a message
+  of its own would forgo (it waits for the sweeper); Redis waits the visibility timeout either way.
 - ``ORCHESTRATOR_DATABASE_SESSION_OPTIONS`` (see `store.db.DEFAULT_SESSION_OPTIONS`): PostgreSQL settings
   for every session, ``NAME=VALUE`` separated by spaces; empty for a pooler that refuses them.
 - ``ORCHESTRATOR_API_KEYS`` / ``ORCHESTRATOR_API_KEYS_FILE``: the access keys the HTTP API accepts
@@ -72,22 +74,27 @@ class Settings:
 def load(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     home = Path(env.get("ORCHESTRATOR_HOME") or Path.home() / ".orchestrator").expanduser()
+    broker_url = env.get("ORCHESTRATOR_BROKER_URL") or "memory://"
     modules = tuple(m.strip() for m in env.get("ORCHESTRATOR_HANDLER_MODULES", "").split(",") if m.strip())
     return Settings(
         home=home,
         database_url=env.get("ORCHESTRATOR_DATABASE_URL") or f"sqlite:///{home / 'orchestrator.sqlite'}",
-        broker_url=env.get("ORCHESTRATOR_BROKER_URL") or "memory://",
+        broker_url=broker_url,
         handler_modules=modules,
         handler_queue=env.get("ORCHESTRATOR_HANDLER_QUEUE") or DEFAULT_HANDLER_QUEUE,
         engine_queue=env.get("ORCHESTRATOR_ENGINE_QUEUE") or DEFAULT_ENGINE_QUEUE,
         visibility_timeout=float(env.get("ORCHESTRATOR_VISIBILITY_TIMEOUT") or 3600),
         prefetch=int(env.get("ORCHESTRATOR_PREFETCH") or 1),
-        follow_on_seconds=float(env.get("ORCHESTRATOR_FOLLOW_ON_SECONDS") or 0.25),
+        follow_on_seconds=float(env.get("ORCHESTRATOR_FOLLOW_ON_SECONDS") or _default_follow_on(broker_url)),
         region=env.get("ORCHESTRATOR_REGION") or "us-east-1",
         account=env.get("ORCHESTRATOR_ACCOUNT") or "123456789012",
         api_keys=_api_keys(env),
         scheduler_heartbeat=Path(env.get("ORCHESTRATOR_SCHEDULER_HEARTBEAT") or home / "scheduler.heartbeat"),
     )
+
+
+def _default_follow_on(broker_url: str) -> float:
+    return 0.0 if broker_url.split(":", 1)[0] in ("amqp", "amqps", "pyamqp") else 0.25
 
 
 def _api_keys(env: Mapping[str, str]) -> dict[str, str]:

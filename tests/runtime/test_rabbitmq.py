@@ -44,3 +44,29 @@ def test_a_worker_killed_mid_handler_on_rabbitmq_loses_nothing(cluster_factory: 
     events = cluster.history(execution)
     assert [e["type"] for e in events] == CHAIN_EVENTS
     assert duplicated_transitions(events) == []
+
+
+def test_a_worker_killed_in_a_later_task_on_rabbitmq_gets_it_back_from_the_broker(
+    cluster_factory: ClusterFactory, tmp_path: Path
+) -> None:
+    """On RabbitMQ every Task has a message of its own (no follow-on by default), so a worker lost
+    during the second Task gives it back at once; the sweeper (an hour away here) is not needed."""
+    from tests.runtime.conftest import LAMBDA, RABBIT_URL
+
+    cluster = cluster_factory(RABBIT_URL, visibility_timeout=3600)
+    cluster.start_worker()
+    marker = tmp_path / "handler.pid"
+    machine = cluster.state_machine(
+        {"StartAt": "First", "States": {
+            "First": {"Type": "Task", "Resource": LAMBDA.format("sleep"), "Parameters": {"seconds": 0},
+                      "Next": "Second"},
+            "Second": {"Type": "Task", "Resource": LAMBDA.format("sleep"),
+                       "Parameters": {"seconds": 1.5, "marker": str(marker)}, "End": True},
+        }}
+    )  # fmt: skip
+    execution = cluster.start(machine)
+    _, worker = wait_for(lambda: _running_handler(cluster, [marker]), 30, what="the second handler to run")
+    worker.kill()
+    cluster.start_worker()
+    assert cluster.wait(execution, timeout=60)["status"] == "SUCCEEDED"
+    assert duplicated_transitions(cluster.history(execution)) == []
