@@ -63,10 +63,7 @@ import json
 import os
 import platform
 import pstats
-import queue
-import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,9 +74,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # bench.machine
+
+from bench.machine import LoadMeter, Process, distribution_ms, say, wait_for  # noqa: E402
+
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_API_REDIS_URL", "redis://127.0.0.1:6379/13")
 ROLE_ARN = "arn:aws:iam::123456789012:role/bench"
@@ -107,220 +108,10 @@ DEFINITION = {
 EXECUTION_INPUT = '{"order": 1}'
 
 
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 # -- statistics ------------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of ``values`` (fraction in 0..1)."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def latency_summary(ms: list[float]) -> dict[str, float]:
-    if not ms:
-        return {"count": 0}
-    return {
-        "count": len(ms),
-        "p50_ms": round(percentile(ms, 0.50), 2),
-        "p90_ms": round(percentile(ms, 0.90), 2),
-        "p99_ms": round(percentile(ms, 0.99), 2),
-        "mean_ms": round(statistics.fmean(ms), 2),
-        "max_ms": round(max(ms), 2),
-    }
-
-
-# -- machine load ----------------------------------------------------------------------------------
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-@dataclass(frozen=True)
-class CpuSample:
-    busy: float  # machine-wide CPU seconds, all cores
-    total: float
-    processes: dict[int, tuple[str, float]]  # pid: (category, CPU seconds)
-    wall: float
-
-
-class LoadMeter:
-    """Splits the machine's CPU time between the benchmark's processes, the servers and the rest.
-
-    A process belongs to a category by its process group (every process this script starts leads
-    a session of its own, its children included), PostgreSQL backends by their database.
-    """
-
-    def __init__(self, database: str, connect: Callable[[], Any]) -> None:
-        self.groups: dict[int, str] = {os.getpgrp(): "bench"}
-        self.database = database
-        self._connect = connect
-        self._connection: Any = None
-
-    def register(self, pgid: int, category: str) -> None:
-        self.groups[pgid] = category
-
-    def forget(self, pgid: int) -> None:
-        self.groups.pop(pgid, None)
-
-    def _databases(self) -> dict[int, str | None]:
-        try:
-            if self._connection is None or self._connection.closed:
-                self._connection = self._connect()
-            rows = self._connection.execute("SELECT pid, datname FROM pg_stat_activity").fetchall()
-            return {int(pid): name for pid, name in rows}
-        except Exception:
-            return {}
-
-    def _category(self, pid: int, comm: str, pgrp: int, databases: dict[int, str | None]) -> str:
-        if pid == os.getpid():
-            return "bench"
-        if pgrp in self.groups:
-            return self.groups[pgrp]
-        if comm.startswith("postgres"):
-            database = databases.get(pid)
-            return "postgres" if database is None or database == self.database else "others"
-        if comm.startswith("redis-server"):
-            return "redis"
-        return "others"
-
-    def sample(self) -> CpuSample:
-        with open("/proc/stat") as stat:
-            jiffies = [int(v) for v in stat.readline().split()[1:9]]
-        idle = jiffies[3] + jiffies[4]
-        databases = self._databases()
-        processes: dict[int, tuple[str, float]] = {}
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat") as stat_file:
-                    text = stat_file.read()
-            except OSError:
-                continue
-            comm = text[text.index("(") + 1 : text.rindex(")")]
-            fields = text[text.rindex(")") + 2 :].split()
-            pid = int(entry.name)
-            seconds = (int(fields[11]) + int(fields[12])) / TICK
-            processes[pid] = (self._category(pid, comm, int(fields[2]), databases), seconds)
-        return CpuSample((sum(jiffies) - idle) / TICK, sum(jiffies) / TICK, processes, time.perf_counter())
-
-    @staticmethod
-    def between(before: CpuSample, after: CpuSample) -> dict[str, Any]:
-        """CPU used per category over the span, in % of all cores and in seconds."""
-        span = after.total - before.total
-        if span <= 0:
-            return {}
-        used: dict[str, float] = {}
-        for pid, (category, seconds) in after.processes.items():
-            if category == "others":
-                continue
-            earlier = before.processes.get(pid)
-            delta = seconds - (earlier[1] if earlier and earlier[0] == category else 0.0)
-            used[category] = used.get(category, 0.0) + max(0.0, delta)
-        busy = after.busy - before.busy
-        used["others"] = max(0.0, busy - sum(used.values()))
-        return {
-            "wall_s": round(after.wall - before.wall, 3),
-            "busy_percent": round(100 * busy / span, 1),
-            "percent": {name: round(100 * seconds / span, 1) for name, seconds in sorted(used.items())},
-            "cpu_s": {name: round(seconds, 3) for name, seconds in sorted(used.items())},
-            "loadavg_1m": round(os.getloadavg()[0], 2),
-        }
-
-    @contextlib.contextmanager
-    def measure(self) -> Iterator[dict[str, Any]]:
-        """``with meter.measure() as load:`` fills ``load`` when the block ends."""
-        load: dict[str, Any] = {}
-        before = self.sample()
-        yield load
-        load.update(self.between(before, self.sample()))
-
-
-# -- processes -------------------------------------------------------------------------------------
-
-
-class Process:
-    """A subprocess leading a session of its own, its output in a log file (or its stdout piped)."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path, *, piped: bool = False) -> None:
-        self.name = name
-        self.log = log
-        self.lines: queue.Queue[str] = queue.Queue()
-        with log.open("w") as sink:
-            self.handle = subprocess.Popen(
-                argv,
-                env=env,
-                cwd=ROOT,
-                stdin=subprocess.PIPE if piped else subprocess.DEVNULL,
-                stdout=subprocess.PIPE if piped else sink,
-                stderr=sink,
-                start_new_session=True,
-                text=True,
-            )
-        if piped:
-            threading.Thread(target=self._read, args=(self.handle.stdout,), daemon=True).start()
-
-    @property
-    def pid(self) -> int:
-        return self.handle.pid
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.lines.put(line)
-
-    def message(self, timeout: float) -> dict[str, Any]:
-        """The next JSON line the child printed."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return dict(json.loads(self.lines.get(timeout=1.0)))
-            except queue.Empty:
-                if not self.alive():
-                    raise RuntimeError(
-                        f"{self.name} exited ({self.handle.returncode}): {self.output()[-3000:]}"
-                    ) from None
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{self.name} said nothing for {timeout:.0f} s") from None
-
-    def tell(self, line: str) -> None:
-        assert self.handle.stdin is not None
-        self.handle.stdin.write(line + "\n")
-        self.handle.stdin.flush()
-
-    def alive(self) -> bool:
-        return self.handle.poll() is None
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM to the leader, then SIGKILL to whatever of its group is left."""
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.handle.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                say(f"  {self.name} did not stop in {timeout:.0f} s; killing it")
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.handle.wait(timeout=10)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, poll: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(poll)
+# -- ports and requests ---------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -380,7 +171,8 @@ class Stack:
             check=True,
             capture_output=True,
         )
-        self.meter = LoadMeter(self.database, lambda: psycopg.connect(self.libpq_url, autocommit=True))
+        self.meter = LoadMeter(lambda: psycopg.connect(self.libpq_url, autocommit=True))
+        self.meter.own_databases.add(self.database)
         self.db = psycopg.connect(self.libpq_url, autocommit=True)
         self.processes: list[Process] = []
 
@@ -746,7 +538,7 @@ def run_load(
                 "error_samples": samples,
                 "seconds": round(span, 3),
                 "per_second": round(ok / span, 1) if span > 0 else 0.0,
-                "latency": latency_summary(latencies),
+                "latency": distribution_ms(latencies),
                 # CPU per request: of every request sent in the span (of all the ops interleaved)
                 "server_cpu_ms_per_request": _per_request(cpu.get("server", 0.0), total),
                 "stack_cpu_ms_per_request": _per_request(sum(cpu.get(c, 0.0) for c in STACK), total),
