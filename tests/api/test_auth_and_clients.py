@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.api.conftest import Server, client
+from tests.conformance.corpus import corpus_dir
 from tests.runtime.conftest import Cluster
 
 KEY, SECRET = "AKIDORCHESTRATORTEST", "s3cr3t/with+chars"
@@ -136,9 +137,7 @@ def test_the_aws_cli_creates_starts_describes_reads_history_and_answers_a_token(
 
 
 def test_the_conformance_runner_through_http(server: Server) -> None:
-    folder = os.environ.get("ORCHESTRATOR_CONFORMANCE_DIR")
-    if not folder:  # the corpus is not configured here: nothing to compare against
-        return
+    folder = corpus_dir()
     report = Path(server.url.replace("http://", "").replace(":", "_") + ".json")
     report = Path("/tmp") / f"conformance-http-{report.name}"
     done = subprocess.run(

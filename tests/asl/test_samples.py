@@ -6,14 +6,13 @@ with ``has_template_placeholders`` hold ``${Name}`` placeholders that a deployme
 before AWS sees the definition: `substitute` does that job here (an ARN of the right service where
 an ARN is expected, a number where a number is expected, a plausible string elsewhere).
 
-The folder comes from ORCHESTRATOR_SAMPLES_DIR (`.ci/run` sets it); without it the sample tests are
-not defined at all, so nothing is collected for them (and nothing is skipped).
+The folder comes from ORCHESTRATOR_SAMPLES_DIR, or is ../shared/samples beside the checkout; without
+either, collecting this module fails (the samples are never silently left out).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from orchestrator.asl.parse import validate
+from tests.shared import shared_folder
 
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
@@ -129,9 +129,7 @@ def substitute(value: Any, key: str | None = None) -> Any:
 
 
 def _load_samples() -> list[dict[str, Any]]:
-    folder = os.environ.get("ORCHESTRATOR_SAMPLES_DIR")
-    if not folder:
-        return []
+    folder = shared_folder("ORCHESTRATOR_SAMPLES_DIR", "samples", "definitions")
     return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(Path(folder, "definitions").glob("*.json"))]
 
 
@@ -155,34 +153,27 @@ def _errors(sample: dict[str, Any]) -> list[str]:
     ]
 
 
-def test_samples_folder_holds_samples_when_given() -> None:
-    # A wrong ORCHESTRATOR_SAMPLES_DIR must not pass as "no samples".
-    if os.environ.get("ORCHESTRATOR_SAMPLES_DIR"):
-        assert VALID, "ORCHESTRATOR_SAMPLES_DIR is set but no sample definition was found there"
-        assert BROKEN
-    else:
-        assert SAMPLES == []
+def test_samples_folder_holds_samples() -> None:
+    # A folder without definitions must not pass as "no samples".
+    assert VALID, "the samples folder holds no valid sample definition"
+    assert BROKEN, "the samples folder holds no sample with a structural issue"
 
 
-if VALID:
-
-    @pytest.mark.parametrize("sample", VALID, ids=[s["id"] for s in VALID])
-    def test_valid_sample_has_no_error(sample: dict[str, Any]) -> None:
-        if sample["has_template_placeholders"]:
-            assert not _PLACEHOLDER.search(json.dumps(_definition(sample)))
-        assert _errors(sample) == []
+@pytest.mark.parametrize("sample", VALID, ids=[s["id"] for s in VALID])
+def test_valid_sample_has_no_error(sample: dict[str, Any]) -> None:
+    if sample["has_template_placeholders"]:
+        assert not _PLACEHOLDER.search(json.dumps(_definition(sample)))
+    assert _errors(sample) == []
 
 
-if BROKEN:
-
-    @pytest.mark.parametrize("sample", BROKEN, ids=[s["id"] for s in BROKEN])
-    def test_structural_issue_is_reported(sample: dict[str, Any]) -> None:
-        errors = _errors(sample)
-        assert errors
-        # Each issue is written "<the field at fault>: <what is wrong>"; an error must point at it.
-        for issue in sample["structural_issues"]:
-            field = issue.split(":")[0]
-            assert any(e.startswith(f"/States/{field}:") for e in errors), errors
+@pytest.mark.parametrize("sample", BROKEN, ids=[s["id"] for s in BROKEN])
+def test_structural_issue_is_reported(sample: dict[str, Any]) -> None:
+    errors = _errors(sample)
+    assert errors
+    # Each issue is written "<the field at fault>: <what is wrong>"; an error must point at it.
+    for issue in sample["structural_issues"]:
+        field = issue.split(":")[0]
+        assert any(e.startswith(f"/States/{field}:") for e in errors), errors
 
 
 # -- the substitution itself ---------------------------------------------------------------------
