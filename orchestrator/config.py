@@ -29,6 +29,11 @@
   by default they call this engine's own Step Functions.
 - ``ORCHESTRATOR_CONNECTIONS_FILE``: the HTTP Task's named connections (credentials), JSON.
 - ``ORCHESTRATOR_HTTP_TIMEOUT`` (``60``): seconds before an HTTP Task fails with States.Http.Socket.
+- ``ORCHESTRATOR_CONSOLE_READ_ONLY`` (``1`` to enable): the console (``/console/``) shows everything and
+  changes nothing: no Start, Stop, Redrive, nor answers in the approvals inbox.
+- ``ORCHESTRATOR_CONSOLE_SECRET``: the key that signs the console's session cookies. By default it is
+  derived from the access keys (so every server process agrees); without access keys, a random one
+  per process (set it when several processes serve the console without keys).
 - ``ORCHESTRATOR_REGION`` / ``ORCHESTRATOR_ACCOUNT`` (``us-east-1`` / ``123456789012``): what ARNs say.
 
 Everything reads the environment when asked (`load`), so tests and subprocesses can set it.
@@ -61,6 +66,8 @@ class Settings:
     account: str
     api_keys: dict[str, str]
     scheduler_heartbeat: Path
+    console_read_only: bool = False
+    console_secret: str = ""
 
     @property
     def embedded_broker(self) -> bool:
@@ -90,6 +97,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         account=env.get("ORCHESTRATOR_ACCOUNT") or "123456789012",
         api_keys=_api_keys(env),
         scheduler_heartbeat=Path(env.get("ORCHESTRATOR_SCHEDULER_HEARTBEAT") or home / "scheduler.heartbeat"),
+        console_read_only=env.get("ORCHESTRATOR_CONSOLE_READ_ONLY", "").strip().lower() in ("1", "true", "yes"),
+        console_secret=env.get("ORCHESTRATOR_CONSOLE_SECRET", ""),
     )
 
 

@@ -1,4 +1,4 @@
-"""The ASGI application: ``POST /`` for the actions, ``GET /health`` for probes.
+"""The ASGI application: ``POST /`` for the actions, ``GET /health`` for probes, ``/console/`` for people.
 
 Every action runs in a worker thread (its transaction is synchronous); the long poll of
 GetActivityTask waits on the event loop between short checks, holding no thread and no
@@ -15,13 +15,14 @@ from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
 
 import orchestrator.api.testing_actions  # noqa: F401 - registers the TestState action
 from orchestrator import config
 from orchestrator.api import auth, wire
 from orchestrator.api.actions import ACTIONS, ASYNC_ACTIONS
+from orchestrator.console.app import create_console
 from orchestrator.integrations import registry
 from orchestrator.service import Service, ServiceError
 
@@ -84,7 +85,18 @@ def create_app(service: Service | None = None) -> Starlette:
         report = await run_in_threadpool(service.health)
         return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
-    return Starlette(routes=[Route("/", dispatch, methods=["POST"]), Route("/health", health, methods=["GET"])])
+    async def to_console(request: Request) -> Response:
+        return RedirectResponse("/console/", 307)
+
+    return Starlette(
+        routes=[
+            Route("/", dispatch, methods=["POST"]),
+            Route("/", to_console, methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
+            # The console is another face of the same service: same process, port, database and keys.
+            Mount("/console", create_console(service)),
+        ]
+    )
 
 
 def app_factory() -> Starlette:

@@ -267,11 +267,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(
         f"orchestrator serve: listening on http://{host}:{args.port} "
         f"({'signed requests only' if settings.api_keys else 'no authentication'}"
-        f"{f', {args.workers} processes' if args.workers > 1 else ''})",
+        f"{f', {args.workers} processes' if args.workers > 1 else ''})\n"
+        f"orchestrator serve: the console is at {console_url(host, args.port)}",
         flush=True,
     )
     try:
-        options = {"host": host, "port": args.port, "log_level": args.log_level, "access_log": args.access_log}
+        # The console's live pages hold streams open: on Ctrl-C, close them after 2 s rather than wait.
+        options = {
+            "host": host,
+            "port": args.port,
+            "log_level": args.log_level,
+            "access_log": args.access_log,
+            "timeout_graceful_shutdown": 2,
+        }
         if args.workers > 1:
             # Each process builds its own app (and loads the handler modules) from the environment.
             uvicorn.run("orchestrator.api.app:app_factory", factory=True, workers=args.workers, **options)
@@ -281,6 +289,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if runtime is not None:
             runtime.stop()
     return 0
+
+
+def console_url(host: str, port: int) -> str:
+    """Where a browser on this machine finds the console (a wildcard bind is reached on loopback)."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/console/"
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -463,9 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
         subparsers,
         "serve",
         cmd_serve,
-        "Serve the AWS Step Functions API (boto3, the AWS CLI and every AWS SDK work with --endpoint-url).",
-        "orchestrator serve --port 8083   # then: aws stepfunctions list-state-machines "
-        "--endpoint-url http://127.0.0.1:8083",
+        "Serve the AWS Step Functions API (boto3, the AWS CLI and every AWS SDK work with --endpoint-url) "
+        "and the web console (/console/: graphs, executions, approvals).",
+        "orchestrator serve --port 8083   # then open http://127.0.0.1:8083/console/, or: "
+        "aws stepfunctions list-state-machines --endpoint-url http://127.0.0.1:8083",
     )
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 when access keys are set)")
     serve.add_argument("--port", type=int, default=8083, help="port (default 8083)")

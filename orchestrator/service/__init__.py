@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from orchestrator.service.activities import ActivityActions
 from orchestrator.service.base import ServiceError, utcnow
+from orchestrator.service.browse import BrowseActions
 from orchestrator.service.executions import ExecutionActions
 from orchestrator.service.express import ExpressActions
 from orchestrator.service.map_runs import MapRunActions
@@ -37,5 +38,6 @@ class Service(
     TestStateActions,
     TopicActions,
     TableActions,
+    BrowseActions,
 ):
     """Every action, bound to a configuration and a Celery app (for publishing)."""

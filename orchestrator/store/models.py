@@ -34,14 +34,19 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from orchestrator.store.encoding import SafeText
 
 JsonValue = JSON().with_variant(JSONB(), "postgresql")
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+# Indexes built on PostgreSQL only (a GIN index has no SQLite counterpart).
+POSTGRESQL_ONLY_INDEXES = frozenset({"ix_executions_input_gin"})
 EXECUTION_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 TOKEN_STATUSES = ("PENDING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -165,6 +170,31 @@ class Execution(Base):
         Index(None, "state_machine_id", "status", "start_date"),
         Index(None, "parent_id", "generation", "child_index"),
         Index(None, "root_id"),
+        # The console's lists (migration 0006): executions newest first, across state machines or of
+        # one, by status, by input (JSONB containment on PostgreSQL), and what ended last.
+        Index(
+            "ix_executions_recent",
+            "start_date",
+            "id",
+            postgresql_where=text("root_id IS NULL"),
+            sqlite_where=text("root_id IS NULL"),
+        ),
+        Index(
+            "ix_executions_machine_recent",
+            "state_machine_id",
+            "start_date",
+            "id",
+            postgresql_where=text("root_id IS NULL"),
+            sqlite_where=text("root_id IS NULL"),
+        ),
+        Index(None, "status", "start_date"),
+        Index(None, "stop_date"),
+        Index(
+            "ix_executions_input_gin",
+            "input",
+            postgresql_using="gin",
+            postgresql_ops={"input": "jsonb_path_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -187,8 +217,8 @@ class Execution(Base):
     status: Mapped[str] = mapped_column(String(16), default="RUNNING")
     input: Mapped[Any]
     output: Mapped[Any | None]
-    error: Mapped[str | None] = mapped_column(Text)
-    cause: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(SafeText)  # AWS allows any character; see store.encoding
+    cause: Mapped[str | None] = mapped_column(SafeText)
     start_date: Mapped[dt.datetime]
     stop_date: Mapped[dt.datetime | None]
     cursor: Mapped[dict[str, Any] | None]

@@ -1,0 +1,341 @@
+"""The console's pages: one method per route, each reading through the service and rendering a
+template (or, for htmx, the part of it that changed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from orchestrator.console import progress, views
+from orchestrator.console.app import Console, json_script
+from orchestrator.service import ServiceError
+from orchestrator.service.browse import parse_input_query
+from orchestrator.store.browse import ExecutionSearch
+
+STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+PAGE_SIZE = 50
+DEFAULT_APPROVAL = '{"approved": true}'
+
+
+class Pages:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.service = console.service
+
+    async def call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        return await run_in_threadpool(function, *args, **kwargs)
+
+    async def problem(self, request: Request, error: ServiceError) -> HTMLResponse:
+        status = 404 if error.code.endswith("DoesNotExist") else 400
+        return await self.console.render(request, "problem.html", status_code=status, error=error)
+
+    # -- signing in ------------------------------------------------------------------------------
+
+    async def home(self, request: Request) -> Response:
+        return RedirectResponse("/console/state-machines", 303)
+
+    async def sign_in(self, request: Request) -> Response:
+        guard = self.console.guard
+        target = request.query_params.get("next", "/console/")
+        if not target.startswith("/console/"):
+            target = "/console/"
+        if not guard.needs_sign_in:
+            return RedirectResponse(target, 303)
+        request.state.session = None
+        error = None
+        if request.method == "POST":
+            form = await request.form()
+            key_id, secret = str(form.get("key_id", "")), str(form.get("secret", ""))
+            if guard.check_credentials(key_id, secret):
+                response = RedirectResponse(target, 303)
+                guard.write(request, response, guard.new_session(key_id))
+                return response
+            error = "That key id and secret do not match a configured access key."
+        template = self.console.templates.get_template("signin.html")
+        html = template.render(request=request, error=error, target=target, session=None, csrf="")
+        return HTMLResponse(html, status_code=401 if error else 200)
+
+    async def sign_out(self, request: Request) -> Response:
+        response = RedirectResponse("/console/sign-in", 303)
+        self.console.guard.close_session(response)
+        return response
+
+    # -- state machines ---------------------------------------------------------------------------
+
+    async def machines(self, request: Request) -> Response:
+        machines = await self.call(self.service.machines_overview)
+        return await self.console.render(request, "machines.html", machines=machines, statuses=STATUSES)
+
+    async def machine(self, request: Request, *, error: str | None = None, given_input: str | None = None) -> Response:
+        name = request.path_params["name"]
+        arn = self.service.state_machine_arn(name)
+        try:
+            described = await self.call(self.service.describe_state_machine, arn)
+            versions = await self.call(self.service.list_state_machine_versions, arn)
+            aliases = await self.call(self.service.list_state_machine_aliases, arn)
+            machine_id = await self.call(self.service.machine_id, name)
+        except ServiceError as exc:
+            return await self.problem(request, exc)
+        found = await self.call(self.service.search_executions, ExecutionSearch(machine_id=machine_id), limit=20)
+        graph = views.graph_of(described["definition"])
+        return await self.console.render(
+            request,
+            "machine.html",
+            status_code=400 if error else 200,
+            machine=described,
+            name=name,
+            definition=views.pretty(described["definition"]),
+            versions=versions.get("stateMachineVersions", []),
+            aliases=aliases.get("stateMachineAliases", []),
+            executions=found.items,
+            graph_data=json_script({"dot": graph.dot, "nodes": views.node_map(graph)}),
+            start_input=given_input if given_input is not None else request.query_params.get("input", "{}"),
+            error=error,
+        )
+
+    async def start(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        form = await request.form()
+        given_input = str(form.get("input") or "{}")
+        execution_name = str(form.get("execution_name") or "").strip() or None
+        try:
+            started = await self.call(
+                self.service.start_execution,
+                self.service.state_machine_arn(name),
+                name=execution_name,
+                input=given_input,
+            )
+        except ServiceError as exc:
+            return await self.machine(request, error=exc.message, given_input=given_input)
+        execution = started["executionArn"].rsplit(":", 1)[1]
+        return RedirectResponse(f"/console/executions/{quote(name, safe='')}/{quote(execution, safe='')}", 303)
+
+    # -- executions -------------------------------------------------------------------------------
+
+    async def executions(self, request: Request) -> Response:
+        params = request.query_params
+        try:
+            search = await self._search(params)
+            found = await self.call(
+                self.service.search_executions, search, page_token=params.get("page") or None, limit=PAGE_SIZE
+            )
+        except ServiceError as exc:
+            return await self.problem(request, exc)
+        machines = await self.call(self.service.machines_overview)
+        context = {
+            "executions": found.items,
+            "next_page": found.next_token,
+            "filters": params,
+            "chosen_statuses": params.getlist("status"),
+            "statuses": STATUSES,
+            "machines": [m["name"] for m in machines],
+            "query": urlencode([(k, v) for k, v in params.multi_items() if k not in ("page", "fragment")]),
+            "first_page": not params.get("page"),
+        }
+        template = "executions_table.html" if params.get("fragment") else "executions.html"
+        return await self.console.render(request, template, **context)
+
+    async def _search(self, params: Any) -> ExecutionSearch:
+        statuses = tuple(s for s in params.getlist("status") if s in STATUSES)
+        machine = params.get("machine") or None
+        machine_id = await self.call(self.service.machine_id, machine) if machine else None
+        return ExecutionSearch(
+            statuses=statuses,
+            machine_id=machine_id,
+            name_prefix=params.get("name") or None,
+            started_after=_moment(params.get("after")),
+            started_before=_moment(params.get("before")),
+            input_matches=parse_input_query(params["input"]) if params.get("input") else (),
+        )
+
+    def _arn(self, request: Request) -> str:
+        return self.service.execution_arn(request.path_params["machine"], request.path_params["name"])
+
+    async def execution(self, request: Request) -> Response:
+        try:
+            whole = await self.call(self.service.execution_whole, self._arn(request))
+        except ServiceError as exc:
+            return await self.problem(request, exc)
+        params = request.query_params
+        if params.get("fragment") == "step":
+            return await self._step(request, whole, int(params.get("step", "0")))
+        context = await self.call(_execution_context, whole, params)
+        fragments = {"live": "execution_live.html", "summary": "execution_summary.html"}
+        template = fragments.get(params.get("fragment", ""), "execution.html")
+        return await self.console.render(request, template, **context)
+
+    async def _step(self, request: Request, whole: dict[str, Any], index: int) -> Response:
+        steps = progress.steps(whole["events"])
+        if not 0 <= index < len(steps):
+            return HTMLResponse("No such step", status_code=404)
+        step = steps[index]
+        by_id = {e["id"]: e for e in whole["events"]}
+        inspection = await self.call(self._inspect, whole, step, by_id)
+        return await self.console.render(
+            request,
+            "step.html",
+            step=step,
+            index=index,
+            events=[by_id[i] for i in step.event_ids if i in by_id],
+            inspection=inspection,
+            views=views,
+        )
+
+    def _inspect(self, whole: dict[str, Any], step: progress.Step, by_id: dict[int, Any]) -> dict[str, Any] | None:
+        """The data after each stage of the step's data flow, as TestState's inspection computes it
+        from the step's input and (for a Task) the result its handler returned."""
+        if step.type not in ("Task", "Pass") or step.input is None or step.lane:
+            return None
+        mock = None
+        if step.type == "Task":
+            result = views.task_result(step, by_id)
+            if result is None:
+                return None
+            mock = {"result": result}
+        try:
+            report = self.service.test_state(
+                whole["definition"], state_name=step.name, input=step.input, inspection_level="DEBUG", mock=mock
+            )
+        except (ServiceError, Exception):  # an inspection that cannot be replayed is left out, not an error
+            return None
+        return report.get("inspectionData")
+
+    async def export(self, request: Request) -> Response:
+        try:
+            whole = await self.call(self.service.execution_whole, self._arn(request))
+        except ServiceError as exc:
+            return await self.problem(request, exc)
+        document = {
+            "execution": whole["description"],
+            "stateMachine": whole["machine"],
+            "definition": whole["definition"],
+            "events": whole["events"],
+        }
+        name = request.path_params["name"]
+        return JSONResponse(
+            json.loads(json.dumps(document, default=_json_default)),
+            headers={"content-disposition": f'attachment; filename="{quote(name, safe="")}.json"'},
+        )
+
+    async def stop(self, request: Request) -> Response:
+        form = await request.form()
+        return await self._act(
+            request,
+            self.service.stop_execution,
+            error=str(form.get("error") or "") or None,
+            cause=str(form.get("cause") or "") or None,
+        )
+
+    async def redrive(self, request: Request) -> Response:
+        return await self._act(request, self.service.redrive_execution)
+
+    async def _act(self, request: Request, action: Any, **kwargs: Any) -> Response:
+        try:
+            await self.call(action, self._arn(request), **kwargs)
+        except ServiceError as exc:
+            return await self.problem(request, exc)
+        machine, name = request.path_params["machine"], request.path_params["name"]
+        return RedirectResponse(f"/console/executions/{quote(machine, safe='')}/{quote(name, safe='')}", 303)
+
+    # -- approvals ------------------------------------------------------------------------------
+
+    async def approvals(self, request: Request, *, notice: str | None = None, status_code: int = 200) -> Response:
+        tasks = await self.call(self.service.open_tasks)
+        now = dt.datetime.now(dt.UTC)
+        template = "approvals_table.html" if request.query_params.get("fragment") else "approvals.html"
+        return await self.console.render(
+            request,
+            template,
+            status_code=status_code,
+            tasks=tasks,
+            now=now,
+            notice=notice or request.query_params.get("notice"),
+            default_output=DEFAULT_APPROVAL,
+        )
+
+    async def approve(self, request: Request) -> Response:
+        form = await request.form()
+        output = str(form.get("output") or DEFAULT_APPROVAL)
+        return await self._answer(request, "Approved", output=output)
+
+    async def reject(self, request: Request) -> Response:
+        form = await request.form()
+        error = str(form.get("error") or "Rejected")
+        return await self._answer(request, "Rejected", error=error, cause=str(form.get("cause") or "") or None)
+
+    async def _answer(self, request: Request, verb: str, **answer: Any) -> Response:
+        try:
+            await self.call(self.service.answer_task, request.path_params["digest"], **answer)
+        except ServiceError as exc:
+            if exc.code in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+                message = "Someone else answered this task first (or it timed out): nothing was sent."
+            else:
+                message = f"Not sent: {exc.message}"
+            return await self.approvals(request, notice=message, status_code=409 if "first" in message else 400)
+        return RedirectResponse(f"/console/approvals?{urlencode({'notice': f'{verb}.'})}", 303)
+
+
+def _execution_context(whole: dict[str, Any], params: Any) -> dict[str, Any]:
+    """Everything the execution page shows, from the execution read whole."""
+    events = whole["events"]
+    description = whole["description"]
+    start, stop = description["startDate"], description.get("stopDate")
+    end = stop or dt.datetime.now(dt.UTC)
+    graph = views.graph_of(whole["definition"])
+    lane = params.get("lane") or None
+    steps = progress.steps(events)
+    maps = {node.name: progress.map_iterations(events, node.name) for node in graph.nodes if node.type == "Map"}
+    event_type = params.get("event_type") or None
+    page_events, pages = views.events_page(
+        events,
+        page=int(params.get("events_page") or 1),
+        event_type=event_type,
+        descending=params.get("order") == "desc",
+    )
+    return {
+        "whole": whole,
+        "execution": description,
+        "status": views.execution_status(description["status"]),
+        "live": description["status"] == "RUNNING",  # an ended execution's page needs no stream
+        "failure": progress.failure(events),
+        "graph_data": json_script({"dot": graph.dot, "nodes": views.node_map(graph)}),
+        "graph_status": json_script(views.node_statuses(graph, progress.state_statuses(events, lane))),
+        "duration": views.duration_text((end - start).total_seconds()),
+        "rows": views.step_rows(steps, start, end),
+        "maps": maps,
+        "lane": lane,
+        "page_events": page_events,
+        "pages": pages,
+        "events_page": min(max(int(params.get("events_page") or 1), 1), pages),
+        "event_type": event_type,
+        "event_types": sorted({e["type"] for e in events}),
+        "order": params.get("order") or "asc",
+        "event_count": len(events),
+        "last_event_id": events[-1]["id"] if events else 0,
+        "views": views,
+    }
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    """A time from a filter field (``2026-12-07T10:30``, read as UTC)."""
+    if not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ServiceError(
+            "ValidationException", f"Cannot read the time {text!r}: write it as 2026-12-07T10:30"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")

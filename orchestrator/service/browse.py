@@ -1,0 +1,202 @@
+"""What the console reads: overviews, searches across state machines, one execution whole, the tasks
+waiting for a person, and markers that change when something moves (for live pages).
+
+These are not AWS actions; they answer in the same shapes where one exists (an execution's
+description is DescribeExecution's, its events GetExecutionHistory's). A task waiting on a token
+is named by a digest of its token, so pages never show a token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.engine.history import Event
+from orchestrator.service.base import ServiceBase, ServiceError, decode_token, encode_token, utcnow
+from orchestrator.store import browse, runs
+from orchestrator.store import state_machines as catalog
+from orchestrator.store.models import StateMachine
+
+MAX_EVENTS = 25_000  # AWS's limit on an execution's history: the page loads them all, never more
+_CONDITION = re.compile(r"^\s*([A-Za-z_$][\w$-]*(?:\.[A-Za-z_$][\w$-]*)*)\s*=\s*(.+?)\s*$")
+
+
+@dataclass(frozen=True)
+class ExecutionsPage:
+    items: list[dict[str, Any]]
+    next_token: str | None
+
+
+def token_digest(token: str) -> str:
+    """How pages name a waiting task: the token itself never leaves the server."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def parse_input_query(text: str) -> tuple[browse.InputMatch, ...]:
+    """``applicant.id = 42 and applicant.country = "FR"``: conditions on the execution's input.
+    A value is JSON when it parses as JSON, else a string (``status = approved``)."""
+    matches = []
+    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
+        found = _CONDITION.match(part)
+        if found is None:
+            raise ServiceError(
+                "ValidationException", f"Cannot read the input search {part!r}: write it as path = value, e.g. id = 42"
+            )
+        raw = found.group(2)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        matches.append(browse.InputMatch(tuple(found.group(1).split(".")), value))
+    return tuple(matches)
+
+
+class BrowseActions(ServiceBase):
+    def machines_overview(self) -> list[dict[str, Any]]:
+        """Every state machine with its executions of the last 24 hours by status."""
+        with self._transaction() as session:
+            summaries = browse.machine_summaries(session, since=utcnow() - dt.timedelta(hours=24))
+            return [
+                {
+                    "name": s.machine.name,
+                    "arn": s.machine.arn,
+                    "type": s.machine.type,
+                    "status": s.machine.status,
+                    "latestVersion": s.latest_version,
+                    "aliases": list(s.aliases),
+                    "counts": s.counts,
+                    "lastStart": s.last_start,
+                    "created": s.machine.created_at,
+                }
+                for s in summaries
+            ]
+
+    def machine_id(self, name: str) -> int:
+        with self._transaction() as session:
+            machine = catalog.by_arn(session, self.state_machine_arn(name))
+            if machine is None:
+                raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{name}'")
+            return machine.id
+
+    def search_executions(
+        self, search: browse.ExecutionSearch, *, page_token: str | None = None, limit: int = 50
+    ) -> ExecutionsPage:
+        before = None
+        if page_token:
+            token = decode_token(page_token)
+            before = (dt.datetime.fromisoformat(token["start"]), int(token["id"]))
+        with self._transaction() as session:
+            rows = browse.search_executions(session, search, before=before, limit=limit + 1)
+            items = [_summary(row.Execution, row.machine_name) for row in rows[:limit]]
+        next_token = None
+        if len(rows) > limit:
+            last = rows[limit - 1].Execution
+            next_token = encode_token({"start": last.start_date.isoformat(), "id": last.id})
+        return ExecutionsPage(items, next_token)
+
+    def execution_whole(self, arn: str) -> dict[str, Any]:
+        """An execution's description, machine, definition, events (all of them), parent and children."""
+        description = self.describe_execution(arn)  # type: ignore[attr-defined]
+        with self._transaction() as session:
+            execution = self._execution(session, arn)  # type: ignore[attr-defined]
+            machine = session.get(StateMachine, execution.state_machine_id)
+            assert machine is not None
+            rows = runs.history_page(session, execution.id, after=0, limit=MAX_EVENTS, reverse=False)
+            children = browse.children_of(session, browse.tree_ids(session, execution.id))
+            parent = catalog.by_id_execution(session, execution.caller_id) if execution.caller_id else None
+            return {
+                "description": description,
+                "machine": {"name": machine.name, "arn": machine.arn, "type": machine.type},
+                "definition": catalog.definition_text(session, execution.definition_hash),
+                "transitions": execution.state_transitions,
+                "events": [Event(r.id, r.previous_event_id, r.timestamp, r.type, r.details).to_api() for r in rows],
+                "parent": _summary(parent, _machine_name(session, parent)) if parent is not None else None,
+                "children": [_summary(row.Execution, row.machine_name) for row in children],
+            }
+
+    def execution_marker(self, arn: str) -> tuple[int, str]:
+        """(last event id, status): changes whenever the execution moves."""
+        with self._transaction() as session:
+            execution = self._execution(session, arn)  # type: ignore[attr-defined]
+            return execution.last_event_id, execution.status
+
+    def executions_marker(self) -> str:
+        with self._transaction() as session:
+            return repr(browse.executions_fingerprint(session))
+
+    def tasks_marker(self) -> str:
+        with self._transaction() as session:
+            return repr(browse.tasks_fingerprint(session))
+
+    def open_task_count(self) -> int:
+        with self._transaction() as session:
+            return browse.open_task_count(session)
+
+    def open_tasks(self) -> list[dict[str, Any]]:
+        """Every task waiting on a token or an activity: where, since when, its deadlines, and the
+        message that carried the token (the payload the Task sent)."""
+        with self._transaction() as session:
+            rows = browse.open_tasks(session)
+            deadlines = browse.token_deadlines(session, [row.TaskToken.token for row in rows])
+            return [_open_task(row, deadlines.get(row.TaskToken.token, {})) for row in rows]
+
+    def answer_task(
+        self, digest: str, *, output: str | None = None, error: str | None = None, cause: str | None = None
+    ) -> None:
+        """Approve (``output``) or reject (``error``, ``cause``) the waiting task named by ``digest``.
+        A task answered already, or no longer waiting, raises TaskTimedOut as SendTask* would."""
+        token = self._token_for(digest)
+        if output is not None:
+            self.send_task_success(token, output)  # type: ignore[attr-defined]
+        else:
+            self.send_task_failure(token, error=error, cause=cause)  # type: ignore[attr-defined]
+
+    def _token_for(self, digest: str) -> str:
+        with self._transaction() as session:
+            for row in browse.open_tasks(session, limit=100_000):
+                if token_digest(row.TaskToken.token) == digest:
+                    return str(row.TaskToken.token)
+        raise ServiceError("TaskTimedOut", "This task was already answered, or is no longer waiting")
+
+
+def _machine_name(session: Any, execution: Any) -> str:
+    machine = session.get(StateMachine, execution.state_machine_id)
+    return machine.name if machine is not None else ""
+
+
+def _summary(execution: Any, machine_name: str) -> dict[str, Any]:
+    return {
+        "arn": execution.arn,
+        "name": execution.name,
+        "machine": machine_name,
+        "status": execution.status,
+        "startDate": execution.start_date,
+        "stopDate": execution.stop_date,
+        "error": execution.error,
+    }
+
+
+def _open_task(row: Any, deadlines: dict[str, dt.datetime]) -> dict[str, Any]:
+    task = row.TaskToken
+    payload = task.payload
+    message = payload.get("Message") if isinstance(payload, dict) and "Message" in payload else payload
+    return {
+        "digest": token_digest(task.token),
+        "executionArn": row.execution_arn,
+        "executionName": row.execution_name,
+        "machine": row.machine_name,
+        "stateName": task.state_name,
+        "resource": task.resource,
+        "activity": task.resource.startswith("arn:") and ":activity:" in task.resource,
+        "since": task.created_at,
+        "timeoutAt": deadlines.get("task_timeout"),
+        "heartbeatAt": deadlines.get("heartbeat"),
+        "timeoutSeconds": task.timeout_seconds,
+        "heartbeatSeconds": task.heartbeat_seconds,
+        "subject": payload.get("Subject") if isinstance(payload, dict) else None,
+        "message": message,
+    }

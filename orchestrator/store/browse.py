@@ -1,0 +1,226 @@
+"""The queries behind the console: overviews, searches across state machines, and what changed.
+
+Everything here reads; the console changes things only through the service's actions. The
+execution search pages by keyset (start date, id), newest first, so a deep page costs what the
+first one does; migration 0006 adds the indexes it relies on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import JSON, Row, String, and_, cast, func, or_, select, type_coerce
+from sqlalchemy.orm import Session
+
+from orchestrator.store.models import (
+    Execution,
+    StateMachine,
+    StateMachineAlias,
+    StateMachineVersion,
+    TaskToken,
+    Timer,
+)
+
+
+@dataclass(frozen=True)
+class InputMatch:
+    """``input`` holds ``value`` at ``path`` (keys from the top): ``applicant.id = 42``."""
+
+    path: tuple[str, ...]
+    value: Any
+
+
+@dataclass(frozen=True)
+class ExecutionSearch:
+    """The filters of the executions list; every one is optional."""
+
+    statuses: tuple[str, ...] = ()
+    machine_id: int | None = None
+    name_prefix: str | None = None
+    started_after: dt.datetime | None = None
+    started_before: dt.datetime | None = None
+    input_matches: tuple[InputMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class MachineSummary:
+    machine: StateMachine
+    counts: dict[str, int]  # executions started in the window, by status
+    last_start: dt.datetime | None
+    latest_version: int | None
+    aliases: tuple[str, ...]
+
+
+def machine_summaries(session: Session, *, since: dt.datetime) -> list[MachineSummary]:
+    """Every state machine with its executions by status since ``since`` and its last start."""
+    machines = list(session.scalars(select(StateMachine).order_by(StateMachine.name)))
+    roots = Execution.root_id.is_(None)
+    counts: dict[int, dict[str, int]] = {}
+    for machine_id, status, count in session.execute(
+        select(Execution.state_machine_id, Execution.status, func.count())
+        .where(roots, Execution.start_date >= since)
+        .group_by(Execution.state_machine_id, Execution.status)
+    ):
+        counts.setdefault(machine_id, {})[status] = count
+    last = dict(
+        session.execute(
+            select(Execution.state_machine_id, func.max(Execution.start_date))
+            .where(roots)
+            .group_by(Execution.state_machine_id)
+        ).all()
+    )
+    versions = dict(
+        session.execute(
+            select(StateMachineVersion.state_machine_id, func.max(StateMachineVersion.version)).group_by(
+                StateMachineVersion.state_machine_id
+            )
+        ).all()
+    )
+    aliases: dict[int, list[str]] = {}
+    for machine_id, name in session.execute(
+        select(StateMachineAlias.state_machine_id, StateMachineAlias.name).order_by(StateMachineAlias.name)
+    ):
+        aliases.setdefault(machine_id, []).append(name)
+    return [
+        MachineSummary(m, counts.get(m.id, {}), last.get(m.id), versions.get(m.id), tuple(aliases.get(m.id, ())))
+        for m in machines
+    ]
+
+
+def search_executions(
+    session: Session, search: ExecutionSearch, *, before: tuple[dt.datetime, int] | None, limit: int
+) -> list[Row[Any]]:
+    """Executions (not branches or iterations) matching ``search``, newest first, after the keyset
+    ``before`` (the previous page's last (start_date, id)). Rows: the execution and its machine's name."""
+    query = (
+        select(Execution, StateMachine.name.label("machine_name"))
+        .join(StateMachine, StateMachine.id == Execution.state_machine_id)
+        .where(Execution.root_id.is_(None))
+    )
+    for condition in _conditions(session, search):
+        query = query.where(condition)
+    if before is not None:
+        start, execution_id = before
+        query = query.where(
+            or_(Execution.start_date < start, and_(Execution.start_date == start, Execution.id < execution_id))
+        )
+    return list(session.execute(query.order_by(Execution.start_date.desc(), Execution.id.desc()).limit(limit)))
+
+
+def _conditions(session: Session, search: ExecutionSearch) -> list[Any]:
+    out: list[Any] = []
+    if search.statuses:
+        out.append(Execution.status.in_(list(search.statuses)))
+    if search.machine_id is not None:
+        out.append(Execution.state_machine_id == search.machine_id)
+    if search.name_prefix:
+        escaped = search.name_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        out.append(Execution.name.like(f"{escaped}%", escape="\\"))
+    if search.started_after is not None:
+        out.append(Execution.start_date >= search.started_after)
+    if search.started_before is not None:
+        out.append(Execution.start_date < search.started_before)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for match in search.input_matches:
+        out.append(_input_condition(match, postgres))
+    return out
+
+
+def _input_condition(match: InputMatch, postgres: bool) -> Any:
+    """On PostgreSQL, JSONB containment (the GIN index of migration 0006 serves it); on SQLite, the
+    JSON1 value at the path compared with the value."""
+    if postgres:
+        document: Any = match.value
+        for key in reversed(match.path):
+            document = {key: document}
+        return Execution.input.contains(document)  # type: ignore[union-attr]
+    json_path = "$" + "".join(f'."{key}"' for key in match.path)
+    extracted = func.json_extract(Execution.input, json_path)
+    if isinstance(match.value, bool):
+        return extracted == (1 if match.value else 0)
+    if match.value is None:
+        return func.json_type(Execution.input, json_path) == "null"
+    if isinstance(match.value, (dict, list)):
+        return extracted == func.json(type_coerce(match.value, JSON))
+    if isinstance(match.value, str):
+        return extracted == cast(match.value, String)
+    return extracted == match.value
+
+
+def children_of(session: Session, run_ids: Sequence[int]) -> list[Row[Any]]:
+    """Executions that a Task of one of ``run_ids`` started (states:startExecution), with machine names."""
+    if not run_ids:
+        return []
+    return list(
+        session.execute(
+            select(Execution, StateMachine.name.label("machine_name"))
+            .join(StateMachine, StateMachine.id == Execution.state_machine_id)
+            .where(Execution.caller_id.in_(list(run_ids)), Execution.root_id.is_(None))
+            .order_by(Execution.start_date, Execution.id)
+            .limit(1000)
+        )
+    )
+
+
+def tree_ids(session: Session, execution_id: int) -> list[int]:
+    """The execution's own run and every branch and iteration run under it."""
+    rows = session.scalars(select(Execution.id).where(Execution.root_id == execution_id))
+    return [execution_id, *rows]
+
+
+def open_tasks(session: Session, limit: int = 1000) -> list[Row[Any]]:
+    """Tasks waiting on a token or an activity, oldest first, with their execution and machine."""
+    root = Execution.__table__.alias("root")
+    return list(
+        session.execute(
+            select(
+                TaskToken,
+                root.c.arn.label("execution_arn"),
+                root.c.name.label("execution_name"),
+                StateMachine.name.label("machine_name"),
+            )
+            .join(root, root.c.id == TaskToken.execution_id)
+            .join(StateMachine, StateMachine.id == root.c.state_machine_id)
+            .where(TaskToken.status == "PENDING")
+            .order_by(TaskToken.created_at, TaskToken.token)
+            .limit(limit)
+        )
+    )
+
+
+def token_deadlines(session: Session, tokens: Sequence[str]) -> dict[str, dict[str, dt.datetime]]:
+    """For each token, when its task times out (``task_timeout``) and its heartbeat is due (``heartbeat``)."""
+    if not tokens:
+        return {}
+    out: dict[str, dict[str, dt.datetime]] = {}
+    for token, kind, fire_at in session.execute(
+        select(Timer.token, Timer.kind, Timer.fire_at).where(
+            Timer.token.in_(list(tokens)), Timer.kind.in_(["task_timeout", "heartbeat"])
+        )
+    ):
+        out.setdefault(token, {})[kind] = fire_at
+    return out
+
+
+def open_task_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(TaskToken).where(TaskToken.status == "PENDING")) or 0)
+
+
+def executions_fingerprint(session: Session) -> tuple[Any, ...]:
+    """Changes whenever an execution starts or ends (for live lists); each part has an index."""
+    roots = Execution.root_id.is_(None)
+    newest, ended = session.execute(select(func.max(Execution.id), func.max(Execution.stop_date)).where(roots)).one()
+    running = session.scalar(select(func.count()).select_from(Execution).where(roots, Execution.status == "RUNNING"))
+    return (newest, running, str(ended))
+
+
+def tasks_fingerprint(session: Session) -> tuple[Any, ...]:
+    """Changes whenever a task starts or stops waiting (for the live inbox)."""
+    row = session.execute(
+        select(func.count(), func.max(TaskToken.created_at)).where(TaskToken.status == "PENDING")
+    ).one()
+    answered = session.scalar(select(func.max(TaskToken.completed_at)))
+    return (row[0], str(row[1]), str(answered))
