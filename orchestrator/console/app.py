@@ -30,7 +30,8 @@ HERE = Path(__file__).resolve().parent
 log = logging.getLogger(__name__)
 FAILURE_PAGE = (
     "<!doctype html><title>Console error</title><h1>Something went wrong</h1>"
-    "<p>The console could not show this page; the server's log says why. <a href='/console/'>Back to the console</a></p>"
+    "<p>The console could not show this page; the server's log says why. "
+    "<a href='/console/'>Back to the console</a></p>"
 )
 Handler = Callable[[Request], Awaitable[Response]]
 # No inline script anywhere: scripts come from /console/static; the graph's Graphviz runs as WebAssembly.
@@ -75,10 +76,10 @@ class Console:
 
     def guarded(self, handler: Handler, *, writes: bool = False) -> Handler:
         async def endpoint(request: Request) -> Response:
-            refusal = await self._refusal(request, writes)
-            if refusal is not None:
-                return _secured(refusal)
             try:
+                refusal = await self._refusal(request, writes)
+                if refusal is not None:
+                    return _secured(refusal)
                 response = await handler(request)
             except Exception:
                 log.exception("console: %s %s failed", request.method, request.url.path)

@@ -1,0 +1,236 @@
+"""The console in a real browser, in front of PostgreSQL, Redis and a worker process: the credit
+application's graph, its executions' statuses, the approvals inbox, failures, live updates.
+
+Each test starts its own executions on a state machine of its own, so the tests do not see each
+other's work.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from tests.api.conftest import Server
+from tests.console.conftest import (
+    credit_input,
+    credit_machine,
+    ended,
+    graph_ready,
+    node_status,
+    start,
+    waiting_for_token,
+)
+from tests.runtime.conftest import Cluster
+
+CREDIT_STATES = {
+    "Get credit limit",
+    "Credit applied >= 5000?",
+    "Wait for human approval",
+    "Credit limit approved",
+    "Auto-approve limit",
+    "Verify applicant's identity and address",
+    "Verify identity",
+    "Verify address",
+    "Get list of credit bureaus",
+    "Get scores from all credit bureaus",
+    "Get all scores",
+    "Score unavailable",
+}
+
+
+def execution_url(server: Server, machine: str, name: str) -> str:
+    return f"{server.url}/console/executions/{machine}/{name}"
+
+
+def states_in_graph(page: Page) -> set[str]:
+    return set(page.eval_on_selector_all("[data-graph-canvas] [data-state]", "ns => ns.map(n => n.dataset.state)"))
+
+
+def test_the_credit_graph_has_a_node_for_each_state(page: Page, server: Server, cluster: Cluster) -> None:
+    machine, _ = credit_machine(cluster)
+    page.goto(f"{server.url}/console/state-machines/{machine}")
+    graph_ready(page)
+    assert states_in_graph(page) == CREDIT_STATES
+    # The Choice's rules label its edges.
+    assert "$.credit.limit >= 5000" in page.inner_text("[data-graph-canvas]")
+
+
+def test_an_automatic_approval_shows_which_path_ran(page: Page, server: Server, cluster: Cluster) -> None:
+    machine, arn = credit_machine(cluster)
+    name, execution = start(cluster, arn, credit_input("input-auto-approve.json"))
+    assert ended(cluster, execution)["status"] == "SUCCEEDED"
+    page.goto(execution_url(server, machine, name))
+    graph_ready(page)
+    assert node_status(page, "Auto-approve limit") == "succeeded"
+    assert node_status(page, "Wait for human approval") == "not-run"
+    assert node_status(page, "Get all scores") == "succeeded"
+    expect(page.locator("#execution-summary [data-execution-status='SUCCEEDED']").first).to_be_visible()
+
+
+def _waiting_application(cluster: Cluster) -> tuple[str, str, str]:
+    machine, arn = credit_machine(cluster)
+    name, execution = start(cluster, arn, credit_input("input-needs-approval.json"))
+    waiting_for_token(cluster, execution)
+    return machine, name, execution
+
+
+def test_approve_in_the_inbox_ends_the_application_succeeded(page: Page, server: Server, cluster: Cluster) -> None:
+    _, name, execution = _waiting_application(cluster)
+    page.goto(f"{server.url}/console/approvals")
+    task = page.locator(f"article.task[data-execution='{name}']")
+    expect(task).to_contain_text("Wait for human approval")
+    expect(task).to_contain_text("CreditLimit")  # the SNS message that carried the token
+    task.locator("textarea[name=output]").fill('{"approved": true, "by": "console"}')
+    task.get_by_role("button", name="Approve").click()
+    expect(page.locator(".banner")).to_contain_text("Approved")
+    described = ended(cluster, execution)
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["input"])["creditRequested"] == 7500
+    assert page.locator(f"article.task[data-execution='{name}']").count() == 0
+
+
+def test_reject_in_the_inbox_fails_the_application_with_the_error(page: Page, server: Server, cluster: Cluster) -> None:
+    _, name, execution = _waiting_application(cluster)
+    page.goto(f"{server.url}/console/approvals")
+    task = page.locator(f"article.task[data-execution='{name}']")
+    task.locator("input[name=error]").fill("Credit.Denied")
+    task.locator("input[name=cause]").fill("Income not verified")
+    task.get_by_role("button", name="Reject").click()
+    described = ended(cluster, execution)
+    assert (described["status"], described["error"], described["cause"]) == (
+        "FAILED",
+        "Credit.Denied",
+        "Income not verified",
+    )
+
+
+def test_a_task_answered_elsewhere_leaves_the_inbox_and_a_second_answer_is_told(
+    page: Page, server: Server, cluster: Cluster
+) -> None:
+    _, name, execution = _waiting_application(cluster)
+    page.goto(f"{server.url}/console/approvals")
+    task = page.locator(f"article.task[data-execution='{name}']")
+    expect(task).to_be_visible()
+    token = next(t for t in cluster.service.pending_tokens() if t["executionArn"] == execution)["token"]
+    cluster.service.send_task_success(token, '{"approved": true, "by": "another approver"}')
+    # The page did not reload: the Approve button is still there, and answers too late.
+    task.get_by_role("button", name="Approve").click()
+    expect(page.locator(".banner")).to_contain_text("Someone else answered this task first")
+    assert ended(cluster, execution)["status"] == "SUCCEEDED"
+    expect(page.locator(f"article.task[data-execution='{name}']")).to_have_count(0)
+
+
+def test_a_failed_execution_shows_the_banner_and_marks_the_failed_step(
+    page: Page, server: Server, cluster: Cluster
+) -> None:
+    machine, arn = credit_machine(cluster)
+    application = credit_input("input-auto-approve.json", creditRequested=-5)
+    name, execution = start(cluster, arn, application)
+    described = ended(cluster, execution)
+    assert described["status"] == "FAILED"
+    page.goto(execution_url(server, machine, name))
+    graph_ready(page)
+    banner = page.locator("#failure-banner")
+    expect(banner).to_contain_text("Applicant.InvalidCreditRequested")
+    assert node_status(page, "Get credit limit") == "failed"
+    assert node_status(page, "Auto-approve limit") == "not-run"
+    banner.get_by_text("Show step: Get credit limit").click()
+    expect(page.locator("#step-panel")).to_contain_text("Applicant.InvalidCreditRequested")
+    expect(page.locator("tr.step-row.selected")).to_have_attribute("data-step", "Get credit limit")
+
+
+def test_a_running_execution_updates_live(page: Page, server: Server, cluster: Cluster) -> None:
+    machine, name, execution = _waiting_application(cluster)
+    page.goto(execution_url(server, machine, name))
+    graph_ready(page)
+    assert node_status(page, "Wait for human approval") == "waiting"
+    assert node_status(page, "Credit limit approved") == "not-run"
+    token = next(t for t in cluster.service.pending_tokens() if t["executionArn"] == execution)["token"]
+    cluster.service.send_task_success(token, '{"approved": true}')
+    # No reload: the stream says the execution moved and the page fetches what changed.
+    expect(page.locator("#execution-summary [data-execution-status='SUCCEEDED']").first).to_be_visible(timeout=10_000)
+    assert node_status(page, "Wait for human approval") == "succeeded"
+    assert node_status(page, "Credit limit approved") == "succeeded"
+
+
+def test_start_execution_checks_the_json_then_opens_the_execution(
+    page: Page, server: Server, cluster: Cluster
+) -> None:
+    machine, _ = credit_machine(cluster)
+    page.goto(f"{server.url}/console/state-machines/{machine}")
+    editor = page.locator("#start-input")
+    editor.fill('{"creditRequested": 3500,')
+    expect(page.locator(".json-error")).to_contain_text("Not valid JSON")
+    expect(page.get_by_role("button", name="Start execution")).to_be_disabled()
+    editor.fill(json.dumps(credit_input("input-auto-approve.json")))
+    page.locator("input[name=execution_name]").fill("from-the-console")
+    page.get_by_role("button", name="Start execution").click()
+    page.wait_for_url(re.compile(r".*/console/executions/.+/from-the-console$"))
+    arn = cluster.service.execution_arn(machine, "from-the-console")
+    assert ended(cluster, arn)["status"] == "SUCCEEDED"
+
+
+def test_the_executions_list_shows_a_new_execution_without_a_reload(
+    page: Page, server: Server, cluster: Cluster
+) -> None:
+    machine, arn = credit_machine(cluster)
+    page.goto(f"{server.url}/console/executions?machine={machine}")
+    expect(page.locator(".empty")).to_contain_text("No execution matches")
+    name, execution = start(cluster, arn, credit_input("input-auto-approve.json"))
+    expect(page.locator(f"tr[data-execution='{name}']")).to_be_visible(timeout=10_000)
+    ended(cluster, execution)
+
+
+def test_the_executions_list_filters_by_status_name_and_input(server: Server, cluster: Cluster, page: Page) -> None:
+    machine, arn = credit_machine(cluster)
+    small, first = start(cluster, arn, credit_input("input-auto-approve.json"))
+    bad, second = start(cluster, arn, credit_input("input-auto-approve.json", creditRequested=-1))
+    ended(cluster, first), ended(cluster, second)
+
+    def names(query: str) -> set[str]:
+        page.goto(f"{server.url}/console/executions?machine={machine}&{query}")
+        return set(page.eval_on_selector_all("tr[data-execution]", "rs => rs.map(r => r.dataset.execution)"))
+
+    assert names("status=FAILED") == {bad}
+    assert names("status=SUCCEEDED") == {small}
+    assert names("name=run-") == {small, bad}
+    assert names(f"name={small}") == {small}
+    assert names("input=creditRequested+%3D+-1") == {bad}
+    assert names("input=data.firstname+%3D+Jane") == {small, bad}
+    assert names("input=data.firstname+%3D+Nobody") == set()
+
+
+def test_a_hostile_state_name_is_shown_as_text(page: Page, server: Server, cluster: Cluster) -> None:
+    hostile = "<script>alert(1)</script>"
+    definition: dict[str, Any] = {
+        "StartAt": hostile,
+        "States": {hostile: {"Type": "Pass", "Result": {"x": '"><img src=x onerror=alert(2)>'}, "End": True}},
+    }
+    machine_arn = cluster.state_machine(definition)
+    machine = machine_arn.rsplit(":", 1)[1]
+    name, execution = start(cluster, machine_arn, {"note": "<b>bold</b>"})
+    ended(cluster, execution)
+    page.goto(execution_url(server, machine, name))
+    graph_ready(page)
+    assert states_in_graph(page) == {hostile}
+    assert node_status(page, hostile) == "succeeded"
+    assert hostile in page.inner_text("table.steps")
+    assert page.locator("script:has-text('alert(1)')").count() == 0
+    assert page.locator("img[src=x]").count() == 0  # the page fixture also fails on any dialog
+
+
+def test_a_map_iteration_can_be_picked(page: Page, server: Server, cluster: Cluster) -> None:
+    machine, arn = credit_machine(cluster)
+    name, execution = start(cluster, arn, credit_input("input-auto-approve.json"))
+    ended(cluster, execution)
+    page.goto(execution_url(server, machine, name))
+    picker = page.locator("select[name=lane]")
+    options = picker.locator("option")
+    expect(options).to_have_count(4)  # all iterations, then #0, #1, #2 (three bureaus)
+    picker.select_option(index=2)
+    page.wait_for_url(re.compile(r".*lane=.*%231"))
+    graph_ready(page)
+    assert node_status(page, "Get all scores") == "succeeded"
