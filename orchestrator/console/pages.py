@@ -164,7 +164,7 @@ class Pages:
             return await self.problem(request, exc)
         params = request.query_params
         if params.get("fragment") == "step":
-            return await self._step(request, whole, int(params.get("step", "0")))
+            return await self._step(request, whole, _int(params.get("step"), 0))
         context = await self.call(_execution_context, whole, params)
         fragments = {"live": "execution_live.html", "summary": "execution_summary.html"}
         template = fragments.get(params.get("fragment", ""), "execution.html")
@@ -294,7 +294,7 @@ def _execution_context(whole: dict[str, Any], params: Any) -> dict[str, Any]:
     event_type = params.get("event_type") or None
     page_events, pages = views.events_page(
         events,
-        page=int(params.get("events_page") or 1),
+        page=_int(params.get("events_page"), 1),
         event_type=event_type,
         descending=params.get("order") == "desc",
     )
@@ -312,7 +312,7 @@ def _execution_context(whole: dict[str, Any], params: Any) -> dict[str, Any]:
         "lane": lane,
         "page_events": page_events,
         "pages": pages,
-        "events_page": min(max(int(params.get("events_page") or 1), 1), pages),
+        "events_page": min(max(_int(params.get("events_page"), 1), 1), pages),
         "event_type": event_type,
         "event_types": sorted({e["type"] for e in events}),
         "order": params.get("order") or "asc",
@@ -320,6 +320,13 @@ def _execution_context(whole: dict[str, Any], params: Any) -> dict[str, Any]:
         "last_event_id": events[-1]["id"] if events else 0,
         "views": views,
     }
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text else default
+    except ValueError:
+        return default
 
 
 def _moment(text: str | None) -> dt.datetime | None:
