@@ -156,9 +156,7 @@ def test_a_running_execution_updates_live(page: Page, server: Server, cluster: C
     assert node_status(page, "Credit limit approved") == "succeeded"
 
 
-def test_start_execution_checks_the_json_then_opens_the_execution(
-    page: Page, server: Server, cluster: Cluster
-) -> None:
+def test_start_execution_checks_the_json_then_opens_the_execution(page: Page, server: Server, cluster: Cluster) -> None:
     machine, _ = credit_machine(cluster)
     page.goto(f"{server.url}/console/state-machines/{machine}")
     editor = page.locator("#start-input")
