@@ -69,7 +69,7 @@ class BrowseActions(ServiceBase):
                     "latestVersion": s.latest_version,
                     "aliases": list(s.aliases),
                     "counts": s.counts,
-                    "lastStart": s.last_start,
+                    "lastStart": aware(s.last_start) if s.last_start else None,
                     "created": s.machine.created_at,
                 }
                 for s in summaries
@@ -100,7 +100,7 @@ class BrowseActions(ServiceBase):
 
     def execution_whole(self, arn: str) -> dict[str, Any]:
         """An execution's description, machine, definition, events (all of them), parent and children."""
-        description = self.describe_execution(arn)  # type: ignore[attr-defined]
+        description = _aware_dates(self.describe_execution(arn))  # type: ignore[attr-defined]
         with self._transaction() as session:
             execution = self._execution(session, arn)  # type: ignore[attr-defined]
             machine = session.get(StateMachine, execution.state_machine_id)
@@ -113,7 +113,9 @@ class BrowseActions(ServiceBase):
                 "machine": {"name": machine.name, "arn": machine.arn, "type": machine.type},
                 "definition": catalog.definition_text(session, execution.definition_hash),
                 "transitions": execution.state_transitions,
-                "events": [Event(r.id, r.previous_event_id, r.timestamp, r.type, r.details).to_api() for r in rows],
+                "events": [
+                    Event(r.id, r.previous_event_id, aware(r.timestamp), r.type, r.details).to_api() for r in rows
+                ],
                 "parent": _summary(parent, _machine_name(session, parent)) if parent is not None else None,
                 "children": [_summary(row.Execution, row.machine_name) for row in children],
             }
@@ -163,6 +165,15 @@ class BrowseActions(ServiceBase):
         raise ServiceError("TaskTimedOut", "This task was already answered, or is no longer waiting")
 
 
+def aware(moment: dt.datetime) -> dt.datetime:
+    """A stored time as UTC: SQLite gives times back without their zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _aware_dates(description: dict[str, Any]) -> dict[str, Any]:
+    return {k: aware(v) if isinstance(v, dt.datetime) else v for k, v in description.items()}
+
+
 def _machine_name(session: Any, execution: Any) -> str:
     machine = session.get(StateMachine, execution.state_machine_id)
     return machine.name if machine is not None else ""
@@ -174,8 +185,8 @@ def _summary(execution: Any, machine_name: str) -> dict[str, Any]:
         "name": execution.name,
         "machine": machine_name,
         "status": execution.status,
-        "startDate": execution.start_date,
-        "stopDate": execution.stop_date,
+        "startDate": aware(execution.start_date),
+        "stopDate": aware(execution.stop_date) if execution.stop_date else None,
         "error": execution.error,
     }
 
@@ -192,9 +203,9 @@ def _open_task(row: Any, deadlines: dict[str, dt.datetime]) -> dict[str, Any]:
         "stateName": task.state_name,
         "resource": task.resource,
         "activity": task.resource.startswith("arn:") and ":activity:" in task.resource,
-        "since": task.created_at,
-        "timeoutAt": deadlines.get("task_timeout"),
-        "heartbeatAt": deadlines.get("heartbeat"),
+        "since": aware(task.created_at),
+        "timeoutAt": aware(deadlines["task_timeout"]) if "task_timeout" in deadlines else None,
+        "heartbeatAt": aware(deadlines["heartbeat"]) if "heartbeat" in deadlines else None,
         "timeoutSeconds": task.timeout_seconds,
         "heartbeatSeconds": task.heartbeat_seconds,
         "subject": payload.get("Subject") if isinstance(payload, dict) else None,
