@@ -21,7 +21,7 @@ STATUS_LABELS = {
     "failed": ("✕", "Failed"),
     "caught-error": ("!", "Caught error"),
     "running": ("▶", "In progress"),
-    "waiting": ("⏸", "Waiting for callback"),
+    "waiting": ("…", "Waiting for callback"),
     "cancelled": ("⊘", "Cancelled"),
     "not-run": ("○", "Not run"),
 }

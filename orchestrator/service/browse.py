@@ -42,7 +42,7 @@ def parse_input_query(text: str) -> tuple[browse.InputMatch, ...]:
     matches = []
     for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
         found = _CONDITION.match(part)
-        if found is None:
+        if found is None or found.group(2).startswith("=") or re.search(r"\sand$", part, re.IGNORECASE):
             raise ServiceError(
                 "ValidationException", f"Cannot read the input search {part!r}: write it as path = value, e.g. id = 42"
             )
@@ -191,9 +191,18 @@ def _summary(execution: Any, machine_name: str) -> dict[str, Any]:
     }
 
 
+def _hidden(value: Any, token: str) -> Any:
+    """``value`` with the token replaced wherever it appears whole: pages never show a token."""
+    if isinstance(value, dict):
+        return {k: _hidden(v, token) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_hidden(v, token) for v in value]
+    return "(the task token, hidden)" if value == token else value
+
+
 def _open_task(row: Any, deadlines: dict[str, dt.datetime]) -> dict[str, Any]:
     task = row.TaskToken
-    payload = task.payload
+    payload = _hidden(task.payload, task.token)
     message = payload.get("Message") if isinstance(payload, dict) and "Message" in payload else payload
     return {
         "digest": token_digest(task.token),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import JSON, Row, String, and_, cast, func, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from orchestrator.store.models import (
@@ -136,7 +137,7 @@ def _input_condition(match: InputMatch, postgres: bool) -> Any:
         document: Any = match.value
         for key in reversed(match.path):
             document = {key: document}
-        return Execution.input.contains(document)  # type: ignore[union-attr]
+        return type_coerce(Execution.input, JSONB).contains(document)
     json_path = "$" + "".join(f'."{key}"' for key in match.path)
     extracted = func.json_extract(Execution.input, json_path)
     if isinstance(match.value, bool):

@@ -115,6 +115,8 @@ def test_a_task_answered_elsewhere_leaves_the_inbox_and_a_second_answer_is_told(
     task = page.locator(f"article.task[data-execution='{name}']")
     expect(task).to_be_visible()
     token = next(t for t in cluster.service.pending_tokens() if t["executionArn"] == execution)["token"]
+    assert token not in page.content()  # the message carried it; the page shows it hidden
+    expect(task).to_contain_text("(the task token, hidden)")
     cluster.service.send_task_success(token, '{"approved": true, "by": "another approver"}')
     # The page did not reload: the Approve button is still there, and answers too late.
     task.get_by_role("button", name="Approve").click()

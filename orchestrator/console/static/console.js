@@ -5,7 +5,7 @@
 
 const STATUS_TEXT = {
   "succeeded": ["✓", "Succeeded"], "failed": ["✕", "Failed"], "caught-error": ["!", "Caught error"],
-  "running": ["▶", "In progress"], "waiting": ["⏸", "Waiting for callback"],
+  "running": ["▶", "In progress"], "waiting": ["…", "Waiting for callback"],
   "cancelled": ["⊘", "Cancelled"], "not-run": ["○", "Not run"],
 };
 const SVG_NS = "http://www.w3.org/2000/svg";
