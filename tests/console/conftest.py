@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,10 +66,20 @@ def page(browser: Browser) -> Iterator[Page]:
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.on("dialog", lambda dialog: (errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    opened.on("dialog", lambda dialog: _answer(dialog, errors))
     yield opened
     context.close()
     assert errors == [], errors
+
+
+def _answer(dialog: Any, errors: list[str]) -> None:
+    """The console asks before Stop and Redrive (accepted here); any other dialog is a failure (an
+    alert() would mean a script got in)."""
+    if dialog.type == "confirm":
+        dialog.accept()
+    else:
+        errors.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +149,3 @@ def node_status(page: Page, state: str) -> str | None:
         ".find(e => e.dataset.state === name); return n ? n.dataset.status : null; }",
         state,
     )
-
-
-def settle(seconds: float = 0.2) -> None:
-    time.sleep(seconds)

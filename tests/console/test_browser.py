@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any
 
+import httpx
 from playwright.sync_api import Page, expect
 
 from tests.api.conftest import Server
@@ -234,3 +235,54 @@ def test_a_map_iteration_can_be_picked(page: Page, server: Server, cluster: Clus
     page.wait_for_url(re.compile(r".*lane=.*%231"))
     graph_ready(page)
     assert node_status(page, "Get all scores") == "succeeded"
+
+
+def test_a_step_shows_the_data_after_each_stage(page: Page, server: Server, cluster: Cluster) -> None:
+    machine, arn = credit_machine(cluster)
+    name, execution = start(cluster, arn, credit_input("input-auto-approve.json"))
+    ended(cluster, execution)
+    page.goto(execution_url(server, machine, name))
+    page.locator("tr.step-row[data-step='Get credit limit'] [data-open-step]").click()
+    panel = page.locator("#step-panel")
+    expect(panel).to_contain_text("After Parameters")
+    expect(panel).to_contain_text("After ResultSelector")
+    expect(panel).to_contain_text("After ResultPath")
+    # ResultSelector {"limit.$": "$.Payload"} over the function's result 3500; ResultPath $.credit.
+    stages = panel.locator("dl.stages")
+    expect(stages).to_contain_text('"limit": 3500')
+    expect(panel.locator("ol.attempts li")).to_have_count(1)
+
+
+def test_stop_then_redrive_from_the_execution_page(page: Page, server: Server, cluster: Cluster) -> None:
+    machine, name, execution = _waiting_application(cluster)
+    page.goto(execution_url(server, machine, name))
+    page.get_by_role("button", name="Stop").click()  # the page asks first; the test's browser accepts
+    stopped = ended(cluster, execution)
+    assert stopped["status"] == "ABORTED"
+    expect(page.locator("#execution-summary [data-execution-status='ABORTED']").first).to_be_visible()
+    graph_ready(page)
+    assert node_status(page, "Wait for human approval") == "cancelled"
+    page.get_by_role("button", name="Redrive").click()
+    waiting_for_token(cluster, execution)
+    assert cluster.service.describe_execution(execution)["redriveCount"] == 1
+
+
+def test_export_gives_the_execution_and_its_history(server: Server, cluster: Cluster) -> None:
+    machine, arn = credit_machine(cluster)
+    name, execution = start(cluster, arn, credit_input("input-auto-approve.json"))
+    ended(cluster, execution)
+    answer = httpx.get(f"{execution_url(server, machine, name)}/export")
+    assert answer.headers["content-disposition"] == f'attachment; filename="{name}.json"'
+    document = answer.json()
+    assert document["execution"]["status"] == "SUCCEEDED"
+    history = cluster.service.get_execution_history(execution, max_results=1000)["events"]
+    assert [e["type"] for e in document["events"]] == [e["type"] for e in history]
+
+
+def test_the_inbox_shows_a_new_waiting_task_without_a_reload(page: Page, server: Server, cluster: Cluster) -> None:
+    page.goto(f"{server.url}/console/approvals")
+    _, name, execution = _waiting_application(cluster)
+    expect(page.locator(f"article.task[data-execution='{name}']")).to_be_visible(timeout=10_000)
+    token = next(t for t in cluster.service.pending_tokens() if t["executionArn"] == execution)["token"]
+    cluster.service.send_task_success(token, "{}")
+    expect(page.locator(f"article.task[data-execution='{name}']")).to_have_count(0, timeout=10_000)
