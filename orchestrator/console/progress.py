@@ -557,8 +557,19 @@ class _Reader:
         return None, _ROOT
 
 
+# The last history read and what it gave: a page asks several questions of the same list of events
+# (its steps, the graph's statuses, the failure, each Map's iterations), which one reading answers.
+_last_reading: tuple[Sequence[Mapping[str, Any]], _Reading] | None = None
+
+
 def _read(events: Sequence[Mapping[str, Any]]) -> _Reading:
-    return _Reader(events).read()
+    global _last_reading
+    last = _last_reading
+    if last is not None and last[0] is events:
+        return last[1]
+    reading = _Reader(events).read()
+    _last_reading = (events, reading)
+    return reading
 
 
 def _enclosing(context: _Context, kind: str | None, name: Any) -> _Builder | None:
