@@ -22,6 +22,7 @@ STATUS = {
     "MissingAuthenticationTokenException": 403,
     "AccessDeniedException": 403,
     "IncompleteSignatureException": 403,
+    "RequestEntityTooLargeException": 413,
     "InternalFailure": 500,
     "ServiceUnavailable": 503,
 }

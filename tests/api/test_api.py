@@ -377,12 +377,12 @@ def test_unknown_action_and_bad_bodies_get_aws_errors_not_500(server: Server) ->
         (
             {"X-Amz-Target": "AWSStepFunctions.CreateStateMachine"},
             b"{" + b" " * 1_200_000 + b"}",
-            "ValidationException",
+            "RequestEntityTooLargeException",
         ),
     ]
     for extra, body, expected in cases:
         response = httpx.post(server.url, headers={**headers, **extra}, content=body)
-        assert response.status_code == 400, (expected, response.text)
+        assert response.status_code == (413 if expected == "RequestEntityTooLargeException" else 400), response.text
         assert response.json()["__type"] == expected
         assert response.headers["x-amzn-requestid"]
 

@@ -63,7 +63,11 @@ def test_an_unsigned_request_is_refused(signed_server: Server) -> None:
         headers={"X-Amz-Target": "AWSStepFunctions.ListStateMachines", "Content-Type": "application/x-amz-json-1.0"},
     )
     assert response.status_code == 403
-    assert response.json()["__type"] == "UnrecognizedClientException"
+    # AWS's answer to a request without credentials (its Common Errors: MissingAuthenticationToken, 403)
+    assert response.json() == {
+        "__type": "MissingAuthenticationTokenException",
+        "message": "Missing Authentication Token",
+    }
 
 
 def test_a_tampered_body_fails_the_signature(signed_server: Server) -> None:
@@ -78,19 +82,51 @@ def test_a_tampered_body_fails_the_signature(signed_server: Server) -> None:
     assert raised.value.response["Error"]["Code"] == "InvalidSignatureException"
 
 
-def aws(server: Server, *args: str) -> Any:
+def aws_run(
+    server: Server, *args: str, key: str = "x", secret: str = "y", region: str = "us-east-1"
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "y",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": key,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_DEFAULT_REGION": region,
         "AWS_CONFIG_FILE": "/dev/null",
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
     }
     command = [sys.executable, "-m", "awscli", "stepfunctions", *args, "--endpoint-url", server.url, "--output", "json"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+def aws(server: Server, *args: str, **credentials: str) -> Any:
+    done = aws_run(server, *args, **credentials)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout) if done.stdout.strip() else {}
+
+
+def test_the_aws_cli_signs_with_the_configured_key(signed_server: Server) -> None:
+    # boto3 creates two activities; the CLI, signing with the same key, pages through them one at a time
+    sfn = client(signed_server.url, key=KEY, secret=SECRET)
+    names = {f"cli-signed-{time.monotonic_ns()}-{i}" for i in range(2)}
+    for activity in names:
+        sfn.create_activity(name=activity)
+    listed = aws(signed_server, "list-activities", "--page-size", "1", key=KEY, secret=SECRET)
+    assert names <= {a["name"] for a in listed["activities"]}
+
+
+@pytest.mark.parametrize(
+    ("credentials", "expected"),
+    [
+        ({"key": KEY, "secret": SECRET, "region": "eu-west-1"}, "Credential should be scoped to a valid region"),
+        ({"key": KEY, "secret": "wrong"}, "InvalidSignatureException"),
+        ({"key": "AKIDUNKNOWN", "secret": SECRET}, "UnrecognizedClientException"),
+    ],
+)
+def test_the_aws_cli_with_the_wrong_region_or_key_is_refused(
+    signed_server: Server, credentials: dict[str, str], expected: str
+) -> None:
+    done = aws_run(signed_server, "list-state-machines", **credentials)
+    assert done.returncode != 0
+    assert expected in done.stderr
 
 
 def test_the_aws_cli_creates_starts_describes_reads_history_and_answers_a_token(server: Server) -> None:
