@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.runtime.activities import claim
+from orchestrator.service import pages
 from orchestrator.service.base import (
     ServiceBase,
     ServiceError,
     check_arn,
     check_name,
-    decode_token,
-    encode_token,
     json_text,
     page_size,
     utcnow,
 )
+from orchestrator.service.unique import answered_by_the_winner
 from orchestrator.store import activities as store
 from orchestrator.store.models import Activity
 
@@ -24,8 +24,9 @@ class ActivityActions(ServiceBase):
     def activity_arn(self, name: str) -> str:
         return f"{self._prefix}:activity:{name}"
 
+    @answered_by_the_winner
     def create_activity(self, name: str, *, tags: list[dict[str, str]] | None = None) -> dict[str, Any]:
-        """Idempotent by name, as on AWS."""
+        """Idempotent by name, as on AWS (other tags are ignored, not applied)."""
         check_name(name, "activity")
         with self._transaction() as session:
             existing = store.by_name(session, name)
@@ -52,14 +53,14 @@ class ActivityActions(ServiceBase):
 
     def list_activities(self, *, max_results: int = 0, next_token: str | None = None) -> dict[str, Any]:
         limit = page_size(max_results)
-        after = int(decode_token(next_token).get("after", 0)) if next_token else 0
+        after = pages.read(self.settings, "ListActivities", next_token, {"after": int})["after"] if next_token else 0
         with self._transaction() as session:
             found = store.page(session, after_id=after, limit=limit + 1)
         out: dict[str, Any] = {
             "activities": [{"activityArn": a.arn, "name": a.name, "creationDate": a.created_at} for a in found[:limit]]
         }
         if len(found) > limit:
-            out["nextToken"] = encode_token({"after": found[limit - 1].id})
+            out["nextToken"] = pages.issue(self.settings, "ListActivities", {"after": found[limit - 1].id})
         return out
 
     def claim_activity_task(self, arn: str, worker_name: str | None = None) -> dict[str, Any] | None:

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import re
@@ -172,20 +171,6 @@ def page_size(max_results: int) -> int:
     if not 0 <= max_results <= 1000:
         raise ServiceError("ValidationException", "maxResults must be between 0 and 1000")
     return max_results or 100
-
-
-def encode_token(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
-
-
-def decode_token(token: str) -> dict[str, Any]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if not isinstance(data, dict):
-            raise ValueError
-        return data
-    except (ValueError, TypeError):
-        raise ServiceError("InvalidToken", f"Invalid Token: '{token}'") from None
 
 
 def json_text(value: Any) -> str:

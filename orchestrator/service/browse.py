@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.engine.history import Event
-from orchestrator.service.base import ServiceBase, ServiceError, decode_token, encode_token, utcnow
+from orchestrator.service import pages
+from orchestrator.service.base import ServiceBase, ServiceError, utcnow
 from orchestrator.store import browse, runs
 from orchestrator.store import state_machines as catalog
 from orchestrator.store.models import StateMachine
 
 MAX_EVENTS = 25_000  # AWS's limit on an execution's history: the page loads them all, never more
+_SEARCH = "console: search executions"  # what the console's page tokens page
 _CONDITION = re.compile(r"^\s*([A-Za-z_$][\w$-]*(?:\.[A-Za-z_$][\w$-]*)*)\s*=\s*(.+?)\s*$")
 
 
@@ -87,15 +89,16 @@ class BrowseActions(ServiceBase):
     ) -> ExecutionsPage:
         before = None
         if page_token:
-            token = decode_token(page_token)
-            before = (dt.datetime.fromisoformat(token["start"]), int(token["id"]))
+            # A console page link may be bookmarked: its token does not expire.
+            position = pages.read(self.settings, _SEARCH, page_token, {"start": dt.datetime, "id": int}, lifetime=None)
+            before = (position["start"], position["id"])
         with self._transaction() as session:
             rows = browse.search_executions(session, search, before=before, limit=limit + 1)
             items = [_summary(row.Execution, row.machine_name) for row in rows[:limit]]
         next_token = None
         if len(rows) > limit:
             last = rows[limit - 1].Execution
-            next_token = encode_token({"start": last.start_date.isoformat(), "id": last.id})
+            next_token = pages.issue(self.settings, _SEARCH, {"start": last.start_date, "id": last.id})
         return ExecutionsPage(items, next_token)
 
     def execution_whole(self, arn: str) -> dict[str, Any]:

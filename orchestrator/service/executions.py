@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -12,18 +13,18 @@ from orchestrator.engine.history import Event
 from orchestrator.runtime import operations
 from orchestrator.runtime.driver import load_machine
 from orchestrator.runtime.redrive import NotRedrivable, redrive
+from orchestrator.service import pages
 from orchestrator.service.base import (
     ServiceBase,
     ServiceError,
     check_arn,
     check_name,
-    decode_token,
-    encode_token,
     json_text,
     page_size,
     parse_input,
     utcnow,
 )
+from orchestrator.service.unique import answered_by_the_winner
 from orchestrator.store import runs
 from orchestrator.store import state_machines as catalog
 from orchestrator.store.models import Execution, StateMachine
@@ -32,6 +33,7 @@ from orchestrator.store.models import Execution, StateMachine
 class ExecutionActions(ServiceBase):
     # -- executions ------------------------------------------------------------------------------
 
+    @answered_by_the_winner
     def start_execution(
         self,
         state_machine_arn: str,
@@ -60,9 +62,7 @@ class ExecutionActions(ServiceBase):
                 arn = self.execution_arn(machine.name, name)
                 existing = catalog.execution_by_arn(session, arn)
                 if existing is not None:
-                    if existing.status == "RUNNING" and existing.input == execution_input:
-                        return {"executionArn": existing.arn, "startDate": existing.start_date}
-                    raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+                    return _started_before(existing, execution_input)
                 now = utcnow()
                 _, messages = operations.start(
                     session,
@@ -147,10 +147,11 @@ class ExecutionActions(ServiceBase):
                 "constraint: Member must satisfy enum value set",
             )
         limit = page_size(max_results)
+        scope = f"ListExecutions {state_machine_arn} {status_filter or ''}"
         before = None
         if next_token:
-            token = decode_token(next_token)
-            before = (dt.datetime.fromisoformat(token["start"]), int(token["id"]))
+            position = pages.read(self.settings, scope, next_token, {"start": dt.datetime, "id": int})
+            before = (position["start"], position["id"])
         with self._transaction() as session:
             machine = self._machine(session, state_machine_arn)
             found = catalog.executions_page(
@@ -164,7 +165,7 @@ class ExecutionActions(ServiceBase):
         out: dict[str, Any] = {"executions": items}
         if len(found) > limit:
             last = found[limit - 1]
-            out["nextToken"] = encode_token({"start": last.start_date.isoformat(), "id": last.id})
+            out["nextToken"] = pages.issue(self.settings, scope, {"start": last.start_date, "id": last.id})
         return out
 
     def stop_execution(self, arn: str, *, error: str | None = None, cause: str | None = None) -> dict[str, Any]:
@@ -187,7 +188,8 @@ class ExecutionActions(ServiceBase):
         include_execution_data: bool = True,
     ) -> dict[str, Any]:
         limit = page_size(max_results)
-        after = int(decode_token(next_token)["after"]) if next_token else 0
+        scope = f"GetExecutionHistory {arn} {reverse_order}"
+        after = pages.read(self.settings, scope, next_token, {"after": int})["after"] if next_token else 0
         with self._transaction() as session:
             execution = self._execution(session, arn)
             rows = runs.history_page(session, execution.id, after=after, limit=limit + 1, reverse=reverse_order)
@@ -197,7 +199,7 @@ class ExecutionActions(ServiceBase):
         ]
         out: dict[str, Any] = {"events": events}
         if len(rows) > limit:
-            out["nextToken"] = encode_token({"after": rows[limit - 1].id})
+            out["nextToken"] = pages.issue(self.settings, scope, {"after": rows[limit - 1].id})
         return out
 
     def describe_state_machine_for_execution(self, arn: str) -> dict[str, Any]:
@@ -254,6 +256,20 @@ class ExecutionActions(ServiceBase):
         if execution is None:
             raise ServiceError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
         return execution
+
+
+def _started_before(existing: Execution, execution_input: Any) -> dict[str, Any]:
+    """StartExecution of a name already taken: AWS answers as the first call did while that execution
+    runs with the same input, and ExecutionAlreadyExists once it has ended or for another input."""
+    if existing.status == "RUNNING" and _same_json(existing.input, execution_input):
+        return {"executionArn": existing.arn, "startDate": existing.start_date}
+    raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{existing.arn}'")
+
+
+def _same_json(stored: Any, given: Any) -> bool:
+    """Equal as JSON: ``1``, ``1.0`` and ``true`` differ (Python's ``==`` says they do not); key order
+    does not matter (PostgreSQL's jsonb does not keep it)."""
+    return json.dumps(stored, sort_keys=True) == json.dumps(given, sort_keys=True)
 
 
 def _execution_item(execution: Execution, machine_arn: str) -> dict[str, Any]:

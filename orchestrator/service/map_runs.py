@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.runtime import map_runs as runtime
+from orchestrator.service import pages
 from orchestrator.service.base import (
     ServiceBase,
     ServiceError,
     check_arn,
-    decode_token,
-    encode_token,
     page_size,
     utcnow,
 )
@@ -26,7 +25,8 @@ class MapRunActions(ServiceBase):
         self, execution_arn: str, *, max_results: int = 0, next_token: str | None = None
     ) -> dict[str, Any]:
         limit = page_size(max_results)
-        skip = int(decode_token(next_token).get("skip", 0)) if next_token else 0
+        scope = f"ListMapRuns {execution_arn}"
+        skip = pages.read(self.settings, scope, next_token, {"skip": int})["skip"] if next_token else 0
         with self._transaction() as session:
             execution = self._execution(session, execution_arn)  # type: ignore[attr-defined]
             found = store.of_execution(session, execution.id)
@@ -45,7 +45,7 @@ class MapRunActions(ServiceBase):
             ]
         }
         if skip + limit < len(found):
-            out["nextToken"] = encode_token({"skip": skip + limit})
+            out["nextToken"] = pages.issue(self.settings, scope, {"skip": skip + limit})
         return out
 
     def describe_map_run(self, arn: str) -> dict[str, Any]:
@@ -117,7 +117,8 @@ class MapRunActions(ServiceBase):
         self, arn: str, *, status_filter: str | None = None, max_results: int = 0, next_token: str | None = None
     ) -> dict[str, Any]:
         limit = page_size(max_results)
-        after = int(decode_token(next_token).get("after", 0)) if next_token else 0
+        scope = f"ListExecutions {arn} {status_filter or ''}"
+        after = pages.read(self.settings, scope, next_token, {"after": int})["after"] if next_token else 0
         with self._transaction() as session:
             run = self._map_run(session, arn)
             found = store.iterations_page(
@@ -140,7 +141,7 @@ class MapRunActions(ServiceBase):
             ]
         }
         if len(found) > limit:
-            out["nextToken"] = encode_token({"after": found[limit - 1].id})
+            out["nextToken"] = pages.issue(self.settings, scope, {"after": found[limit - 1].id})
         return out
 
     def _map_run(self, session: Any, arn: str) -> MapRun:

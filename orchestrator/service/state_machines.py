@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from orchestrator.asl.parse import validate
 from orchestrator.runtime import operations
+from orchestrator.service import pages
 from orchestrator.service.activities import tags_to_dict
 from orchestrator.service.base import (
     ServiceBase,
@@ -16,19 +18,42 @@ from orchestrator.service.base import (
     check_arn,
     check_definition,
     check_name,
-    decode_token,
-    encode_token,
     page_size,
     utcnow,
 )
-from orchestrator.service.versions import split_qualified
+from orchestrator.service.unique import answered_by_the_winner
+from orchestrator.service.versions import lock, split_qualified
 from orchestrator.store import state_machines as catalog
 from orchestrator.store.models import StateMachine, StateMachineVersion
+
+_NO_LOGGING = {"level": "OFF", "includeExecutionData": False}
+_NO_TRACING = {"enabled": False}
+
+
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    """What makes two CreateStateMachine calls of one name the same call (besides publishing)."""
+
+    definition: str
+    type: str
+    logging: Any
+    tracing: Any
+
+    def __post_init__(self) -> None:
+        # Leaving a configuration out asks for its default, which is what DescribeStateMachine shows.
+        object.__setattr__(self, "logging", self.logging or _NO_LOGGING)
+        object.__setattr__(self, "tracing", self.tracing or _NO_TRACING)
+
+    @classmethod
+    def of(cls, session: Session, machine: StateMachine) -> _Wanted:
+        definition = catalog.definition_text(session, machine.definition_hash)
+        return cls(definition, machine.type, machine.logging_configuration, machine.tracing_configuration)
 
 
 class StateMachineActions(ServiceBase):
     # -- state machines --------------------------------------------------------------------------
 
+    @answered_by_the_winner
     def create_state_machine(
         self,
         *,
@@ -55,16 +80,8 @@ class StateMachineActions(ServiceBase):
         with self._transaction() as session:
             existing = catalog.by_name(session, name)
             if existing is not None:
-                same = (
-                    catalog.definition_text(session, existing.definition_hash) == definition
-                    and existing.type == type
-                    and existing.role_arn == role_arn
-                )
-                if existing.status == "DELETING":
-                    raise ServiceError("StateMachineDeleting", f"State machine is being deleted: '{arn}'")
-                if not same:
-                    raise ServiceError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
-                return {"stateMachineArn": existing.arn, "creationDate": existing.created_at}
+                wanted = _Wanted(definition, type, logging_configuration, tracing_configuration)
+                return self._created_before(session, existing, wanted, publish_version, version_description)
             now = utcnow()
             machine = catalog.add(
                 session,
@@ -87,6 +104,31 @@ class StateMachineActions(ServiceBase):
             if publish_version:
                 result["stateMachineVersionArn"] = self._publish(session, machine, version_description)
             return result
+
+    def _created_before(
+        self,
+        session: Session,
+        existing: StateMachine,
+        wanted: _Wanted,
+        publish_version: bool,
+        version_description: str | None,
+    ) -> dict[str, Any]:
+        """CreateStateMachine of a name already taken. AWS: the call is idempotent when the definition,
+        type, logging and tracing configurations, and the publish and versionDescription parameters
+        match; a different roleArn or tags are ignored (and not updated)."""
+        if existing.status == "DELETING":
+            raise ServiceError("StateMachineDeleting", f"State machine is being deleted: '{existing.arn}'")
+        result: dict[str, Any] = {"stateMachineArn": existing.arn, "creationDate": existing.created_at}
+        version = None
+        if publish_version:
+            latest = next(iter(catalog.versions(session, existing.id)), None)
+            published = latest is not None and latest.revision_id == existing.revision_id
+            version = latest if published and latest.description == version_description else None
+        if wanted != _Wanted.of(session, existing) or (publish_version and version is None):
+            raise ServiceError("StateMachineAlreadyExists", f"State Machine Already Exists: '{existing.arn}'")
+        if version is not None:
+            result["stateMachineVersionArn"] = f"{existing.arn}:{version.version}"
+        return result
 
     def validate_definition(
         self, definition: str, *, type: str = "STANDARD", severity: str = "ERROR", max_results: int = 100
@@ -165,7 +207,8 @@ class StateMachineActions(ServiceBase):
         if role_arn is not None:
             check_arn(role_arn, "iam", "roleArn")
         with self._transaction() as session:
-            machine = self._machine(session, arn)
+            # Locked first: a version published on the way must be of this revision, not a concurrent one.
+            machine = lock(session, self._machine(session, arn))
             if machine.status == "DELETING":
                 raise ServiceError("StateMachineDeleting", f"State machine is being deleted: '{arn}'")
             now = utcnow()
@@ -210,7 +253,7 @@ class StateMachineActions(ServiceBase):
 
     def list_state_machines(self, *, max_results: int = 0, next_token: str | None = None) -> dict[str, Any]:
         limit = page_size(max_results)
-        after = int(decode_token(next_token).get("after", 0)) if next_token else 0
+        after = pages.read(self.settings, "ListStateMachines", next_token, {"after": int})["after"] if next_token else 0
         with self._transaction() as session:
             machines = catalog.page(session, after_id=after, limit=limit + 1)
         out: dict[str, Any] = {
@@ -220,7 +263,7 @@ class StateMachineActions(ServiceBase):
             ]
         }
         if len(machines) > limit:
-            out["nextToken"] = encode_token({"after": machines[limit - 1].id})
+            out["nextToken"] = pages.issue(self.settings, "ListStateMachines", {"after": machines[limit - 1].id})
         return out
 
     def _publish(self, session: Session, machine: StateMachine, description: str | None) -> str:

@@ -9,16 +9,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from orchestrator.service import pages
 from orchestrator.service.base import (
     ServiceBase,
     ServiceError,
     check_arn,
     check_name,
-    decode_token,
-    encode_token,
     page_size,
     utcnow,
 )
+from orchestrator.service.unique import answered_by_the_winner
 from orchestrator.store import state_machines as catalog
 from orchestrator.store.models import StateMachine, StateMachineAlias, StateMachineVersion
 
@@ -45,11 +45,12 @@ def split_qualified(arn: str) -> tuple[str, str | None]:
 class VersionActions(ServiceBase):
     # -- versions --------------------------------------------------------------------------------
 
+    @answered_by_the_winner
     def publish_state_machine_version(
         self, arn: str, *, revision_id: str | None = None, description: str | None = None
     ) -> dict[str, Any]:
         with self._transaction() as session:
-            machine = self._machine(session, arn)  # type: ignore[attr-defined]
+            machine = lock(session, self._machine(session, arn))  # type: ignore[attr-defined]
             if revision_id is not None and revision_id != machine.revision_id:
                 raise ServiceError(
                     "ConflictException",
@@ -65,7 +66,8 @@ class VersionActions(ServiceBase):
         self, arn: str, *, max_results: int = 0, next_token: str | None = None
     ) -> dict[str, Any]:
         limit = page_size(max_results)
-        skip = int(decode_token(next_token).get("skip", 0)) if next_token else 0
+        scope = f"ListStateMachineVersions {arn}"
+        skip = pages.read(self.settings, scope, next_token, {"skip": int})["skip"] if next_token else 0
         with self._transaction() as session:
             machine = self._machine(session, arn)  # type: ignore[attr-defined]
             found = catalog.versions(session, machine.id)
@@ -76,7 +78,7 @@ class VersionActions(ServiceBase):
             ]
         }
         if skip + limit < len(found):
-            out["nextToken"] = encode_token({"skip": skip + limit})
+            out["nextToken"] = pages.issue(self.settings, scope, {"skip": skip + limit})
         return out
 
     def delete_state_machine_version(self, version_arn: str) -> dict[str, Any]:
@@ -102,6 +104,7 @@ class VersionActions(ServiceBase):
 
     # -- aliases ---------------------------------------------------------------------------------
 
+    @answered_by_the_winner
     def create_state_machine_alias(
         self, name: str, routing: list[dict[str, Any]], *, description: str | None = None
     ) -> dict[str, Any]:
@@ -182,7 +185,8 @@ class VersionActions(ServiceBase):
         self, arn: str, *, max_results: int = 0, next_token: str | None = None
     ) -> dict[str, Any]:
         limit = page_size(max_results)
-        skip = int(decode_token(next_token).get("skip", 0)) if next_token else 0
+        scope = f"ListStateMachineAliases {arn}"
+        skip = pages.read(self.settings, scope, next_token, {"skip": int})["skip"] if next_token else 0
         with self._transaction() as session:
             machine = self._machine(session, arn)  # type: ignore[attr-defined]
             found = catalog.aliases(session, machine.id)
@@ -193,7 +197,7 @@ class VersionActions(ServiceBase):
             ]
         }
         if skip + limit < len(found):
-            out["nextToken"] = encode_token({"skip": skip + limit})
+            out["nextToken"] = pages.issue(self.settings, scope, {"skip": skip + limit})
         return out
 
     # -- resolving -------------------------------------------------------------------------------
@@ -258,6 +262,19 @@ class VersionActions(ServiceBase):
         return machine
 
 
+def lock(session: Session, machine: StateMachine) -> StateMachine:
+    """``machine`` read again with its row locked (``FOR UPDATE`` on PostgreSQL) until the transaction ends.
+
+    Publishing reads the latest version, then adds the next: two publishers of one revision must
+    take turns, or both would find no version of it and add one each. (SQLite takes the whole
+    database's write lock when the transaction begins.)
+    """
+    locked = session.get(StateMachine, machine.id, with_for_update=True, populate_existing=True)
+    if locked is None:  # deleted since it was read
+        raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{machine.arn}'")
+    return locked
+
+
 def _pick(routing: list[dict[str, Any]]) -> str:
     if len(routing) == 1:
         return str(routing[0]["stateMachineVersionArn"])
@@ -266,4 +283,4 @@ def _pick(routing: list[dict[str, Any]]) -> str:
     return str(first["stateMachineVersionArn"] if roll < first["weight"] else routing[1]["stateMachineVersionArn"])
 
 
-__all__ = ["StateMachineVersion", "Target", "VersionActions", "split_qualified"]
+__all__ = ["StateMachineVersion", "Target", "VersionActions", "lock", "split_qualified"]
