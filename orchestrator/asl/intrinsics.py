@@ -51,7 +51,7 @@ from decimal import Decimal
 from typing import Any, NoReturn
 
 from orchestrator.asl.errors import INTRINSIC_FAILURE, StatesError
-from orchestrator.asl.json_values import json_type
+from orchestrator.asl.json_values import finite_float, json_type
 
 MAX_CALLS_PER_FIELD = 10  # "You can nest up to 10 intrinsic functions within a field" (AWS docs)
 MAX_INPUT_CHARS = 10_000  # Base64Encode, Base64Decode and Hash inputs
@@ -533,7 +533,7 @@ def _string_to_json(args: list[Any], rng: random.Random) -> Any:
     if not text:
         return None  # AWS: "" -> null
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_float=finite_float)
     except ValueError as exc:
         _fail("States.StringToJson", f"the argument is not valid JSON text ({exc})")
 

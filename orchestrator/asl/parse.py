@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from orchestrator.asl import choice, intrinsics, jsonata, paths
+from orchestrator.asl import choice, intrinsics, json_values, jsonata, paths
 from orchestrator.asl.errors import ALL, DefinitionError, Diagnostic
 from orchestrator.asl.json_values import json_type
 from orchestrator.asl.model import (
@@ -260,13 +260,16 @@ class _Parser:
             self.error("", f"The definition is {len(text):,} characters long; the limit is 1,048,576 (1 MB)")
             return None
         try:
-            document = json.loads(text)
+            document = json_values.loads(text)
         except json.JSONDecodeError as exc:
             self.error(
                 "",
                 f"The definition is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                 "INVALID_JSON_DESCRIPTION",
             )
+            return None
+        except json_values.NotJsonError as exc:
+            self.error("", f"The definition is not valid JSON: {exc}", "INVALID_JSON_DESCRIPTION")
             return None
         if not isinstance(document, dict):
             self.error("", f"The definition must be a JSON object, not {_json_type(document)}")

@@ -134,6 +134,11 @@ def step(machine: StateMachine, run: Run, delivery: Delivery | None, env: Env) -
         return _resume(machine, state, run, delivery, env)
     except StatesError as failure:
         return _on_error(machine, state, run, failure, env)
+    except RecursionError as exc:
+        # Data nested deeper than Python's recursion limit (a ResultPath thousands of levels deep):
+        # the same on every try, so it fails the run instead of the worker (States.Runtime).
+        cause = f"The state '{state.name}' could not be run: its data is nested too deeply ({exc})"
+        return _on_error(machine, state, run, StatesError(RUNTIME, cause), env)
 
 
 def _enter(state: State, run: Run, env: Env) -> Run:

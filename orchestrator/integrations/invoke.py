@@ -78,8 +78,10 @@ def invoke(
     took = time.perf_counter() - started
     try:
         result = copy_json(result)
-    except (TypeError, ValueError):
-        return TaskFailed(INVALID_RESULT, f"The handler '{name}' returned {type(result).__name__}, which is not JSON")
+    except (TypeError, ValueError) as exc:
+        return TaskFailed(
+            INVALID_RESULT, f"The handler '{name}' returned {type(result).__name__}, which is not JSON ({exc})"
+        )
     if is_invoke:
         request_id = str(uuid.uuid4())
         tail = _log_tail(request_id, took) if _wants_log_tail(request.payload) else None
@@ -94,6 +96,8 @@ def _call_integration(integration: services.Integration, request: TaskRequest, c
         result = copy_json(integration.call(request, context))
     except services.IntegrationError as exc:
         return TaskFailed(exc.error, exc.cause)
+    except ValueError as exc:  # a service answered NaN or Infinity (an HTTP endpoint, say)
+        return TaskFailed("States.Runtime", f"The service's response is not JSON ({exc})")
     # A service called with a task token does not answer for it: the task waits for the token.
     return TaskSubmitted(result) if request.pattern == "callback" else TaskSucceeded(result)
 
@@ -191,8 +195,12 @@ def _home_of(execution_arn: str) -> tuple[str, str, str]:
 
 
 def copy_json(value: Any) -> Any:
-    """A deep copy through JSON: what crosses to or from a handler is plain JSON, never shared."""
-    return json.loads(json.dumps(value))
+    """A deep copy through JSON: what crosses to or from a handler is plain JSON, never shared.
+
+    Raises ValueError for NaN and Infinity, which are not JSON (AWS refuses them, PostgreSQL cannot
+    store them), and TypeError for what is not JSON at all.
+    """
+    return json.loads(json.dumps(value, allow_nan=False))
 
 
 def handler_failure(exc: Exception, resource: Resource) -> TaskFailed:

@@ -19,14 +19,12 @@ from sqlalchemy.orm import Session
 
 from orchestrator.asl.model import StateMachine
 from orchestrator.config import Settings
-from orchestrator.engine.history import History
 from orchestrator.engine.outcomes import Delivery, TaskFailed, TaskSubmitted, TaskSucceeded, TimerFired
 from orchestrator.runtime.driver import Tree, queue_messages
+from orchestrator.runtime.ending import end_tree
 from orchestrator.runtime.messages import ADVANCE, TIME_OUT, Message, encode_delivery
-from orchestrator.runtime.nested import notify_caller
 from orchestrator.runtime.starting import insert_execution
-from orchestrator.store import map_runs, runs
-from orchestrator.store import state_machines as catalog
+from orchestrator.store import runs
 
 
 class TaskTokenError(Exception):
@@ -140,70 +138,14 @@ def stop(
     session: Session, settings: Settings, *, execution_id: int, error: str | None, cause: str | None, now: dt.datetime
 ) -> list[Message]:
     """StopExecution: the execution, everything it runs and the executions it waits for end ABORTED."""
-    return _end_tree(session, settings, execution_id, "ABORTED", "ExecutionAborted", error, cause, now)
+    return end_tree(session, settings, execution_id, status="ABORTED", error=error, cause=cause, now=now)
 
 
 def time_out(
     session: Session, settings: Settings, *, execution_id: int, outbox_id: int | None, now: dt.datetime
 ) -> list[Message]:
     runs.consume_message(session, outbox_id)
-    return _end_tree(session, settings, execution_id, "TIMED_OUT", "ExecutionTimedOut", None, None, now)
-
-
-def _end_tree(
-    session: Session,
-    settings: Settings,
-    execution_id: int,
-    status: str,
-    event: str,
-    error: str | None,
-    cause: str | None,
-    now: dt.datetime,
-) -> list[Message]:
-    """End an execution that has not ended; returns the messages to publish (a waiting caller's answer)."""
-    root = runs.lock_execution(session, execution_id)
-    if root is None or root._mapping["status"] != "RUNNING":
-        return []
-    m = root._mapping
-    everything = [execution_id, *runs.descendants(session, [execution_id])]
-    history = History(m["next_event_id"], m["last_event_id"], now)
-    details: dict[str, Any] = {}
-    if error is not None:
-        details["error"] = error
-    if cause is not None:
-        details["cause"] = cause
-    history.add(event, details)
-    runs.append_events(session, execution_id, history.events)
-    runs.abort_runs(session, everything[1:], now)
-    map_runs.abort_for(session, execution_id, now)
-    runs.drop_timers(session, execution_id, keep_execution_timeout=False)
-    runs.close_tokens(session, everything, "ABORTED" if status == "ABORTED" else "TIMED_OUT", now)
-    runs.update_run(
-        session,
-        execution_id,
-        status=status,
-        error=error,
-        cause=cause,
-        stop_date=now,
-        next_event_id=history.next_id,
-        last_event_id=history.previous,
-        seq=m["seq"] + 1,
-    )
-    reported = (error or "States.Aborted") if status == "ABORTED" else "States.Timeout"
-    messages = notify_caller(session, settings, root, status=status, output=None, error=reported, cause=cause, now=now)
-    # As AWS does for .sync tasks: the executions this one waits for are stopped too (best effort).
-    for child_id in catalog.started_by(session, everything):
-        _end_tree(
-            session,
-            settings,
-            child_id,
-            "ABORTED",
-            "ExecutionAborted",
-            "States.Aborted",
-            "The execution that started it was stopped",
-            now,
-        )
-    return queue_messages(session, messages, now, published=True)
+    return end_tree(session, settings, execution_id, status="TIMED_OUT", error=None, cause=None, now=now)
 
 
 def task_attempt(cursor: dict[str, Any] | None) -> list[Any] | None:

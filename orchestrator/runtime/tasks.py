@@ -4,6 +4,9 @@
 then resumes the execution with the result itself, so a Task state costs one broker hop. If the
 database is unreachable then, it hands the result on as an ``orchestrator.advance`` message.
 
+A transaction that fails for any reason but a lost database is counted against its message
+(`poison`): after a few tries its execution fails with States.Runtime instead of staying RUNNING.
+
 When a transaction's messages include the execution's next Task and this worker consumes that
 Task's queue, the same Celery task goes on with it instead of a trip through the broker, for at
 most ``follow_on_seconds`` (a setting); then it publishes. That is long enough to save the broker
@@ -17,15 +20,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from celery import shared_task
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from orchestrator.engine.outcomes import Delivery, TaskContext
 from orchestrator.integrations import registry
 from orchestrator.integrations.invoke import invoke
-from orchestrator.runtime import operations
+from orchestrator.runtime import operations, poison
 from orchestrator.runtime.app import settings_of
 from orchestrator.runtime.messages import (
     ADVANCE,
@@ -65,8 +69,31 @@ def advance(
 ) -> None:
     started = time.monotonic()
     attempt = delivery.get("attempt") if delivery else None
-    messages = resume(self.app, root_id, run_id, seq, decode_delivery(delivery), outbox_id, attempt=attempt)
+    messages = _guarded(
+        self.app,
+        root_id,
+        outbox_id,
+        lambda: resume(self.app, root_id, run_id, seq, decode_delivery(delivery), outbox_id, attempt=attempt),
+    )
     _go_on(self, messages, started)
+
+
+def _guarded(app: Any, root_id: int, outbox_id: int | None, work: Callable[[], list[Message]]) -> list[Message]:
+    """``work()``'s messages. If its transaction fails (but for a lost database, which Celery retries),
+    the failure is counted against its message instead, and the execution fails after a few."""
+    try:
+        return work()
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:
+        log.exception("execution %s: a step failed (outbox message %s)", root_id, outbox_id)
+        if outbox_id is None:
+            return []  # a timer's fast path: its timer row brings the step back, in a counted message
+        settings = settings_of(app)
+        with session_scope(settings.database_url) as session:
+            return poison.record_failure(
+                session, settings, outbox_id=outbox_id, root_id=root_id, error=exc, now=utcnow()
+            )
 
 
 def resume(
@@ -128,6 +155,12 @@ def _invoke_once(
     app: Any, root_id: int, run_id: int, seq: int, request: dict[str, Any], outbox_id: int | None
 ) -> list[Message]:
     """Run a Task's handler, then resume its execution with the answer; returns what to publish."""
+    return _guarded(app, root_id, outbox_id, lambda: _invoke_and_resume(app, root_id, run_id, seq, request, outbox_id))
+
+
+def _invoke_and_resume(
+    app: Any, root_id: int, run_id: int, seq: int, request: dict[str, Any], outbox_id: int | None
+) -> list[Message]:
     task = decode_request(request)
     context = TaskContext(
         request.get("executionArn", ""), task.state, task.resource, request.get("retryCount", 0), task.token
@@ -137,7 +170,9 @@ def _invoke_once(
         return resume(
             app, root_id, run_id, seq, delivery, outbox_id, timers=bool(task.timeout_seconds or task.heartbeat_seconds)
         )
-    except (OperationalError, DBAPIError) as exc:
+    except DBAPIError as exc:
+        if not _database_away(exc):
+            raise  # the database refused the step (a poison message): counted by the caller
         # Keep the handler's answer: resume later from a message instead of running it again.
         log.warning("database unavailable after %s ran (%s); resuming through a message", task.resource, exc)
         app.send_task(
@@ -147,6 +182,10 @@ def _invoke_once(
             countdown=1,
         )
         return []
+
+
+def _database_away(exc: DBAPIError) -> bool:
+    return isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
 
 
 def _follow_on(messages: list[Message], queues: frozenset[str]) -> Message | None:
@@ -160,6 +199,9 @@ def _follow_on(messages: list[Message], queues: frozenset[str]) -> Message | Non
 @shared_task(name=TIME_OUT, bind=True, acks_late=True, **_DB_RETRY)
 def time_out(self: Any, root_id: int, outbox_id: int | None = None) -> None:
     settings = settings_of(self.app)
-    with session_scope(settings.database_url) as session:
-        messages = operations.time_out(session, settings, execution_id=root_id, outbox_id=outbox_id, now=utcnow())
-    publish(self.app, messages)
+
+    def end() -> list[Message]:
+        with session_scope(settings.database_url) as session:
+            return operations.time_out(session, settings, execution_id=root_id, outbox_id=outbox_id, now=utcnow())
+
+    publish(self.app, _guarded(self.app, root_id, outbox_id, end))

@@ -16,6 +16,7 @@ from celery import Celery
 from sqlalchemy.orm import Session
 
 from orchestrator import config
+from orchestrator.asl import json_values
 from orchestrator.asl.errors import DefinitionError
 from orchestrator.asl.parse import parse
 from orchestrator.runtime.publish import publish
@@ -159,12 +160,14 @@ def parse_input(text: str) -> Any:
     if len(text.encode()) > MAX_PAYLOAD:
         raise ServiceError("InvalidExecutionInput", "The input exceeds the maximum size of 262144 bytes")
     try:
-        return json.loads(text)
+        return json_values.loads(text)
     except json.JSONDecodeError as exc:
         raise ServiceError(
             "InvalidExecutionInput",
             f"Invalid State Machine Execution Input: '{exc.msg} at line {exc.lineno} column {exc.colno}'",
         ) from None
+    except json_values.NotJsonError as exc:
+        raise ServiceError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
 
 
 def page_size(max_results: int) -> int:

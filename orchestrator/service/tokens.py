@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from orchestrator.asl import json_values
 from orchestrator.engine.outcomes import TaskFailed, TaskSucceeded
 from orchestrator.runtime import operations
 from orchestrator.service.base import MAX_PAYLOAD, ServiceBase, ServiceError, check_token, utcnow
@@ -18,8 +18,8 @@ class TaskTokenActions(ServiceBase):
     def send_task_success(self, token: str, output: str) -> dict[str, Any]:
         check_token(token)
         try:
-            value = json.loads(output)
-        except (TypeError, json.JSONDecodeError) as exc:
+            value = json_values.loads(output)
+        except (TypeError, ValueError) as exc:  # not JSON, or NaN and the like (AWS refuses them too)
             raise ServiceError("InvalidOutput", f"Invalid Output: '{exc}'") from None
         if len(output.encode()) > MAX_PAYLOAD:
             raise ServiceError("InvalidOutput", "The output exceeds the maximum size of 262144 bytes")

@@ -19,6 +19,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from orchestrator.store import encoding
+
 
 @functools.cache
 def get_engine(url: str) -> Engine:
@@ -32,6 +34,9 @@ def get_engine(url: str) -> Engine:
         max_overflow=10,
         pool_recycle=1800,
         connect_args=postgres_connect_args(os.environ.get("ORCHESTRATOR_DATABASE_SESSION_OPTIONS")),
+        # jsonb cannot hold NUL characters, which JSON strings may: see `encoding`
+        json_serializer=encoding.dumps,
+        json_deserializer=encoding.loads,
     )
     _ping_idle_connections(engine)
     return engine

@@ -317,6 +317,8 @@ class OutboxMessage(Base):
 
     ``republish_at`` is set when the sweeper republishes it: if still unconsumed then, it is
     republished again, each time waiting as long as the message has existed (queues can be long).
+    ``failures`` counts the tries whose transaction failed (rolled back), with the ``last_error``:
+    after a few, its execution fails (`runtime.poison`).
     """
 
     __tablename__ = "outbox"
@@ -330,6 +332,8 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
     published_at: Mapped[dt.datetime | None]
     republish_at: Mapped[dt.datetime | None]
+    failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 # -- the local services the integrations provide -----------------------------------------------------

@@ -277,6 +277,17 @@ def consume_message(session: Session, message_id: int | None) -> None:
         session.execute(delete(O).where(O.c.id == message_id))
 
 
+def lock_message(session: Session, message_id: int) -> Row[Any] | None:
+    return session.execute(select(O).where(O.c.id == message_id).with_for_update()).first()
+
+
+def note_failure(session: Session, message_id: int, *, failures: int, error: str, republish_at: dt.datetime) -> None:
+    """Record that a try of the message failed, and when the sweeper is to publish it again."""
+    session.execute(
+        update(O).where(O.c.id == message_id).values(failures=failures, last_error=error, republish_at=republish_at)
+    )
+
+
 def stale_messages(
     session: Session, *, now: dt.datetime, published_before: dt.datetime, created_before: dt.datetime, limit: int
 ) -> list[Row[Any]]:

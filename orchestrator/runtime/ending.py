@@ -1,0 +1,94 @@
+"""Ending an execution from outside its steps: StopExecution, its TimeoutSeconds, and the failures
+the engine decides on its own (a step that fails on every try, a history that reached its quota)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from orchestrator.config import Settings
+from orchestrator.engine.history import History
+from orchestrator.runtime.driver import queue_messages
+from orchestrator.runtime.messages import Message
+from orchestrator.runtime.nested import notify_caller
+from orchestrator.store import map_runs, runs
+from orchestrator.store import state_machines as catalog
+
+# The event that ends an execution, by the status it ends in.
+EVENTS = {"ABORTED": "ExecutionAborted", "TIMED_OUT": "ExecutionTimedOut", "FAILED": "ExecutionFailed"}
+
+
+def end_tree(
+    session: Session,
+    settings: Settings,
+    execution_id: int,
+    *,
+    status: str,
+    error: str | None,
+    cause: str | None,
+    now: dt.datetime,
+    next_event_id: int | None = None,
+) -> list[Message]:
+    """End an execution that has not ended, with everything it runs; returns the messages to publish
+    (a waiting caller's answer), already in the outbox.
+
+    ``next_event_id``: the id of the ending event, when the caller has just appended events that
+    the row does not count yet (the event then links to the one before it).
+    """
+    root = runs.lock_execution(session, execution_id)
+    if root is None or root._mapping["status"] != "RUNNING":
+        return []
+    m = root._mapping
+    everything = [execution_id, *runs.descendants(session, [execution_id])]
+    if next_event_id is None:
+        history = History(m["next_event_id"], m["last_event_id"], now)
+    else:
+        history = History(next_event_id, next_event_id - 1, now)
+    details: dict[str, Any] = {}
+    if error is not None:
+        details["error"] = error
+    if cause is not None:
+        details["cause"] = cause
+    history.add(EVENTS[status], details)
+    runs.append_events(session, execution_id, history.events)
+    runs.abort_runs(session, everything[1:], now)
+    map_runs.abort_for(session, execution_id, now)
+    runs.drop_timers(session, execution_id, keep_execution_timeout=False)
+    runs.close_tokens(session, everything, "TIMED_OUT" if status == "TIMED_OUT" else "ABORTED", now)
+    runs.update_run(
+        session,
+        execution_id,
+        status=status,
+        error=error,
+        cause=cause,
+        stop_date=now,
+        next_event_id=history.next_id,
+        last_event_id=history.previous,
+        seq=m["seq"] + 1,
+    )
+    messages = notify_caller(
+        session, settings, root, status=status, output=None, error=_reported(status, error), cause=cause, now=now
+    )
+    # As AWS does for .sync tasks: the executions this one waits for are stopped too (best effort).
+    for child_id in catalog.started_by(session, everything):
+        end_tree(
+            session,
+            settings,
+            child_id,
+            status="ABORTED",
+            error="States.Aborted",
+            cause="The execution that started it was stopped",
+            now=now,
+        )
+    return queue_messages(session, messages, now, published=True)
+
+
+def _reported(status: str, error: str | None) -> str | None:
+    """The error a waiting caller's Task sees."""
+    if status == "ABORTED":
+        return error or "States.Aborted"
+    if status == "TIMED_OUT":
+        return "States.Timeout"
+    return error
