@@ -135,9 +135,11 @@ def when(moment: dt.datetime | None) -> str:
 def create_console(service: Service) -> Starlette:
     """The console app for ``service``; the API mounts it at ``/console``."""
     from orchestrator.console import live, pages
+    from orchestrator.console.studio import Studio
 
     console = Console(service)
     page = pages.Pages(console)
+    studio = Studio(console)
     stream = live.Streams(service)
     g = console.guarded
     routes = [
@@ -158,6 +160,12 @@ def create_console(service: Service) -> Starlette:
         Route("/live/executions", g(stream.executions)),
         Route("/live/approvals", g(stream.approvals)),
         Route("/live/execution/{machine}/{name}", g(stream.execution)),
+        Route("/studio", g(studio.new)),
+        Route("/studio/palette", g(studio.palette)),
+        Route("/studio/check", g(studio.check), methods=["POST"]),
+        Route("/studio/save", g(studio.save, writes=True), methods=["POST"]),
+        Route("/studio/test-state", g(studio.test_state, writes=True), methods=["POST"]),
+        Route("/state-machines/{name}/edit", g(studio.edit)),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(routes=routes)
