@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
+import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from orchestrator.console.studio import Place, check, place_of, places
 from tests.api.conftest import Server
 from tests.console.conftest import CREDIT, credit_input, credit_machine, ended
+from tests.console.test_security import csrf_of
 from tests.runtime.conftest import ROLE, Cluster
 
 EXAMPLE = json.loads((CREDIT / "statemachine.asl.json").read_text())
@@ -69,7 +73,7 @@ def test_places_follow_the_graphs_order_and_pointers_find_the_innermost_state() 
 
 def settled(page: Page) -> None:
     """Wait until the server has checked the definition as it is now (and the graph is drawn)."""
-    page.wait_for_selector("[data-studio]:not([data-checking])", timeout=15_000)
+    page.wait_for_selector("[data-studio][data-started]:not([data-checking])", timeout=15_000)
 
 
 def form(page: Page) -> Locator:
@@ -158,7 +162,7 @@ def build_credit_application(page: Page) -> None:
     rename(page, "Get credit limit")
     choose(page, "Function", "RandomNumberforCredit")
     form(page).get_by_label("OutputPath").fill("")  # Workflow Studio's default for Lambda; this one keeps its input
-    add_field(page, fields(page, "ResultSelector"), "limit", "Path (read from the input)", "$.Payload")
+    add_field(page, fields(page, "ResultSelector"), "limit", "Path", "$.Payload")
     form(page).get_by_label("ResultPath", exact=True).fill("$.credit")
 
     add(page, "Choice")
@@ -203,9 +207,9 @@ def build_approval_request(page: Page) -> None:
     message = fields(page, "Message")
     message.get_by_role("group", name="Field Input").get_by_role("button", name="Remove the field Input").click()
     message = fields(page, "Message")
-    add_field(page, message, "Applicant", "Path (read from the input)", "$.data.firstname")
-    add_field(page, fields(page, "Message"), "CreditLimit", "Path (read from the input)", "$.credit.limit")
-    add_field(page, fields(page, "Message"), "ExecutionId", "Path (read from the input)", "$$.Execution.Id")
+    add_field(page, message, "Applicant", "Path", "$.data.firstname")
+    add_field(page, fields(page, "Message"), "CreditLimit", "Path", "$.credit.limit")
+    add_field(page, fields(page, "Message"), "ExecutionId", "Path", "$$.Execution.Id")
     form(page).get_by_label("ResultPath", exact=True).fill("$.approval")
 
 
@@ -247,9 +251,9 @@ def build_scores(page: Page) -> None:
     add(page, "Pass")
     rename(page, "Score unavailable")
     parameters = fields(page, "Parameters")
-    add_field(page, parameters, "bureau", "Path (read from the input)", "$.Name.S")
-    add_field(page, fields(page, "Parameters"), "score", "Number, true, false, null or list", "null")
-    add_field(page, fields(page, "Parameters"), "error", "Path (read from the input)", "$.error.Error")
+    add_field(page, parameters, "bureau", "Path", "$.Name.S")
+    add_field(page, fields(page, "Parameters"), "score", "Number, true, false, null, list", "null")
+    add_field(page, fields(page, "Parameters"), "error", "Path", "$.error.Error")
 
     select(page, "Get all scores")  # it ends its iteration; a failure goes to "Score unavailable"
     choose(page, "Next state", "End (no next state)")
@@ -468,11 +472,51 @@ def test_test_state_shows_each_stage(page: Page, server: Server, cluster: Cluste
     form(page).get_by_label("Test input (JSON)").fill(json.dumps(credit_input("input-auto-approve.json")))
     form(page).get_by_role("button", name="Test state").click()
     result = form(page).locator("#test-result")
-    expect(result.locator("[data-test-status]")).to_have_text("SUCCEEDED")
+    expect(result.locator("[data-test-status]")).to_have_attribute("data-test-status", "SUCCEEDED")
     expect(result).to_contain_text("After ResultSelector")
-    expect(result).to_contain_text("next state “Credit applied >= 5000?”")
+    expect(result).to_contain_text("then “Credit applied >= 5000?”")
     after_path = result.locator("dt", has_text="After ResultPath").locator("xpath=following-sibling::dd[1]")
     assert json.loads(after_path.inner_text())["credit"] == {"limit": 3500}
+
+
+def unlabelled(page: Page) -> list[str]:
+    """The studio's controls that have no label (Playwright's get_by_label could not find them)."""
+    return page.evaluate(  # type: ignore[no-any-return]
+        """() => [...document.querySelectorAll("[data-studio] :is(input, select, textarea)")]
+            .filter((c) => c.type !== "hidden" && !c.closest(".CodeMirror"))
+            .filter((c) => !c.labels.length && !c.getAttribute("aria-label"))
+            .map((c) => c.outerHTML)"""
+    )
+
+
+def test_every_control_has_a_label_and_the_graph_works_from_the_keyboard(
+    page: Page, server: Server, cluster: Cluster
+) -> None:
+    machine, _ = credit_machine(cluster)
+    open_editor(page, server, machine)
+    assert unlabelled(page) == []
+    for name in [
+        "Get credit limit",
+        "Credit applied >= 5000?",
+        "Wait for human approval",
+        "Credit limit approved",
+        "Verify applicant's identity and address",
+        "Get list of credit bureaus",
+        "Get scores from all credit bureaus",
+        "Get all scores",
+        "Score unavailable",
+    ]:
+        node(page, name).focus()
+        page.keyboard.press("Enter")
+        expect(form(page).locator("h2").first).to_contain_text(name)
+        assert unlabelled(page) == [], name
+
+    # Alt+Up moves the focused state earlier in the code; the graph keeps the keyboard on it.
+    node(page, "Credit limit approved").focus()
+    page.keyboard.press("Alt+ArrowUp")
+    settled(page)
+    assert list(definition_of(page)["States"])[2:4] == ["Credit limit approved", "Wait for human approval"]
+    assert page.evaluate("() => document.activeElement.dataset.state") == "Credit limit approved"
 
 
 def test_the_palette_offers_handlers_topics_and_tables(page: Page, server: Server) -> None:
@@ -494,3 +538,34 @@ def test_the_palette_offers_handlers_topics_and_tables(page: Page, server: Serve
         "arn:aws:states:::http:invoke",
         "arn:aws:states:::dynamodb:getItem",
     ]
+
+
+@pytest.fixture(scope="module")
+def read_only_server(cluster: Cluster) -> Iterator[Server]:
+    with Server(cluster, ORCHESTRATOR_CONSOLE_READ_ONLY="1") as running:
+        yield running
+
+
+def test_read_only_the_studio_checks_but_refuses_to_save_or_test(read_only_server: Server, cluster: Cluster) -> None:
+    machine, _ = credit_machine(cluster)
+    with httpx.Client(base_url=read_only_server.url) as browser:
+        assert "Create state machine" not in browser.get("/console/state-machines").text
+        studio = browser.get(f"/console/state-machines/{machine}/edit")
+        assert studio.status_code == 200 and "The console is read-only" in studio.text
+        headers = {"x-csrf-token": csrf_of(studio.text)}
+        body = {"definition": json.dumps(EXAMPLE), "name": machine, "existing": True}
+        checked = browser.post("/console/studio/check", json=body, headers=headers)
+        assert checked.status_code == 200 and checked.json()["diagnostics"] == []
+        for path in ("/console/studio/save", "/console/studio/test-state"):
+            refused = browser.post(path, json={**body, "state": "Get credit limit"}, headers=headers)
+            assert refused.status_code == 403, path
+    described = cluster.service.describe_state_machine(cluster.service.state_machine_arn(machine))
+    assert json.loads(described["definition"]) == EXAMPLE
+
+
+def test_a_change_without_the_session_token_is_refused(server: Server) -> None:
+    with httpx.Client(base_url=server.url) as browser:
+        browser.get("/console/studio")
+        body = {"definition": json.dumps(EXAMPLE), "name": "forged", "existing": False}
+        assert browser.post("/console/studio/save", json=body).status_code == 403
+        assert browser.post("/console/studio/check", json=body, headers={"x-csrf-token": "nope"}).status_code == 403

@@ -14,7 +14,7 @@ const StudioForm = (() => {
     "BooleanEquals", "BooleanEqualsPath", "StringMatches",
     "IsNull", "IsPresent", "IsNumeric", "IsString", "IsBoolean", "IsTimestamp",
   ];
-  const FIELD_KINDS = [["text", "Text"], ["path", "Path (read from the input)"], ["json", "Number, true, false, null or list"], ["fields", "Fields (an object)"]];
+  const FIELD_KINDS = [["text", "Text"], ["path", "Path"], ["json", "Number, true, false, null, list"], ["fields", "Fields"]];
   const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
   const WAITS = [["Seconds", "Seconds"], ["Timestamp", "Until a timestamp"], ["SecondsPath", "Seconds read from the input"], ["TimestampPath", "Timestamp read from the input"]];
   // The Parameters each kind of Task has a control of its own for (the rest are listed as fields).
@@ -330,7 +330,8 @@ const StudioForm = (() => {
   function operatorLabel(operator) {
     const path = operator.endsWith("Path") && operator !== "IsPresent";
     const base = path ? operator.slice(0, -4) : operator;
-    const comparison = COMPARISONS.find((c) => base.endsWith(c) && !base.startsWith("Is"));
+    // The longest ending that names a comparison ("GreaterThanEquals" also ends with "Equals").
+    const comparison = [...COMPARISONS].sort((a, b) => b.length - a.length).find((c) => base.endsWith(c) && !base.startsWith("Is"));
     const symbol = comparison && base !== "StringMatches" ? ` (${SYMBOLS[comparison]}${path ? " a path" : ""})` : "";
     return `${operator}${symbol}`;
   }
@@ -347,11 +348,12 @@ const StudioForm = (() => {
     }
     const operator = operatorOf(rule) || "";
     return group(`Rule ${index + 1}`,
-      labelled("Variable", input(id("variable"), rule.Variable, (v) => ctx.edit(`rule-${index}-variable`, (s) => { at(s).Variable = v; }), { placeholder: "$.credit.limit" })),
-      labelled("Operator", select(id("operator"), [["", "Choose an operator…"], ...OPERATORS.map((op) => [op, operatorLabel(op)])], operator,
-        (v) => ctx.edit(`rule-${index}-operator`, (s) => changeOperator(at(s), operator, v), { rerender: true }))),
-      operator ? valueControl(ctx, rule, index, operator) : null,
-      next, remove);
+      h("div", { class: "row" },
+        labelled("Variable", input(id("variable"), rule.Variable, (v) => ctx.edit(`rule-${index}-variable`, (s) => { at(s).Variable = v; }), { placeholder: "$.credit.limit" })),
+        labelled("Operator", select(id("operator"), [["", "Choose an operator…"], ...OPERATORS.map((op) => [op, operatorLabel(op)])], operator,
+          (v) => ctx.edit(`rule-${index}-operator`, (s) => changeOperator(at(s), operator, v), { rerender: true })))),
+      h("div", { class: "row" }, operator ? valueControl(ctx, rule, index, operator) : null, next),
+      remove);
   }
 
   function changeOperator(rule, from, to) {
@@ -509,7 +511,7 @@ const StudioForm = (() => {
       while (`field${n}` in holder || `field${n}.$` in holder) n += 1;
       holder[`field${n}`] = "";
     }, { rerender: true }), { class: "small" });
-    const hint = rows.length ? null : h("p", { class: "hint", text: "No field." });
+    const hint = h("p", { class: "hint", text: rows.length ? (jsonata ? "" : "A Path is read from the input ($.name) or the context ($$.Execution.Id).") : "No field." });
     return h("fieldset", { class: "group fields" }, h("legend", { text: title }), hint,
       ...rows.map(([key, value], index) => fieldRow(ctx, path, key, value, index, jsonata)), add);
   }
@@ -524,12 +526,12 @@ const StudioForm = (() => {
     const remove = button("Remove", () => ctx.edit(`remove-${path.join("/")}`, (s) => { delete objectIn(s, path)[key]; dropIfEmpty(s, path); }, { rerender: true }),
       { class: "danger small", "aria-label": `Remove the field ${name}` });
     const row = h("div", { class: "field-row", role: "group", "aria-label": `Field ${name}` },
-      labelled("Key", keyInput), labelled("Kind", kindSelect));
+      labelled("Key", keyInput), labelled("Kind", kindSelect), remove);
     if (kind === "fields") {
-      row.append(remove, fieldsEditor(ctx, name, [...path, key], value, { jsonata }));
+      row.append(fieldsEditor(ctx, name, [...path, key], value, { jsonata }));
     } else {
       const shown = kind === "json" ? JSON.stringify(value) : String(value ?? "");
-      row.append(labelled("Value", input(id("value"), shown, (v, element) => setField(ctx, path, key, kind, v, element), { placeholder: kind === "path" ? "$.field" : "" })), remove);
+      row.append(labelled("Value", input(id("value"), shown, (v, element) => setField(ctx, path, key, kind, v, element), { placeholder: kind === "path" ? "$.field" : "" })));
     }
     return row;
   }
@@ -587,6 +589,8 @@ const StudioForm = (() => {
       result);
   }
 
+  // TestState's statuses, as the console's badges show them: [colour, icon].
+  const TEST_STATUSES = { SUCCEEDED: ["succeeded", "✓"], FAILED: ["failed", "✕"], CAUGHT_ERROR: ["caught-error", "!"], RETRIABLE: ["waiting", "↻"] };
   const STAGES = [
     ["input", "Input"], ["afterInputPath", "After InputPath"], ["afterParameters", "After Parameters"],
     ["afterArguments", "After Arguments"], ["afterItemsPath", "After ItemsPath"], ["afterItemSelector", "After ItemSelector"],
@@ -597,8 +601,10 @@ const StudioForm = (() => {
   function report(answer) {
     const inspection = answer.inspectionData || {};
     const failed = answer.status === "FAILED";
-    const parts = [h("p", {}, "Status: ", h("strong", { "data-test-status": answer.status, text: answer.status }),
-      answer.nextState ? ` · next state “${answer.nextState}”` : "")];
+    const [kind, icon] = TEST_STATUSES[answer.status] || ["running", "?"];
+    const parts = [h("p", {}, h("span", { class: `status status-${kind}`, "data-test-status": answer.status },
+      h("span", { class: "icon", "aria-hidden": "true", text: icon }), ` ${answer.status.replace("_", " ").toLowerCase()}`),
+    answer.nextState ? ` then “${answer.nextState}”` : "")];
     if (answer.error) parts.push(h("p", { class: failed ? "banner banner-failed" : "banner" }, h("strong", { text: answer.error }), answer.cause ? `: ${answer.cause}` : ""));
     const stages = STAGES.filter(([key]) => inspection[key] !== undefined).map(([key, label]) => [label, inspection[key]]);
     if (answer.output !== undefined) stages.push(["Output (after OutputPath)", answer.output]);

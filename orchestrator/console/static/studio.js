@@ -60,7 +60,7 @@ const Studio = (() => {
   // Re-draw every view but the one the change came from ("code" or "form").
   function refresh({ from = null } = {}) {
     if (page.selection && !M.exists(page.definition, page.selection)) page.selection = null;
-    if (from !== "code") showCode();
+    if (from !== "code") { showCode(); showInCode(page.selection); }
     if (from !== "form") renderForm();
     renderPlacement();
     renderHistoryButtons();
@@ -98,6 +98,7 @@ const Studio = (() => {
     page.editor = CodeMirror.fromTextArea($("#studio-code"), {
       mode: { name: "javascript", json: true },
       lineNumbers: true,
+      lineWrapping: true,  // the pane is narrow and ARNs are long
       matchBrackets: true,
       tabSize: 2,
       indentUnit: 2,
@@ -346,6 +347,33 @@ const Studio = (() => {
     renderForm();
     renderPlacement();
     markSelected();
+    showInCode(selection);
+  }
+
+  // The selected state's line in the code: marked, and scrolled into view.
+  function showInCode(selection) {
+    const editor = page.editor;
+    if (page.selectedLine !== undefined) editor.removeLineClass(page.selectedLine, "wrap", "cm-selected-line");
+    page.selectedLine = undefined;
+    const line = selection ? StudioJson.lineOf(StudioJson.lines(editor.getValue()), pointerOf(selection)) : null;
+    if (line === null) return;
+    page.selectedLine = line;
+    editor.addLineClass(line, "wrap", "cm-selected-line");
+    const top = editor.heightAtLine(line, "local");
+    const shown = editor.getScrollInfo();
+    if (top < shown.top || top > shown.top + shown.clientHeight - 40) editor.scrollTo(null, Math.max(0, top - 40));
+  }
+
+  // The JSON pointer of a selection: /States/Map/ItemProcessor/States/Inner, /States/P/Branches/0.
+  function pointerOf(selection) {
+    const escape = (name) => String(name).replace(/~/g, "~0").replace(/\//g, "~1");
+    let pointer = "";
+    selection.scope.forEach(([name, branch], index) => {
+      const state = M.stateAt(page.definition, { scope: selection.scope.slice(0, index), name });
+      const key = branch !== "items" ? `Branches/${branch}` : state && state.Iterator && !state.ItemProcessor ? "Iterator" : "ItemProcessor";
+      pointer += `/States/${escape(name)}/${key}`;
+    });
+    return selection.name == null ? pointer : `${pointer}/States/${escape(selection.name)}`;
   }
 
   function renderPlacement() {
@@ -628,7 +656,7 @@ const Studio = (() => {
     $("[data-studio]").addEventListener("click", onClick);
     $("[data-run-dialog]").addEventListener("click", onClick);
     refresh();
-    loadPalette();
+    loadPalette().then(() => { $("[data-studio]").dataset.started = "true"; });
   }
 
   return { start, page, undo, redo };

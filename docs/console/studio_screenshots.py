@@ -1,0 +1,104 @@
+"""Take the workflow studio's screenshots in docs/console/: ``python docs/console/studio_screenshots.py``.
+
+Like ``screenshots.py`` beside it: the embedded default in a fresh home, the credit application's
+topic, table and state machine, and Debian's chromium. It photographs the studio editing the
+credit application (a Choice selected), the same with a broken transition typed in the code, and
+a Task tested on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from playwright.sync_api import Page, sync_playwright
+from screenshots import CREDIT, FLAGS, HERE, PORT, ROOT, URL, wait_for_server
+
+
+def main() -> None:
+    home = Path(tempfile.mkdtemp(prefix="studio-shots-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")} | {"HOME": str(home)}
+    cli = [sys.executable, "-m", "orchestrator.cli"]
+    for command in (["topics", "create", "TaskTokenTopic"], ["tables", "load", str(CREDIT / "bureaus.json")]):
+        subprocess.run([*cli, *command], env=env, cwd=ROOT, check=True, capture_output=True)
+    server = subprocess.Popen([*cli, "serve", "--port", str(PORT)], env=env, cwd=ROOT)
+    try:
+        wait_for_server()
+        create_machine()
+        photograph()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def create_machine() -> None:
+    sfn = boto3.client(
+        "stepfunctions",
+        endpoint_url=URL,
+        region_name="us-east-1",
+        aws_access_key_id="any",
+        aws_secret_access_key="any",
+        config=Config(inject_host_prefix=False),
+    )
+    sfn.create_state_machine(
+        name="credit-application",
+        definition=(CREDIT / "statemachine.asl.json").read_text(),
+        roleArn="arn:aws:iam::123456789012:role/credit-application",
+    )
+
+
+def settled(page: Page) -> None:
+    page.wait_for_selector("[data-studio][data-started]:not([data-checking])")
+    page.wait_for_timeout(300)
+
+
+def select(page: Page, name: str) -> None:
+    page.locator(f'[data-studio-graph] [data-state="{name}"]').click()
+    settled(page)
+
+
+def photograph() -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{URL}/console/state-machines/credit-application/edit")
+        settled(page)
+        select(page, "Credit applied >= 5000?")
+        shoot(page, "studio.png")
+
+        broken = json.loads((CREDIT / "statemachine.asl.json").read_text())
+        broken["States"]["Auto-approve limit"]["Next"] = "Verify the applicant"
+        page.locator(".CodeMirror").click()
+        page.keyboard.press("Control+A")
+        page.keyboard.insert_text(json.dumps(broken, indent=2))
+        settled(page)
+        problem = page.locator("[data-problems] li", has_text="'Verify the applicant' is not a state")
+        problem.get_by_role("button", name="Show").click()
+        settled(page)
+        shoot(page, "studio-problem.png")
+
+        page.get_by_role("button", name="Undo").click()
+        settled(page)
+        select(page, "Get credit limit")
+        form = page.locator("[data-form]")
+        form.get_by_label("Test input (JSON)").fill((CREDIT / "input-auto-approve.json").read_text())
+        form.get_by_role("button", name="Test state").click()
+        page.wait_for_selector("[data-test-status]")
+        form.get_by_role("heading", name="Test state").evaluate("heading => heading.scrollIntoView()")
+        shoot(page, "studio-test-state.png")
+        browser.close()
+
+
+def shoot(page: Page, file: str) -> None:
+    page.screenshot(path=str(HERE / file))
+    print(f"docs/console/{file}")
+
+
+if __name__ == "__main__":
+    main()
