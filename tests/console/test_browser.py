@@ -286,3 +286,28 @@ def test_the_inbox_shows_a_new_waiting_task_without_a_reload(page: Page, server:
     token = next(t for t in cluster.service.pending_tokens() if t["executionArn"] == execution)["token"]
     cluster.service.send_task_success(token, "{}")
     expect(page.locator(f"article.task[data-execution='{name}']")).to_have_count(0, timeout=10_000)
+
+
+def test_a_graph_too_slow_to_lay_out_is_drawn_without_its_catch_edges(
+    page: Page, server: Server, cluster: Cluster
+) -> None:
+    # Many states that Catch to one state make Graphviz lay out long edges across every layer, which
+    # takes it minutes at this size; the page gives up on them after its deadline (here one second).
+    states: dict[str, Any] = {
+        f"Step {i}": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "nothing"},
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handle"}],
+            "Next": f"Step {i + 1}" if i < 119 else "Done",
+        }
+        for i in range(120)
+    }
+    states["Handle"] = {"Type": "Fail", "Error": "Handled"}
+    states["Done"] = {"Type": "Succeed"}
+    machine_arn = cluster.state_machine({"StartAt": "Step 0", "States": states})
+    page.add_init_script("window.consoleLayoutSeconds = 1")
+    page.goto(f"{server.url}/console/state-machines/{machine_arn.rsplit(':', 1)[1]}")
+    graph_ready(page)
+    expect(page.locator(".graph-note")).to_contain_text("without its Catch edges")
+    assert len(states_in_graph(page)) == 122

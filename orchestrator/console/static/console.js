@@ -20,8 +20,7 @@ async function drawGraph() {
   const canvas = document.querySelector("[data-graph-canvas]");
   const data = readJson("graph-data");
   if (!canvas || !data) return;
-  const viz = await Viz.instance();
-  const svg = viz.renderSVGElement(data.dot);
+  const svg = await laidOut(data.dot, canvas);
   for (const [id, node] of Object.entries(data.nodes)) {
     const element = svg.getElementById(id);
     if (!element) continue;
@@ -44,6 +43,41 @@ async function drawGraph() {
   });
   panZoom = svgPanZoom(svg, { zoomScaleSensitivity: 0.3, minZoom: 0.1, maxZoom: 10, fit: true, center: true });
   applyStatuses();
+}
+
+// How long Graphviz may take over a graph (a page may lower it, as the tests do, by setting
+// window.consoleLayoutSeconds before this script runs).
+const LAYOUT_SECONDS = () => window.consoleLayoutSeconds || 10;
+
+function layout(dot) {
+  // In a worker, with a deadline: Graphviz can take minutes over graphs where many states Catch to
+  // one state (long edges across every layer), and the page must stay usable meanwhile.
+  return new Promise((resolve, reject) => {
+    const worker = new Worker("/console/static/layout-worker.js");
+    const timer = setTimeout(() => { worker.terminate(); reject(new Error("timeout")); }, LAYOUT_SECONDS() * 1000);
+    worker.onmessage = (event) => {
+      clearTimeout(timer);
+      worker.terminate();
+      if (event.data.error) reject(new Error(event.data.error)); else resolve(event.data.svg);
+    };
+    worker.postMessage(dot);
+  });
+}
+
+async function laidOut(dot, canvas) {
+  let text;
+  try {
+    text = await layout(dot);
+  } catch (error) {
+    // Without its Catch edges the same graph lays out quickly; say what is missing.
+    text = await layout(dot.split("\n").filter((line) => !line.includes('class="catch"')).join("\n"));
+    const note = document.createElement("p");
+    note.className = "muted graph-note";
+    note.textContent = "This graph is drawn without its Catch edges: with them, laying it out took too long. "
+      + "Each state's Catch is in the definition below.";
+    canvas.before(note);
+  }
+  return new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
 }
 
 function applyStatuses() {
