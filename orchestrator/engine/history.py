@@ -12,8 +12,23 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.asl.errors import RUNTIME
+
 # Details members that the API carries as JSON text rather than as JSON.
 _JSON_TEXT_FIELDS = frozenset({"input", "output", "parameters"})
+
+# AWS's hard quota, "Maximum execution history size: 25,000 events": "When an execution reaches
+# 24,999 events, it waits for the next event to happen. If the event number 25,000 is
+# ExecutionSucceeded, the execution finishes successfully. If [not], the ExecutionFailed event is
+# logged" (Step Functions developer guide, bp-history-limit.html). The error and cause are those
+# AWS records (seen in executions that reached it: loads/ardere#86, floci-io/floci#2734).
+MAX_EVENTS = 25_000
+HISTORY_LIMIT_ERROR = RUNTIME
+HISTORY_LIMIT_CAUSE = f"The execution reached the maximum number of history events ({MAX_EVENTS})."
+
+
+class HistoryFull(Exception):
+    """The history holds MAX_EVENTS - 1 events and the next one is not ExecutionSucceeded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +89,9 @@ class History:
     """An append-only run of events for one step of one run.
 
     ``previous`` is the id of the run's last event: each new event links to it and becomes it, so
-    the events of a branch chain among themselves while other branches interleave.
+    the events of a branch chain among themselves while other branches interleave. With a
+    ``limit`` (`MAX_EVENTS`), an event that would be number ``limit`` raises `HistoryFull` unless it
+    is ExecutionSucceeded; the events before it stay in ``events``.
     """
 
     next_id: int
@@ -82,6 +99,7 @@ class History:
     now: dt.datetime
     events: list[Event] = field(default_factory=list)
     _now_iso: str | None = None
+    limit: int | None = None
 
     @property
     def now_iso(self) -> str:
@@ -103,6 +121,8 @@ class History:
         ``link=False`` records it without moving the chain; ``previous`` links it somewhere else
         than the chain's end.
         """
+        if self.limit is not None and self.next_id >= self.limit and event_type != "ExecutionSucceeded":
+            raise HistoryFull(f"event {self.next_id} would be {event_type}")
         event = Event(self.next_id, self.previous if previous is None else previous, self.now, event_type, details)
         self.events.append(event)
         self.next_id += 1

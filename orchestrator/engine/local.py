@@ -15,6 +15,9 @@ answer that comes after the deadline is replaced by the timeout (a handler can t
 `VirtualClock` past it), and a task still waiting for its token gets a timer at the deadline. No
 heartbeat can reach a task here, so HeartbeatSeconds is a deadline too. The errors are the durable
 runtime's: ``States.Timeout`` or ``States.HeartbeatTimeout``, with no cause, recorded as *TimedOut.
+
+A Standard execution's history holds 25,000 events at most, as on AWS (`history.MAX_EVENTS`): an
+endless Pass/Choice loop fails there with ``States.Runtime``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,14 @@ from typing import Any, Protocol
 
 from orchestrator.asl.model import MapState, ParallelState, StateMachine
 from orchestrator.engine import step as interpreter
-from orchestrator.engine.history import Event, History
+from orchestrator.engine.history import (
+    HISTORY_LIMIT_CAUSE,
+    HISTORY_LIMIT_ERROR,
+    MAX_EVENTS,
+    Event,
+    History,
+    HistoryFull,
+)
 from orchestrator.engine.outcomes import (
     ChildFailed,
     ChildrenSucceeded,
@@ -232,6 +242,9 @@ class _LocalExecution:
         self.ready: deque[tuple[int, Delivery | None]] = deque()
         self.timers: list[_Timer] = []
         self.deadline = self.start + dt.timedelta(seconds=machine.timeout_seconds) if machine.timeout_seconds else None
+        # An Express execution keeps no history on AWS, so it has no history quota either.
+        self.max_events = MAX_EVENTS if state_machine_type == "STANDARD" else None
+        self._open: tuple[_Log, History] | None = None  # the history being written, until committed
         history = self._history(self.log, 0)
         root = interpreter.begin(machine, execution_input, ROLE_ARN, history)
         self._commit(self.log, history)
@@ -243,37 +256,44 @@ class _LocalExecution:
 
     def run(self) -> ExecutionResult:
         while self.result is None:
-            if self.deadline is not None and self.clock.now() > self.deadline:
-                self._time_out()  # a handler took the clock past the execution's TimeoutSeconds
-            elif self.ready:
-                slot_id, delivery = self.ready.popleft()
-                if not self.slots[slot_id].done:
-                    self._advance(slot_id, delivery)
-            elif self._live_timers():
-                self._fire_next_timer()
-            elif self.deadline is not None:  # nothing can move before the execution's TimeoutSeconds
-                self.clock.sleep_until(self.deadline)
-                self._time_out()
-            else:  # nothing can move: a task waits for a token nobody here can send
-                waiting = sorted(
-                    {
-                        slot.run.cursor.state
-                        for slot in self.slots.values()
-                        if not slot.done and slot.run.cursor.phase == "task"
-                    }
-                )
-                self._finish(
-                    "FAILED",
-                    None,
-                    "States.Runtime",
-                    f"The execution waits for a task token in "
-                    f"{', '.join(waiting) or 'a state'}, and nothing in this process can answer it: give "
-                    "run_local a handler for that resource, which answers for the token",
-                )
+            try:
+                self._move()
+            except HistoryFull:
+                self._history_full()
         status, output, error, cause = self.result
         return ExecutionResult(
             status, output, error, cause, self.arn, self.start, self.clock.now(), tuple(self.log.events)
         )
+
+    def _move(self) -> None:
+        """Do the next thing: a ready run's step, a timer, or the end of an execution that cannot move."""
+        if self.deadline is not None and self.clock.now() > self.deadline:
+            self._time_out()  # a handler took the clock past the execution's TimeoutSeconds
+        elif self.ready:
+            slot_id, delivery = self.ready.popleft()
+            if not self.slots[slot_id].done:
+                self._advance(slot_id, delivery)
+        elif self._live_timers():
+            self._fire_next_timer()
+        elif self.deadline is not None:  # nothing can move before the execution's TimeoutSeconds
+            self.clock.sleep_until(self.deadline)
+            self._time_out()
+        else:  # nothing can move: a task waits for a token nobody here can send
+            waiting = sorted(
+                {
+                    slot.run.cursor.state
+                    for slot in self.slots.values()
+                    if not slot.done and slot.run.cursor.phase == "task"
+                }
+            )
+            self._finish(
+                "FAILED",
+                None,
+                "States.Runtime",
+                f"The execution waits for a task token in "
+                f"{', '.join(waiting) or 'a state'}, and nothing in this process can answer it: give "
+                "run_local a handler for that resource, which answers for the token",
+            )
 
     def _live_timers(self) -> bool:
         """Whether a timer can still fire; drops the first ones that cannot (their task ended)."""
@@ -462,6 +482,19 @@ class _LocalExecution:
         self._commit(self.log, history)
         self._finish("TIMED_OUT", None, None, None)
 
+    def _history_full(self) -> None:
+        """A history reached `MAX_EVENTS`: the events before the limit stay, and the execution fails
+        with the next one, as on AWS. (A Distributed Map iteration's own history filling up fails the
+        whole execution here; AWS fails that child execution.)"""
+        if self._open is not None:
+            self._commit(*self._open)
+        for slot in self.slots.values():
+            slot.done = True
+        history = History(self.log.next_id, self.log.next_id - 1, self.clock.now())
+        history.add("ExecutionFailed", {"error": HISTORY_LIMIT_ERROR, "cause": HISTORY_LIMIT_CAUSE})
+        self._commit(self.log, history)
+        self._finish("FAILED", None, HISTORY_LIMIT_ERROR, HISTORY_LIMIT_CAUSE)
+
     def _finish(self, status: str, output: Any, error: str | None, cause: str | None) -> None:
         self.result = (status, output, error, cause)
 
@@ -480,12 +513,14 @@ class _LocalExecution:
         return slot_id
 
     def _history(self, log: _Log, previous: int) -> History:
-        return History(log.next_id, previous, self.clock.now())
+        history = History(log.next_id, previous, self.clock.now(), limit=self.max_events)
+        self._open = (log, history)
+        return history
 
-    @staticmethod
-    def _commit(log: _Log, history: History) -> None:
+    def _commit(self, log: _Log, history: History) -> None:
         log.events.extend(history.events)
         log.next_id = history.next_id
+        self._open = None
 
     def _env(self, history: History) -> interpreter.Env:
         return interpreter.Env(self.execution_context, history, self.rng, _new_token)

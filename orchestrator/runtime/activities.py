@@ -9,6 +9,7 @@ SendTaskSuccess, SendTaskFailure or SendTaskHeartbeat, like any task token.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator.config import Settings
-from orchestrator.runtime.driver import Tree
+from orchestrator.runtime.driver import RunRow, Tree
 from orchestrator.runtime.messages import Message
 from orchestrator.store import runs
 from orchestrator.store.models import TaskToken
@@ -60,9 +61,14 @@ def claim(
         tree = Tree(session, settings, root, now)
         run = tree.row(m["run_id"])
         assert run is not None
-        history = tree.history(run)
-        history.add("ActivityStarted", {"workerName": worker_name} if worker_name else {})
-        tree.record(run, history)
-        tree.start_task_clocks(run, m["timeout_seconds"], m["heartbeat_seconds"], token)
-        return ClaimedTask(token, m["payload"], tree.flush())
+        messages = tree.settle(functools.partial(_started, tree, run, m, worker_name))
+        return ClaimedTask(token, m["payload"], messages)
     return None
+
+
+def _started(tree: Tree, run: RunRow, token_row: Any, worker_name: str | None) -> None:
+    """ActivityStarted, and the task's clocks start."""
+    history = tree.history(run)
+    history.add("ActivityStarted", {"workerName": worker_name} if worker_name else {})
+    tree.record(run, history)
+    tree.start_task_clocks(run, token_row["timeout_seconds"], token_row["heartbeat_seconds"], token_row["token"])

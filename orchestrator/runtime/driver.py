@@ -23,6 +23,7 @@ import functools
 import random
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,7 +34,14 @@ from orchestrator.asl.model import MapState, ParallelState, StateMachine
 from orchestrator.asl.parse import parse
 from orchestrator.config import Settings
 from orchestrator.engine import step as interpreter
-from orchestrator.engine.history import Event, History
+from orchestrator.engine.history import (
+    HISTORY_LIMIT_CAUSE,
+    HISTORY_LIMIT_ERROR,
+    MAX_EVENTS,
+    Event,
+    History,
+    HistoryFull,
+)
 from orchestrator.engine.outcomes import (
     ChildFailed,
     ChildrenSucceeded,
@@ -67,6 +75,13 @@ INLINE_CHILDREN = 200
 # A Wait or backoff this short also rides a Celery countdown, so it needs no scheduler tick; the
 # timer row stays the guarantee.
 FAST_PATH_SECONDS = 60.0
+
+# The states one transaction steps through, at most, before it commits and goes on in a new
+# message: a Pass/Choice loop neither holds the execution's lock and a worker for ever nor builds
+# a transaction without end. A transaction of 1,000 Pass states takes about 0.1 s on PostgreSQL
+# (2,000 events written, measured), about as long as lock and worker should be held; the message
+# between two of them costs a few milliseconds, a small part of a long loop's time.
+MAX_STEPS = 1_000
 
 
 @dataclass
@@ -190,11 +205,13 @@ class Tree:
         self.rows: dict[int, RunRow] = {}
         self.counters: dict[int, int] = {root._mapping["id"]: root._mapping["next_event_id"]}
         self.transitions = 0
+        self.steps = 0  # states stepped through here (MAX_STEPS)
         self.messages: list[Message] = []
         self.events: dict[int, list[Event]] = {}  # by history, written at flush
         self.ended: list[int] = []  # runs ended here: their timers go when the rows are written
         self.ready: collections.deque[int] = collections.deque()  # children started, not stepped yet
         self.pending: dict[tuple[int, int], collections.deque[Row[Any]]] = {}  # next to start, by fan-out
+        self.open: list[tuple[int, History]] = []  # histories being written (by history id), not recorded yet
         root_run = RunRow.of(root)
         self.rows[root_run.id] = root_run
 
@@ -230,17 +247,52 @@ class Tree:
         runs.drop_timers_of(self.session, self.ended)
         self.ended = []
 
+    def settle(self, work: Callable[[], None]) -> list[Message]:
+        """Do ``work`` (a delivery), then `flush`. If a history fills up meanwhile, the execution
+        fails instead, as on AWS; returns the messages to publish either way."""
+        try:
+            work()
+            return self.flush()
+        except HistoryFull:
+            return self._history_full()
+
+    def _history_full(self) -> list[Message]:
+        """Keep the events written before the limit and end the execution with the next one. What the
+        unfinished work started (children, timers, tokens, messages) is aborted or dropped with it.
+        (A Distributed Map iteration's own history filling up fails the whole execution here; AWS
+        fails that child execution.)"""
+        from orchestrator.runtime.ending import end_tree  # ending ends trees with this module's help
+
+        for history_id, history in list(self.open):
+            self._keep(history_id, history)
+        self.messages = []
+        self.write_all()
+        return end_tree(
+            self.session,
+            self.settings,
+            self.root.id,
+            status="FAILED",
+            error=HISTORY_LIMIT_ERROR,
+            cause=HISTORY_LIMIT_CAUSE,
+            now=self.now,
+            next_event_id=self.counters[self.root.id],
+        )
+
     def flush(self) -> list[Message]:
         """Step the children started here; write every change; queue the messages in the outbox.
         Returns the messages, with their outbox ids."""
         self.run_ready()
+        self.write_all()
+        return queue_messages(self.session, self.messages, self.now, published=self.publishing)
+
+    def write_all(self) -> None:
+        """Write the events recorded and the rows changed, with the count of states entered."""
         if self.transitions:
             self.root.changed["state_transitions"] = self.root_row._mapping["state_transitions"] + self.transitions
         for history_id, events in self.events.items():
             runs.append_events(self.session, history_id, events)
         self.events = {}
         self.write_rows()
-        return queue_messages(self.session, self.messages, self.now, published=self.publishing)
 
     def run_ready(self) -> None:
         """Step the children started in this transaction (INLINE_CHILDREN of them); message the others."""
@@ -257,14 +309,23 @@ class Tree:
 
     # -- stepping --------------------------------------------------------------------------------
 
-    def history(self, row: RunRow) -> History:
-        return History(self.counters[row.history_id], row.last_event_id, self.now)
+    def history(self, row: RunRow, previous: int | None = None) -> History:
+        """A history to append ``row``'s next events to (after ``previous``, by default its last
+        one), until `record` or `_keep` takes them."""
+        last = row.last_event_id if previous is None else previous
+        history = History(self.counters[row.history_id], last, self.now, limit=MAX_EVENTS)
+        self.open.append((row.history_id, history))
+        return history
 
     def record(self, row: RunRow, history: History) -> None:
-        self.events.setdefault(row.history_id, []).extend(history.events)
-        self.counters[row.history_id] = history.next_id
+        self._keep(row.history_id, history)
         self.transitions += sum(1 for e in history.events if e.type.endswith("StateEntered"))
         row.set(last_event_id=history.previous)
+
+    def _keep(self, history_id: int, history: History) -> None:
+        self.events.setdefault(history_id, []).extend(history.events)
+        self.counters[history_id] = history.next_id
+        self.open = [(h, open_history) for h, open_history in self.open if open_history is not history]
 
     def env(self, history: History) -> interpreter.Env:
         return interpreter.Env(self.context, history, self.rng, _new_token)
@@ -274,13 +335,19 @@ class Tree:
         history = self.history(row)
         env = self.env(history)
         outcome = interpreter.step(self.machine, row.run, delivery, env)
-        while isinstance(outcome, Next):
+        self.steps += 1
+        while isinstance(outcome, Next) and self.steps < MAX_STEPS:
             outcome = interpreter.step(self.machine, outcome.run, None, env)
+            self.steps += 1
         self.record(row, history)
         self.carry_out(row, outcome)
 
     def carry_out(self, row: RunRow, outcome: Outcome) -> None:
         match outcome:
+            case Next(run):
+                # MAX_STEPS spent: the run goes on from here after this transaction commits
+                self._wait(row, run)
+                self._advance_message(row, None)
             case Invoke(task, run):
                 self._wait(row, run)
                 if task.resource:
@@ -537,9 +604,8 @@ class Tree:
             return  # the parent gave up on its children already
         state = self._state_of(parent)
         fan = dict(parent.fan)
-        history = History(self.counters[parent.history_id], child.last_event_id, self.now)
-        if child.history_id != parent.history_id:
-            history.previous = parent.last_event_id
+        own_history = child.history_id != parent.history_id
+        history = self.history(parent, parent.last_event_id if own_history else child.last_event_id)
         ended = interpreter.end_child(
             state,
             ChildRun(child.scope or ("", 0), None, child.child_index),
@@ -584,10 +650,9 @@ class Tree:
         running = runs.running_children(self.session, parent.id, generation)
         for _child_id, index, last_event_id, history_id in running:
             if history_id == parent.history_id:
-                history = History(self.counters[parent.history_id], last_event_id, self.now)
+                history = self.history(parent, last_event_id)
                 interpreter.end_child(state, ChildRun((state.name, 0), None, index), "Aborted", history)
-                self.events.setdefault(parent.history_id, []).extend(history.events)
-                self.counters[parent.history_id] = history.next_id
+                self._keep(parent.history_id, history)  # the parent's own chain does not move
         doomed = [r[0] for r in running] + [
             r[0] for r in runs.pending_children(self.session, parent.id, generation, 10**9)
         ]

@@ -52,5 +52,4 @@ def update(
     if tolerated_percentage is not None:
         fan["toleratedPercentage"] = tolerated_percentage
     parent.set(fan=fan)
-    tree.start_children(parent)
-    return tree.flush()
+    return tree.settle(lambda: tree.start_children(parent))

@@ -84,8 +84,7 @@ def advance(
     if timers and (isinstance(delivery, TimerFired) or (waiting and not isinstance(delivery, TaskSubmitted))):
         # (a TaskSubmitted is not the task's answer: its timeout and heartbeat clocks keep running)
         runs.drop_timers(session, run_id)
-    tree.deliver(row, delivery)
-    return tree.flush()
+    return tree.settle(lambda: tree.deliver(row, delivery))
 
 
 def complete_task(
@@ -115,8 +114,7 @@ def complete_task(
         raise TaskTokenError("TaskDoesNotExist", "Task Token does not exist")
     runs.close_token(session, token, "SUCCEEDED" if isinstance(delivery, TaskSucceeded) else "FAILED", now)
     runs.drop_timers(session, row.id)
-    tree.deliver(row, delivery)
-    return tree.flush()
+    return tree.settle(lambda: tree.deliver(row, delivery))
 
 
 def heartbeat(session: Session, *, token: str, now: dt.datetime) -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from orchestrator.config import Settings
-from orchestrator.engine.history import History
+from orchestrator.engine.history import MAX_EVENTS, History
 from orchestrator.engine.outcomes import Cursor
 from orchestrator.runtime.driver import queue_messages
 from orchestrator.runtime.messages import ADVANCE, Message
@@ -35,6 +35,8 @@ def redrive(
         raise NotRedrivable("Executions can be redriven within 14 days of their end")
     if m["cursor"] is None:
         raise NotRedrivable("The execution never entered a state")
+    if m["next_event_id"] >= MAX_EVENTS:  # no room for ExecutionRedriven and a state's events
+        raise NotRedrivable("Execution history event limit exceeded.")
     stopped = Cursor.from_json(m["cursor"])
     cursor = Cursor(state=stopped.state, input=stopped.input)
     count = m["redrive_count"] + 1

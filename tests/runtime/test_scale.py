@@ -1,4 +1,8 @@
-"""A large fan-out: a Map over 10,000 items with MaxConcurrency 100, on PostgreSQL and Redis."""
+"""A large fan-out: a Map over 6,000 items with MaxConcurrency 100, on PostgreSQL and Redis.
+
+Each iteration of an inline Map writes 4 events to its execution's history, which AWS caps at
+25,000 events: 6,000 items (24,006 events) is about the largest such Map can be, here as on AWS.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from orchestrator.store.db import session_scope
 from orchestrator.store.models import Execution
 from tests.runtime.conftest import ClusterFactory, assert_history_is_sound, report
 
-ITEMS = 10_000
+ITEMS = 6_000
 CONCURRENCY = 100
 
 BIG_MAP: dict[str, Any] = {
@@ -42,7 +46,7 @@ BIG_MAP: dict[str, Any] = {
 }
 
 
-def test_a_map_over_ten_thousand_items_completes_in_item_order(cluster_factory: ClusterFactory) -> None:
+def test_a_map_over_six_thousand_items_completes_in_item_order(cluster_factory: ClusterFactory) -> None:
     cluster = cluster_factory()
     for _ in range(2):
         cluster.start_worker(concurrency=2)
