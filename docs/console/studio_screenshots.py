@@ -2,8 +2,8 @@
 
 Like ``screenshots.py`` beside it: the embedded default in a fresh home, the credit application's
 topic, table and state machine, and Debian's chromium. It photographs the studio editing the
-credit application (a Choice selected), the same with a broken transition typed in the code, and
-a Task tested on its own.
+credit application (a Choice selected), the same with a broken transition typed in the code, a
+Task tested on its own, and a new machine's first states added from the palette.
 """
 
 from __future__ import annotations
@@ -92,6 +92,13 @@ def photograph() -> None:
         page.wait_for_selector("[data-test-status]")
         form.get_by_role("heading", name="Test state").evaluate("heading => heading.scrollIntoView()")
         shoot(page, "studio-test-state.png")
+
+        page.goto(f"{URL}/console/studio")  # a new machine, from the palette: the Choice has no rule yet
+        settled(page)
+        for kind in ("Lambda Invoke", "Choice", "Pass", "Map", "Lambda Invoke"):
+            page.get_by_role("button", name=kind, exact=True).click()
+            settled(page)
+        shoot(page, "studio-new.png")
         browser.close()
 
 

@@ -569,3 +569,19 @@ def test_a_change_without_the_session_token_is_refused(server: Server) -> None:
         body = {"definition": json.dumps(EXAMPLE), "name": "forged", "existing": False}
         assert browser.post("/console/studio/save", json=body).status_code == 403
         assert browser.post("/console/studio/check", json=body, headers={"x-csrf-token": "nope"}).status_code == 403
+
+
+def test_in_a_jsonata_machine_new_states_take_arguments_and_output(page: Page, server: Server) -> None:
+    open_new_studio(page, server)
+    form(page).get_by_label("Query language").select_option("JSONata")
+    add(page, "Lambda Invoke")
+    add(page, "SNS Publish")
+    form(page).get_by_label("Wait for callback (adds .waitForTaskToken and sends the task token)").check()
+    settled(page)
+    expect(page.locator("[data-problem-count]")).to_have_text("0")
+    states = definition_of(page)["States"]
+    assert states["Lambda Invoke"]["Arguments"]["Payload"] == "{% $states.input %}"
+    assert states["Lambda Invoke"]["Output"] == "{% $states.result.Payload %}"
+    assert states["SNS Publish"]["Resource"] == "arn:aws:states:::sns:publish.waitForTaskToken"
+    message = states["SNS Publish"]["Arguments"]["Message"]
+    assert message == {"Input": "{% $states.input %}", "TaskToken": "{% $states.context.Task.Token %}"}

@@ -202,21 +202,19 @@ const StudioForm = (() => {
 
   function taskSection(ctx, state) {
     const kind = family(state);
-    const parameters = M.isObject(state.Parameters) ? state.Parameters : {};
+    const jsonata = usesJsonata(ctx, state);
+    const holder = jsonata ? "Arguments" : "Parameters";
+    const parameters = M.isObject(state[holder]) ? state[holder] : {};
     const children = [
       labelled("Resource", input(stableId("resource"), state.Resource, (v) => ctx.edit("resource", (s) => { s.Resource = v; }, { rerender: true }), { event: "change" }),
         "What the task calls: a Lambda function, an AWS service's action, an HTTP API, or an activity."),
-      ...serviceFields(ctx, kind, parameters),
+      ...serviceFields(ctx, kind, parameters, holder),
     ];
     if (kind !== "dynamodb" && kind !== "http") {
       children.push(checkbox(stableId("callback"), "Wait for callback (adds .waitForTaskToken and sends the task token)", M.isCallback(state),
-        (on) => ctx.edit("callback", (s) => M.setCallback(s, on), { rerender: true })));
+        (on) => ctx.edit("callback", (s) => M.setCallback(s, on, jsonata), { rerender: true })));
     }
-    if (usesJsonata(ctx, state)) {
-      children.push(fieldsEditor(ctx, "Arguments", ["Arguments"], state.Arguments, { jsonata: true }));
-    } else {
-      children.push(fieldsEditor(ctx, "Parameters", ["Parameters"], parameters, { skip: OWN_FIELDS[kind] || [] }));
-    }
+    children.push(fieldsEditor(ctx, holder, [holder], parameters, { skip: OWN_FIELDS[kind] || [], jsonata }));
     children.push(h("div", { class: "row" },
       labelled("Timeout (seconds)", input(stableId("timeout"), state.TimeoutSeconds, (v) => ctx.edit("timeout", (s) => numberOrAbsent(s, "TimeoutSeconds", v)), { type: "number" })),
       labelled("Heartbeat (seconds)", input(stableId("heartbeat"), state.HeartbeatSeconds, (v) => ctx.edit("heartbeat", (s) => numberOrAbsent(s, "HeartbeatSeconds", v)), { type: "number" }))));
@@ -228,11 +226,11 @@ const StudioForm = (() => {
   }
 
   // The control of its own each kind of Task has: the function, the topic, the table, ...
-  function serviceFields(ctx, kind, parameters) {
+  function serviceFields(ctx, kind, parameters, holder) {
     const palette = ctx.palette;
     const setParameter = (key, rerender = false) => (v) => ctx.edit(`p-${key}`, (s) => {
-      if (!M.isObject(s.Parameters)) s.Parameters = {};
-      textOrAbsent(s.Parameters, key, v);
+      if (!M.isObject(s[holder])) s[holder] = {};
+      textOrAbsent(s[holder], key, v);
     }, { rerender });
     const choices = (items, current) => {
       const options = [["", "Choose…"], ...items];
@@ -294,7 +292,9 @@ const StudioForm = (() => {
       h("p", { class: "hint", text: "Runs its branches at the same time; its output is the list of their outputs." }),
       list,
       button("Add branch", () => ctx.act.addBranch()),
-      fieldsEditor(ctx, "Parameters", ["Parameters"], state.Parameters));
+      usesJsonata(ctx, state)
+        ? fieldsEditor(ctx, "Arguments", ["Arguments"], state.Arguments, { jsonata: true })
+        : fieldsEditor(ctx, "Parameters", ["Parameters"], state.Parameters));
   }
 
   function mapSection(ctx, state) {

@@ -297,19 +297,22 @@ const StudioModel = (() => {
 
   // "Wait for callback": the resource's .waitForTaskToken, and the token in what the task sends
   // (an SNS message, a Lambda payload, or the parameters themselves).
-  function setCallback(state, on) {
+  function setCallback(state, on, jsonata = false) {
     const base = baseResource(state.Resource);
     state.Resource = on ? base + CALLBACK : base;
-    if (!isObject(state.Parameters)) state.Parameters = {};
-    const parameters = state.Parameters;
+    const holder = jsonata ? "Arguments" : "Parameters";
+    if (!isObject(state[holder])) state[holder] = {};
+    const parameters = state[holder];
+    // JSONPath names a path with ".$"; JSONata writes an expression in {% %}.
+    const [tokenKey, token] = jsonata ? ["TaskToken", "{% $states.context.Task.Token %}"] : ["TaskToken.$", TOKEN];
     const field = base.endsWith(":sns:publish") ? "Message" : base.endsWith(":lambda:invoke") ? "Payload" : null;
     if (on) {
-      if (field === null) { parameters["TaskToken.$"] = TOKEN; return; }
+      if (field === null) { parameters[tokenKey] = token; return; }
       if (!isObject(parameters[field])) parameters[field] = carried(parameters, field);
-      parameters[field]["TaskToken.$"] = TOKEN;
+      parameters[field][tokenKey] = token;
     } else {
-      delete parameters["TaskToken.$"];
-      for (const key of ["Message", "Payload"]) if (isObject(parameters[key])) delete parameters[key]["TaskToken.$"];
+      delete parameters[tokenKey];
+      for (const key of ["Message", "Payload"]) if (isObject(parameters[key])) delete parameters[key][tokenKey];
     }
   }
 
@@ -317,7 +320,7 @@ const StudioModel = (() => {
   function carried(parameters, field) {
     const object = {};
     if (typeof parameters[`${field}.$`] === "string") object["Input.$"] = parameters[`${field}.$`];
-    else if (field in parameters) object.Text = parameters[field];
+    else if (field in parameters) object.Input = parameters[field];
     delete parameters[`${field}.$`];
     delete parameters[field];
     return object;
@@ -327,7 +330,25 @@ const StudioModel = (() => {
 
   // The state a palette button adds, with the resources and parameters AWS's Workflow Studio uses
   // (and its first function, topic, table or state machine, changed in the form).
-  function template(kind, palette) {
+  function template(kind, palette, jsonata = false) {
+    const made = jsonPathTemplate(kind, palette);
+    return made && jsonata ? forJsonata(made) : made;
+  }
+
+  // A JSONata state takes Arguments and Output instead of Parameters and the paths.
+  function forJsonata(state) {
+    const out = { ...state };
+    if (isObject(out.Parameters)) {
+      out.Arguments = Object.fromEntries(Object.entries(out.Parameters).map(([key, value]) =>
+        (key.endsWith(".$") ? [key.slice(0, -2), `{% ${value === "$" ? "$states.input" : value} %}`] : [key, value])));
+      delete out.Parameters;
+    }
+    if (out.OutputPath === "$.Payload") out.Output = "{% $states.result.Payload %}";
+    delete out.OutputPath;
+    return out;
+  }
+
+  function jsonPathTemplate(kind, palette) {
     const first = (items, pick) => (items && items.length ? pick(items[0]) : "");
     const task = (resource, parameters) => ({ Type: "Task", Resource: `arn:aws:states:::${resource}`, Parameters: parameters });
     switch (kind) {

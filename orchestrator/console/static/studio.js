@@ -243,11 +243,8 @@ const Studio = (() => {
     canvas.replaceChildren(svg);
     page.panZoom = svgPanZoom(svg, {
       zoomScaleSensitivity: 0.3, minZoom: 0.1, maxZoom: 10, fit: true, center: true, dblClickZoomEnabled: false,
-      onZoom: moved, onPan: moved,
     });
-    page.settling = true;  // the zooming done here is not the person's
     if (view) { page.panZoom.zoom(view.zoom); page.panZoom.pan(view.pan); } else notLarger();
-    page.settling = false;
     canvas.dataset.ready = "true";
     markSelected();
     // Drawn again, the graph keeps the keyboard where it was.
@@ -318,8 +315,17 @@ const Studio = (() => {
     }
   }
 
-  // Once the person zooms or pans, the graph keeps their view when it is drawn again.
-  function moved() { if (!page.settling) page.moved = true; }
+  // Once the person zooms or pans (a wheel, a drag, the zoom buttons), the graph keeps their view
+  // when it is drawn again; Fit forgets it.
+  function watchView(canvas) {
+    let down = null;
+    canvas.addEventListener("wheel", () => { page.moved = true; }, { passive: true });
+    canvas.addEventListener("pointerdown", (event) => { down = [event.clientX, event.clientY]; });
+    canvas.addEventListener("pointerup", () => { down = null; });
+    canvas.addEventListener("pointermove", (event) => {
+      if (down && Math.hypot(event.clientX - down[0], event.clientY - down[1]) > 4) page.moved = true;
+    });
+  }
 
   // Fitting a small graph would blow it up: show it at its natural size at most.
   function notLarger() {
@@ -329,14 +335,9 @@ const Studio = (() => {
 
   function zoom(action) {
     if (!page.panZoom) return;
-    if (action === "in") page.panZoom.zoomIn();
-    else if (action === "out") page.panZoom.zoomOut();
-    else {
-      page.settling = true;
-      page.panZoom.resize(); page.panZoom.fit(); page.panZoom.center(); notLarger();
-      page.settling = false;
-      page.moved = false;
-    }
+    if (action === "in") { page.panZoom.zoomIn(); page.moved = true; }
+    else if (action === "out") { page.panZoom.zoomOut(); page.moved = true; }
+    else { page.panZoom.resize(); page.panZoom.fit(); page.panZoom.center(); notLarger(); page.moved = false; }
   }
 
   // -- selection, palette, form ----------------------------------------------------------------
@@ -400,7 +401,7 @@ const Studio = (() => {
   }
 
   function addState(kind) {
-    const template = M.template(kind, page.palette);
+    const template = M.template(kind, page.palette, page.definition.QueryLanguage === "JSONata");
     if (!template) return;
     const added = M.insert(page.definition, page.selection, inside(), kind, template);
     page.placementFor = undefined;
@@ -500,6 +501,7 @@ const Studio = (() => {
     save.disabled = page.config.readOnly || !valid;
     save.title = page.config.readOnly ? "The console is read-only" : !page.checked ? "Checking…" : valid ? "" : "Fix the problems first";
     const saved = page.config.machine && page.savedText === text(page.definition) && codeText() === text(page.definition);
+    $("[data-dirty]").hidden = saved || (!page.config.machine && page.undo.length === 0);
     const run = $("[data-run]");
     run.disabled = page.config.readOnly || !saved;
     run.title = saved ? "Start an execution of the saved state machine" : "Save first: Run starts the saved definition";
@@ -653,6 +655,7 @@ const Studio = (() => {
     $("[data-save-form]").addEventListener("submit", save);
     $("[data-publish]").addEventListener("change", (event) => { $("[data-description]").disabled = !event.target.checked; });
     document.addEventListener("keydown", onKey);
+    watchView($("[data-studio-graph]"));
     $("[data-studio]").addEventListener("click", onClick);
     $("[data-run-dialog]").addEventListener("click", onClick);
     refresh();
