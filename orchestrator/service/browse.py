@@ -104,6 +104,10 @@ class BrowseActions(ServiceBase):
     def execution_whole(self, arn: str) -> dict[str, Any]:
         """An execution's description, machine, definition, events (all of them), parent and children."""
         description = _aware_dates(self.describe_execution(arn))  # type: ignore[attr-defined]
+        map_runs = [
+            self.describe_map_run(run["mapRunArn"])  # type: ignore[attr-defined]
+            for run in self.list_map_runs(arn, max_results=1000)["mapRuns"]  # type: ignore[attr-defined]
+        ]
         with self._transaction() as session:
             execution = self._execution(session, arn)  # type: ignore[attr-defined]
             machine = session.get(StateMachine, execution.state_machine_id)
@@ -121,6 +125,7 @@ class BrowseActions(ServiceBase):
                 ],
                 "parent": _summary(parent, _machine_name(session, parent)) if parent is not None else None,
                 "children": [_summary(row.Execution, row.machine_name) for row in children],
+                "mapRuns": map_runs,  # Distributed Map runs, with their item counts
             }
 
     def execution_marker(self, arn: str) -> tuple[int, str]:

@@ -311,3 +311,24 @@ def test_a_graph_too_slow_to_lay_out_is_drawn_without_its_catch_edges(
     graph_ready(page)
     expect(page.locator(".graph-note")).to_contain_text("without its Catch edges")
     assert len(states_in_graph(page)) == 122
+
+
+def test_a_distributed_map_shows_its_map_run_counts(page: Page, server: Server, cluster: Cluster) -> None:
+    processor = {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "Work",
+        "States": {"Work": {"Type": "Pass", "End": True}},
+    }
+    definition = {
+        "StartAt": "Each",
+        "States": {"Each": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": processor, "End": True}},
+    }
+    machine_arn = cluster.state_machine(definition)
+    name, execution = start(cluster, machine_arn, {"items": [1, 2, 3]})
+    assert ended(cluster, execution)["status"] == "SUCCEEDED"
+    page.goto(execution_url(server, machine_arn.rsplit(":", 1)[1], name))
+    row = page.locator("section.map-runs tr[data-map-run]")
+    expect(row).to_have_count(1)
+    cells = row.locator("td")
+    expect(cells.nth(3)).to_have_text("3")  # total
+    expect(cells.nth(4)).to_have_text("3")  # succeeded
