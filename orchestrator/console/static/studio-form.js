@@ -581,7 +581,7 @@ const StudioForm = (() => {
     const area = h("textarea", { id: stableId("test-input"), rows: "5", spellcheck: "false" });
     area.value = ctx.testInput;
     area.addEventListener("input", () => { ctx.testInput = area.value; ctx.act.rememberTestInput(area.value); });
-    const result = h("div", { class: "test-result", id: "test-result", role: "status", "aria-live": "polite" });
+    const result = h("div", { class: "test-result", id: "test-result", role: "status", "aria-live": "polite" }, ctx.testReport ? report(ctx.testReport) : null);
     return section("Test state",
       h("p", { class: "hint", text: "Runs this state alone, as TestState does (a Task calls its handler for real), and shows the data after each stage." }),
       labelled("Test input (JSON)", area),

@@ -103,7 +103,7 @@ const Studio = (() => {
       tabSize: 2,
       indentUnit: 2,
       gutters: ["CodeMirror-linenumbers", "studio-marks"],
-      extraKeys: { "Ctrl-Enter": () => codeEdited(true), Tab: false, "Shift-Tab": false },
+      extraKeys: { "Ctrl-Enter": () => codeEdited(), Tab: false, "Shift-Tab": false },  // Tab leaves the editor: keyboard users are not trapped
       screenReaderLabel: "Code: the definition in Amazon States Language (JSON)",
     });
     page.editor.on("changes", () => {
@@ -420,6 +420,8 @@ const Studio = (() => {
       palette: page.palette,
       problems: problemsOfSelection(),
       testInput: page.testInput,
+      // The last Test state's answer stays on its state's form when the form is drawn again.
+      testReport: page.lastTest && M.sameSelection(page.lastTest.selection, page.selection) ? page.lastTest.report : null,
       edit,
       act: actions,
     });
@@ -565,6 +567,7 @@ const Studio = (() => {
       result.replaceChildren(h("p", { class: "banner banner-failed", text: error.message }));
       return;
     }
+    page.lastTest = { selection: page.selection, report };
     result.replaceChildren(...StudioForm.report(report));
   }
 
