@@ -47,7 +47,8 @@ class Server:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code in (200, 503):
+                # A degraded server answers /health only after its broker check gives up (seconds).
+                if httpx.get(f"{self.url}/health", timeout=10).status_code in (200, 503):
                     return self
             except httpx.TransportError:
                 pass
