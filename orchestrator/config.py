@@ -10,12 +10,19 @@
   name their own.
 - ``ORCHESTRATOR_ENGINE_QUEUE`` (``orchestrator``): the queue of the engine's own tasks.
 - ``ORCHESTRATOR_VISIBILITY_TIMEOUT`` (``3600``): seconds before an unacknowledged message is
-  delivered again (Redis) and an unconsumed outbox message is published again.
+  delivered again (Redis) and an unconsumed outbox message that no lease covers is published again
+  (messages of other kinds than an execution's steps and Tasks, and every message with leases off):
+  a safety net, far above the lease.
+- ``ORCHESTRATOR_LEASE_SECONDS`` (``15``): how long a worker process's lease on the work it runs
+  (a handler call and the step recording its result) lasts unless renewed; the scheduler hands the
+  work of a lease that ran out to another worker, and republishes an execution's message that no
+  worker has held for this long after it was published. ``0`` turns leases off (recovery then
+  waits for the visibility timeout). Ignored with the embedded broker (one process holds it all).
+- ``ORCHESTRATOR_LEASE_RENEW_SECONDS`` (``3``): how often a worker process renews its leases.
 - ``ORCHESTRATOR_PREFETCH`` (``1``): messages a worker process reserves ahead.
-- ``ORCHESTRATOR_FOLLOW_ON_SECONDS`` (``0.25``; ``0`` on RabbitMQ): how long a worker may go on with an
-  execution's next Tasks itself, without the broker, when it takes their queue; ``0`` sends every one
-  through it. RabbitMQ gives a lost worker's message back at once, which a Task run without a message
-  of its own would forgo (it waits for the sweeper); Redis waits the visibility timeout either way.
+- ``ORCHESTRATOR_FOLLOW_ON_SECONDS`` (``0.25``): how long a worker may go on with an execution's next
+  Tasks itself, without the broker, when it takes their queue; ``0`` sends every one through it. A
+  Task run so is leased like any other, so a lost worker's Tasks come back as soon on either broker.
 - ``ORCHESTRATOR_DATABASE_SESSION_OPTIONS`` (see `store.db.DEFAULT_SESSION_OPTIONS`): PostgreSQL settings
   for every session, ``NAME=VALUE`` separated by spaces; empty for a pooler that refuses them.
 - ``ORCHESTRATOR_API_KEYS`` / ``ORCHESTRATOR_API_KEYS_FILE``: the access keys the HTTP API accepts
@@ -68,10 +75,18 @@ class Settings:
     scheduler_heartbeat: Path
     console_read_only: bool = False
     console_secret: str = ""
+    lease_seconds: float = 15.0
+    lease_renew_seconds: float = 3.0
 
     @property
     def embedded_broker(self) -> bool:
         return self.broker_url.startswith("memory://")
+
+    @property
+    def leases(self) -> bool:
+        """Whether workers hold leases on their work (not with the embedded broker: its one process
+        holds the worker and the scheduler, and dies with both)."""
+        return self.lease_seconds > 0 and not self.embedded_broker
 
     @property
     def is_sqlite(self) -> bool:
@@ -92,18 +107,26 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         engine_queue=env.get("ORCHESTRATOR_ENGINE_QUEUE") or DEFAULT_ENGINE_QUEUE,
         visibility_timeout=float(env.get("ORCHESTRATOR_VISIBILITY_TIMEOUT") or 3600),
         prefetch=int(env.get("ORCHESTRATOR_PREFETCH") or 1),
-        follow_on_seconds=float(env.get("ORCHESTRATOR_FOLLOW_ON_SECONDS") or _default_follow_on(broker_url)),
+        follow_on_seconds=float(env.get("ORCHESTRATOR_FOLLOW_ON_SECONDS") or 0.25),
         region=env.get("ORCHESTRATOR_REGION") or "us-east-1",
         account=env.get("ORCHESTRATOR_ACCOUNT") or "123456789012",
         api_keys=_api_keys(env),
         scheduler_heartbeat=Path(env.get("ORCHESTRATOR_SCHEDULER_HEARTBEAT") or home / "scheduler.heartbeat"),
         console_read_only=env.get("ORCHESTRATOR_CONSOLE_READ_ONLY", "").strip().lower() in ("1", "true", "yes"),
         console_secret=env.get("ORCHESTRATOR_CONSOLE_SECRET", ""),
+        **_lease_settings(env),
     )
 
 
-def _default_follow_on(broker_url: str) -> float:
-    return 0.0 if broker_url.split(":", 1)[0] in ("amqp", "amqps", "pyamqp") else 0.25
+def _lease_settings(env: Mapping[str, str]) -> dict[str, float]:
+    seconds = float(env.get("ORCHESTRATOR_LEASE_SECONDS") or 15)
+    renew = float(env.get("ORCHESTRATOR_LEASE_RENEW_SECONDS") or 3)
+    if seconds > 0 and not 0 < renew < seconds:
+        raise ValueError(
+            f"ORCHESTRATOR_LEASE_RENEW_SECONDS={renew:g} must be above 0 "
+            f"and below ORCHESTRATOR_LEASE_SECONDS={seconds:g}"
+        )
+    return {"lease_seconds": seconds, "lease_renew_seconds": renew}
 
 
 def _api_keys(env: Mapping[str, str]) -> dict[str, str]:

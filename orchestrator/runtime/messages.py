@@ -6,6 +6,7 @@ outside, the delivery. A message for a run whose ``seq`` has moved on is stale a
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,8 @@ class Message:
     # False for a timer's fast path: its timer row is the durable copy, and republishing it
     # early would end the wait early.
     durable: bool = True
+    # When its outbox row was written, if known (the sweeper's): a failed publish backs off by it.
+    created_at: dt.datetime | None = None
 
     def to_row(self) -> dict[str, Any]:
         return {"task": self.task, "args": self.args, "queue": self.queue, "countdown": self.countdown}

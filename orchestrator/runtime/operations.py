@@ -70,7 +70,8 @@ def advance(
     ``timers``: False when the caller knows the run waits on no timer (a Task with neither
     TimeoutSeconds nor HeartbeatSeconds, answered by its handler), which saves a statement.
     """
-    runs.consume_message(session, outbox_id)
+    if not runs.consume_message(session, outbox_id):
+        return []  # a copy of a message acted on already
     root = runs.lock_execution(session, root_id)
     if root is None or root._mapping["status"] != "RUNNING":
         return []

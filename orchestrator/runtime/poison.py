@@ -20,7 +20,7 @@ from orchestrator.asl.errors import RUNTIME
 from orchestrator.config import Settings
 from orchestrator.runtime.ending import end_tree
 from orchestrator.runtime.messages import Message
-from orchestrator.store import runs
+from orchestrator.store import leases, runs
 
 # Three tries: one is not enough for a passing fault, and the cause of the failure is usually
 # plain after the first (the same exception each time). The retries come 2 s and 4 s after a
@@ -49,6 +49,7 @@ def record_failure(
     if failures < MAX_TRIES:
         retry_at = now + dt.timedelta(seconds=2**failures)
         runs.note_failure(session, outbox_id, failures=failures, error=described, republish_at=retry_at)
+        leases.release(session, outbox_id)  # so that the retry is not refused as running elsewhere
         return []
     runs.consume_message(session, outbox_id)
     cause = f"The engine could not run the execution's next step: it failed {failures} times with {described}"

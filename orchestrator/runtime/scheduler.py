@@ -2,7 +2,8 @@
 
 Run it as ``orchestrator scheduler`` (one or more: timers are claimed with SKIP LOCKED, so two
 schedulers never fire the same one). Each tick it turns the timers whose time has come into
-messages and, every few seconds, sweeps the outbox for messages nobody consumed.
+messages and, every second, sweeps the outbox for messages nobody consumed: those of lost workers
+(their leases ran out), and those a broker lost or never got.
 """
 
 from __future__ import annotations
@@ -57,7 +58,12 @@ class Scheduler:
         if time.monotonic() - self._last_sweep >= self.sweep_every:
             self._last_sweep = time.monotonic()
             with session_scope(self.settings.database_url) as session:
-                stale = sweep(session, now=now, older_than=dt.timedelta(seconds=self.settings.visibility_timeout))
+                stale = sweep(
+                    session,
+                    now=now,
+                    older_than=dt.timedelta(seconds=self.settings.visibility_timeout),
+                    lease_seconds=self.settings.lease_seconds if self.settings.leases else 0.0,
+                )
             if stale:
                 log.warning("republishing %d message(s) nobody consumed", len(stale))
             published += publish(self.app, stale)

@@ -11,8 +11,12 @@ When a transaction's messages include the execution's next Task and this worker 
 Task's queue, the same Celery task goes on with it instead of a trip through the broker, for at
 most ``follow_on_seconds`` (a setting); then it publishes. That is long enough to save the broker
 trips of a run of short Tasks, and short enough that a worker soon takes other executions'
-messages. The next Task's message is in the outbox, marked published, either way: if this worker
-dies during it, the sweeper republishes it as it would a message the broker lost.
+messages. The next Task's message is in the outbox, marked published, either way, and its lease
+is taken in the transaction that decided it: if this worker dies during it, the lease runs out and
+the scheduler hands the Task to another worker.
+
+A handler call holds a lease on its message while it runs (`runtime.leases`): a copy of a message
+that another live worker runs, or that was consumed already, does nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from celery import shared_task
@@ -29,7 +34,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from orchestrator.engine.outcomes import Delivery, TaskContext
 from orchestrator.integrations import registry
 from orchestrator.integrations.invoke import invoke
-from orchestrator.runtime import operations, poison
+from orchestrator.runtime import leases, operations, poison
 from orchestrator.runtime.app import settings_of
 from orchestrator.runtime.messages import (
     ADVANCE,
@@ -58,6 +63,28 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class FollowOn:
+    """Which next Task this worker may run itself: the first due now on one of ``queues``, until the
+    monotonic clock reads ``until``."""
+
+    queues: frozenset[str]
+    until: float
+
+    def pick(self, messages: list[Message]) -> Message | None:
+        return _follow_on(messages, self.queues) if time.monotonic() < self.until else None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What a transaction decided: the messages to publish, but ``follow``, which this worker runs
+    itself under ``lease`` (taken in that transaction)."""
+
+    messages: list[Message]
+    follow: Message | None = None
+    lease: leases.Lease | None = None
+
+
 @shared_task(name=ADVANCE, bind=True, acks_late=True, **_DB_RETRY)
 def advance(
     self: Any,
@@ -67,19 +94,21 @@ def advance(
     delivery: dict[str, Any] | None,
     outbox_id: int | None = None,
 ) -> None:
-    started = time.monotonic()
+    follow = _follow_on_policy(self)
     attempt = delivery.get("attempt") if delivery else None
-    messages = _guarded(
+    step = _guarded(
         self.app,
         root_id,
         outbox_id,
-        lambda: resume(self.app, root_id, run_id, seq, decode_delivery(delivery), outbox_id, attempt=attempt),
+        lambda: resume(
+            self.app, root_id, run_id, seq, decode_delivery(delivery), outbox_id, attempt=attempt, follow=follow
+        ),
     )
-    _go_on(self, messages, started)
+    _go_on(self, step, follow)
 
 
-def _guarded(app: Any, root_id: int, outbox_id: int | None, work: Callable[[], list[Message]]) -> list[Message]:
-    """``work()``'s messages. If its transaction fails (but for a lost database, which Celery retries),
+def _guarded(app: Any, root_id: int, outbox_id: int | None, work: Callable[[], Step]) -> Step:
+    """``work()``'s step. If its transaction fails (but for a lost database, which Celery retries),
     the failure is counted against its message instead, and the execution fails after a few."""
     try:
         return work()
@@ -88,11 +117,11 @@ def _guarded(app: Any, root_id: int, outbox_id: int | None, work: Callable[[], l
     except Exception as exc:
         log.exception("execution %s: a step failed (outbox message %s)", root_id, outbox_id)
         if outbox_id is None:
-            return []  # a timer's fast path: its timer row brings the step back, in a counted message
+            return Step([])  # a timer's fast path: its timer row brings the step back, in a counted message
         settings = settings_of(app)
         with session_scope(settings.database_url) as session:
-            return poison.record_failure(
-                session, settings, outbox_id=outbox_id, root_id=root_id, error=exc, now=utcnow()
+            return Step(
+                poison.record_failure(session, settings, outbox_id=outbox_id, root_id=root_id, error=exc, now=utcnow())
             )
 
 
@@ -106,11 +135,14 @@ def resume(
     *,
     attempt: list[Any] | None = None,
     timers: bool = True,
-) -> list[Message]:
-    """One transaction of `operations.advance`; returns the messages to publish."""
+    follow: FollowOn | None = None,
+) -> Step:
+    """One transaction of `operations.advance`; returns the messages to publish, and the next Task
+    this worker runs itself (if ``follow`` picks one), with its lease."""
     settings = settings_of(app)
+    now = utcnow()
     with session_scope(settings.database_url) as session:
-        return operations.advance(
+        messages = operations.advance(
             session,
             settings,
             root_id=root_id,
@@ -119,30 +151,42 @@ def resume(
             delivery=delivery,
             outbox_id=outbox_id,
             attempt=attempt,
-            now=utcnow(),
+            now=now,
             timers=timers,
         )
+        chosen = follow.pick(messages) if follow is not None else None
+        if chosen is None:
+            return Step(messages)
+        return Step(messages, chosen, leases.grant(session, settings, chosen.outbox_id, now))
 
 
-@shared_task(name=INVOKE, bind=True, acks_late=True)
+@shared_task(name=INVOKE, bind=True, acks_late=True, max_retries=None)
 def invoke_handler(
     self: Any, root_id: int, run_id: int, seq: int, request: dict[str, Any], outbox_id: int | None = None
 ) -> None:
-    started = time.monotonic()
-    _go_on(self, _invoke_once(self.app, root_id, run_id, seq, request, outbox_id), started)
+    follow = _follow_on_policy(self)
+    try:
+        lease = leases.take(settings_of(self.app), outbox_id)
+    except (OperationalError, InterfaceError) as exc:
+        # the database is away: try again later (the outbox row keeps the message meanwhile)
+        raise self.retry(exc=exc, countdown=min(30, 2**self.request.retries), max_retries=None) from exc
+    if lease is None:
+        return  # consumed already, or another worker runs it now
+    _go_on(self, _invoke_once(self.app, lease, follow, root_id, run_id, seq, request, outbox_id), follow)
 
 
-def _go_on(task: Any, messages: list[Message], started: float) -> None:
-    """Publish ``messages``, but run the execution's next Task here if this worker takes its queue;
-    and so on, until ``follow_on_seconds`` after ``started``."""
-    until = started + settings_of(task.app).follow_on_seconds
-    queues = _queues_consumed(task)
+def _follow_on_policy(task: Any) -> FollowOn:
+    """Follow-on for a task starting now: for ``follow_on_seconds``, on the queues this worker takes."""
+    return FollowOn(_queues_consumed(task), time.monotonic() + settings_of(task.app).follow_on_seconds)
+
+
+def _go_on(task: Any, step: Step, follow: FollowOn) -> None:
+    """Publish ``step``'s messages, and run the Task it follows on with here; and so on."""
     while True:
-        follow = _follow_on(messages, queues) if time.monotonic() < until else None
-        publish(task.app, [m for m in messages if m is not follow])
-        if follow is None:
+        publish(task.app, [m for m in step.messages if m is not step.follow])
+        if step.follow is None or step.lease is None:
             return
-        messages = _invoke_once(task.app, *follow.args)
+        step = _invoke_once(task.app, step.lease, follow, *step.follow.args)
 
 
 def _queues_consumed(task: Any) -> frozenset[str]:
@@ -152,15 +196,25 @@ def _queues_consumed(task: Any) -> frozenset[str]:
 
 
 def _invoke_once(
-    app: Any, root_id: int, run_id: int, seq: int, request: dict[str, Any], outbox_id: int | None
-) -> list[Message]:
-    """Run a Task's handler, then resume its execution with the answer; returns what to publish."""
-    return _guarded(app, root_id, outbox_id, lambda: _invoke_and_resume(app, root_id, run_id, seq, request, outbox_id))
+    app: Any,
+    lease: leases.Lease,
+    follow: FollowOn,
+    root_id: int,
+    run_id: int,
+    seq: int,
+    request: dict[str, Any],
+    outbox_id: int | None,
+) -> Step:
+    """Run a Task's handler under ``lease``, then resume its execution with the answer."""
+    with leases.holding(settings_of(app), lease):
+        return _guarded(
+            app, root_id, outbox_id, lambda: _invoke_and_resume(app, follow, root_id, run_id, seq, request, outbox_id)
+        )
 
 
 def _invoke_and_resume(
-    app: Any, root_id: int, run_id: int, seq: int, request: dict[str, Any], outbox_id: int | None
-) -> list[Message]:
+    app: Any, follow: FollowOn, root_id: int, run_id: int, seq: int, request: dict[str, Any], outbox_id: int | None
+) -> Step:
     task = decode_request(request)
     context = TaskContext(
         request.get("executionArn", ""), task.state, task.resource, request.get("retryCount", 0), task.token
@@ -168,7 +222,14 @@ def _invoke_and_resume(
     delivery = invoke(task, context, registry.handlers(), callback_answers=False)
     try:
         return resume(
-            app, root_id, run_id, seq, delivery, outbox_id, timers=bool(task.timeout_seconds or task.heartbeat_seconds)
+            app,
+            root_id,
+            run_id,
+            seq,
+            delivery,
+            outbox_id,
+            timers=bool(task.timeout_seconds or task.heartbeat_seconds),
+            follow=follow,
         )
     except DBAPIError as exc:
         if not _database_away(exc):
@@ -181,7 +242,7 @@ def _invoke_and_resume(
             queue=settings_of(app).engine_queue,
             countdown=1,
         )
-        return []
+        return Step([])
 
 
 def _database_away(exc: DBAPIError) -> bool:
@@ -204,4 +265,4 @@ def time_out(self: Any, root_id: int, outbox_id: int | None = None) -> None:
         with session_scope(settings.database_url) as session:
             return operations.time_out(session, settings, execution_id=root_id, outbox_id=outbox_id, now=utcnow())
 
-    publish(self.app, _guarded(self.app, root_id, outbox_id, end))
+    publish(self.app, _guarded(self.app, root_id, outbox_id, lambda: Step(end())).messages)

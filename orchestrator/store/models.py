@@ -11,6 +11,7 @@ short:
 - ``history_events``: the execution history, keyed by (execution, event id), as GetExecutionHistory
   returns it.
 - ``task_tokens``, ``timers``, ``outbox``: what the runtime waits for and what it must publish.
+- ``leases``: which worker process is running an outbox message's work, until when.
 
 JSON columns are JSONB on PostgreSQL and JSON (text) on SQLite. Status columns are strings with a
 CHECK constraint, so a new status needs no ALTER TYPE.
@@ -334,6 +335,29 @@ class OutboxMessage(Base):
     republish_at: Mapped[dt.datetime | None]
     failures: Mapped[int] = mapped_column(default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Lease(Base):
+    """A worker process running an outbox message's work (a handler call and the step that records
+    its result), for as long as it renews the lease.
+
+    Keyed by the message: the transaction that consumes the message deletes it, and its lease goes
+    with it (the foreign key cascades). ``worker`` is the holder (``host:pid``), NULL once the
+    scheduler gave up on a holder that stopped renewing, or a holder let it go; ``attempt`` counts the
+    holders the message has had. The scheduler republishes the message of a lease not renewed by
+    ``expires_at``, and never one whose lease is alive (`runtime.leases`).
+    """
+
+    __tablename__ = "leases"
+    __table_args__ = (Index(None, "expires_at"),)
+
+    outbox_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    worker: Mapped[str | None] = mapped_column(String(200))
+    attempt: Mapped[int]
+    taken_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
 
 
 # -- the local services the integrations provide -----------------------------------------------------

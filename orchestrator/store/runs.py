@@ -7,7 +7,7 @@ the ORM's cost per statement). Every function takes the caller's `Session` and n
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, insert, select, update
@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from orchestrator.engine.history import Event
+from orchestrator.store import leases
 from orchestrator.store.models import Definition, Execution, HistoryEvent, OutboxMessage, TaskToken, Timer
 
 E = Execution.__table__
@@ -271,10 +272,12 @@ def add_messages(session: Session, messages: Sequence[dict[str, Any]]) -> list[i
     return [int(r[0]) for r in result]
 
 
-def consume_message(session: Session, message_id: int | None) -> None:
-    """Delete a message in the transaction that acts on it: it was delivered; nobody republishes it."""
-    if message_id is not None:
-        session.execute(delete(O).where(O.c.id == message_id))
+def consume_message(session: Session, message_id: int | None) -> bool:
+    """Delete a message in the transaction that acts on it: it was delivered; nobody republishes it
+    (its lease goes with it). False if it was consumed already: this is a copy of it."""
+    if message_id is None:
+        return True
+    return bool(session.execute(delete(O).where(O.c.id == message_id)).rowcount)
 
 
 def lock_message(session: Session, message_id: int) -> Row[Any] | None:
@@ -289,20 +292,34 @@ def note_failure(session: Session, message_id: int, *, failures: int, error: str
 
 
 def stale_messages(
-    session: Session, *, now: dt.datetime, published_before: dt.datetime, created_before: dt.datetime, limit: int
+    session: Session,
+    *,
+    now: dt.datetime,
+    published_before: dt.datetime,
+    created_before: dt.datetime,
+    limit: int,
+    leased: Collection[str] = (),
+    unleased_before: dt.datetime | None = None,
 ) -> list[Row[Any]]:
-    """Messages to publish again, still unconsumed: published once, before ``published_before``; or
-    republished already, and ``republish_at`` has come; or never published and created before
-    ``created_before`` (their process had no broker)."""
+    """Messages to publish again, still unconsumed and under no live lease: published once, before
+    ``published_before``; or republished already, and ``republish_at`` has come; or never published
+    and created before ``created_before`` (their process had no broker). With leases
+    (``unleased_before``), also: a message whose lease ran out (its holder is lost), and a message
+    of the ``leased`` tasks published before ``unleased_before`` that no worker has taken (the
+    worker it went to died before starting it, or the broker lost it)."""
     first_time = O.c.republish_at.is_(None) & (O.c.published_at < published_before)
     never = O.c.published_at.is_(None) & (O.c.created_at < created_before)
+    due = first_time | (O.c.republish_at <= now) | never
+    if unleased_before is not None:
+        untaken = O.c.republish_at.is_(None) & O.c.task.in_(list(leased)) & (O.c.published_at < unleased_before)
+        due = due | untaken | leases.expired(now)
     return list(
         session.execute(
             select(O)
-            .where(first_time | (O.c.republish_at <= now) | never)
+            .where(due & ~leases.live(now))
             .order_by(O.c.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=O)
         )
     )
 
@@ -312,5 +329,14 @@ def mark_republished(session: Session, republish_at: Mapping[int, dt.datetime], 
     if republish_at:
         session.execute(
             update(O).where(O.c.id == bindparam("message_id")).values(published_at=now, republish_at=bindparam("at")),
+            [{"message_id": message_id, "at": at} for message_id, at in republish_at.items()],
+        )
+
+
+def retry_publishing(session: Session, republish_at: Mapping[int, dt.datetime]) -> None:
+    """Have the sweeper publish these messages (whose publishing failed) again at the times given."""
+    if republish_at:
+        session.execute(
+            update(O).where(O.c.id == bindparam("message_id")).values(republish_at=bindparam("at")),
             [{"message_id": message_id, "at": at} for message_id, at in republish_at.items()],
         )

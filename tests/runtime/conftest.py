@@ -7,9 +7,9 @@ time, never take each other's messages; when a cluster closes, its workers and s
 killed, every execution it left running is stopped, and its queues are deleted. A missing server
 is a failure, not a skip: these tests are the product's guarantees.
 
-Redis databases: 9 (``REDIS_URL``) for most tests; 15 (``CRASH_REDIS_URL``) for the crash tests,
-which flush it and set short visibility timeouts (Redis then redelivers every unacknowledged
-message of the database older than that, other clusters' too).
+Clusters run with the product's default settings (the visibility timeout, the leases) unless a
+test says otherwise. Redis databases: 9 (``REDIS_URL``) for most tests; 15 (``CRASH_REDIS_URL``) for
+the crash tests, which flush it.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class Cluster:
         broker_url: str,
         tmp: Path,
         *,
-        visibility_timeout: float = 30,
+        visibility_timeout: float | None = None,
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.tmp = tmp
@@ -134,7 +134,7 @@ class Cluster:
             "ORCHESTRATOR_DATABASE_URL": database_url,
             "ORCHESTRATOR_BROKER_URL": broker_url,
             "ORCHESTRATOR_HANDLER_MODULES": "tests.runtime.handlers",
-            "ORCHESTRATOR_VISIBILITY_TIMEOUT": str(visibility_timeout),
+            **({"ORCHESTRATOR_VISIBILITY_TIMEOUT": str(visibility_timeout)} if visibility_timeout is not None else {}),
             "ORCHESTRATOR_ENGINE_QUEUE": f"orchestrator-{tag}",
             "ORCHESTRATOR_HANDLER_QUEUE": f"orchestrator.handlers-{tag}",
             "PYTHONPATH": str(ROOT),

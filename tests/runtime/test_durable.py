@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from orchestrator import run_local
@@ -17,7 +18,7 @@ from orchestrator.runtime.messages import ADVANCE, INVOKE
 from orchestrator.store import runs
 from orchestrator.store.db import session_scope
 from orchestrator.store.models import OutboxMessage
-from tests.runtime.conftest import LAMBDA, Cluster, assert_history_is_sound, wait_for
+from tests.runtime.conftest import LAMBDA, Cluster, ClusterFactory, assert_history_is_sound, wait_for
 
 WORKFLOW: dict[str, Any] = {
     "StartAt": "Prepare",
@@ -153,12 +154,15 @@ def test_a_worker_goes_on_only_with_tasks_of_the_queues_it_takes(redis_cluster: 
     assert {os.getpgid(pid) for pid in pids} == {handlers.handle.pid}, (pids, engine.handle.pid)
 
 
-def test_a_handler_message_delivered_twice_runs_the_handler_twice_and_records_it_once(
-    redis_cluster: Cluster, tmp_path: Path
+@pytest.mark.parametrize("lease", ["15", "0"], ids=["leases", "no-leases"])
+def test_a_handler_message_delivered_twice_records_the_task_once(
+    cluster_factory: ClusterFactory, tmp_path: Path, lease: str
 ) -> None:
     """At-least-once handlers, exactly-once transitions: the invoke message is published a second time
-    while its handler runs; the handler runs twice, the history shows the task once."""
-    redis_cluster.start_worker(concurrency=4)
+    while its handler runs. With leases, the copy finds the handler running under a live lease and
+    does nothing; without, the handler runs twice. The history shows the task once either way."""
+    cluster = cluster_factory(extra_env={"ORCHESTRATOR_LEASE_SECONDS": lease})
+    cluster.start_worker(concurrency=4)
     calls = tmp_path / "calls"
     definition = {
         "StartAt": "Count",
@@ -172,20 +176,22 @@ def test_a_handler_message_delivered_twice_runs_the_handler_twice_and_records_it
             "Done": {"Type": "Pass", "End": True},
         },
     }
-    execution = redis_cluster.start(redis_cluster.state_machine(definition))
+    execution = cluster.start(cluster.state_machine(definition))
     wait_for(calls.exists, 30, what="the handler to run")
-    with session_scope(redis_cluster.settings.database_url) as session:
+    with session_scope(cluster.settings.database_url) as session:
         invoke = session.execute(select(OutboxMessage).where(OutboxMessage.task == INVOKE)).scalar_one()
         args, queue = [*invoke.args, invoke.id], invoke.queue
-    redis_cluster.app.send_task(INVOKE, args=args, queue=queue)
-    assert redis_cluster.wait(execution)["status"] == "SUCCEEDED"
-    wait_for(lambda: len(calls.read_text().splitlines()) == 2, 30, what="the second run of the handler")
-    time.sleep(1.5)  # the second run's answer has come back by now, and was ignored
-    types = [e["type"] for e in redis_cluster.history(execution)]
+    cluster.app.send_task(INVOKE, args=args, queue=queue)
+    assert cluster.wait(execution)["status"] == "SUCCEEDED"
+    calls_made = 1 if lease != "0" else 2
+    wait_for(lambda: len(calls.read_text().splitlines()) == calls_made, 30, what=f"{calls_made} handler run(s)")
+    time.sleep(1.5)  # a second run's answer has come back by now, and was ignored
+    assert len(calls.read_text().splitlines()) == calls_made
+    types = [e["type"] for e in cluster.history(execution)]
     assert types == ["ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted",
                      "LambdaFunctionSucceeded", "TaskStateExited", "PassStateEntered", "PassStateExited",
                      "ExecutionSucceeded"]  # fmt: skip
-    assert redis_cluster.outbox_size() == 0
+    assert cluster.outbox_size() == 0
 
 
 def test_a_paused_execution_survives_every_worker_and_the_scheduler_stopping(redis_cluster: Cluster) -> None:
