@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from alembic import context
+from sqlalchemy import Connection
 
 from orchestrator import config as settings
 from orchestrator.store.db import get_engine
@@ -29,7 +33,7 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     url = _url()
-    with get_engine(url).connect() as connection:
+    with get_engine(url).connect() as connection, _sqlite_foreign_keys_off(connection):
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -39,6 +43,25 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
+
+
+@contextmanager
+def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite changes a table by copying it and dropping the original; with foreign keys on, the drop
+    would first delete the original's rows and cascade to the rows that refer to them (every
+    execution of every state machine, for a change to ``state_machines``). The pragma only takes
+    effect outside a transaction, so it is set before the migrations' transaction begins, and set
+    back after it ends."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

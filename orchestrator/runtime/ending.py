@@ -1,5 +1,6 @@
 """Ending an execution from outside its steps: StopExecution, its TimeoutSeconds, and the failures
-the engine decides on its own (a step that fails on every try, a history that reached its quota)."""
+the engine decides on its own (a step that fails on every try, a history that reached its quota,
+a state machine deleted while it ran)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from orchestrator.asl.errors import RUNTIME
 from orchestrator.config import Settings
 from orchestrator.engine.history import History
 from orchestrator.runtime.driver import queue_messages
@@ -18,6 +20,21 @@ from orchestrator.store import state_machines as catalog
 
 # The event that ends an execution, by the status it ends in.
 EVENTS = {"ABORTED": "ExecutionAborted", "TIMED_OUT": "ExecutionTimedOut", "FAILED": "ExecutionFailed"}
+
+
+def end_if_deleted(session: Session, settings: Settings, root: Any, now: dt.datetime) -> list[Message] | None:
+    """Fail the execution (``root``, its row locked) if its state machine is being deleted; None if not.
+
+    AWS's DeleteStateMachine: "On the next state transition, the state machine's executions are
+    terminated." An execution so ended records ExecutionFailed with States.Runtime and the cause
+    "State machine <name> has been deleted." (as the AWS knowledge-center article
+    step-functions-stuck-deleting-status shows it), where the transition would have been.
+    """
+    status, name = catalog.identity(session, root._mapping["state_machine_id"])
+    if status == "ACTIVE":
+        return None
+    cause = f"State machine {name} has been deleted."
+    return end_tree(session, settings, root._mapping["id"], status="FAILED", error=RUNTIME, cause=cause, now=now)
 
 
 def end_tree(
@@ -71,6 +88,8 @@ def end_tree(
     messages = notify_caller(
         session, settings, root, status=status, output=None, error=_reported(status, error), cause=cause, now=now
     )
+    if root._mapping["root_id"] is None:
+        catalog.delete_when_idle(session, m["state_machine_id"])  # the last one of a machine being deleted
     # As AWS does for .sync tasks: the executions this one waits for are stopped too (best effort).
     for child_id in catalog.started_by(session, everything):
         end_tree(

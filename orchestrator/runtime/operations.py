@@ -21,7 +21,7 @@ from orchestrator.asl.model import StateMachine
 from orchestrator.config import Settings
 from orchestrator.engine.outcomes import Delivery, TaskFailed, TaskSubmitted, TaskSucceeded, TimerFired
 from orchestrator.runtime.driver import Tree, queue_messages
-from orchestrator.runtime.ending import end_tree
+from orchestrator.runtime.ending import end_if_deleted, end_tree
 from orchestrator.runtime.messages import ADVANCE, TIME_OUT, Message, encode_delivery
 from orchestrator.runtime.starting import insert_execution
 from orchestrator.store import runs
@@ -81,6 +81,10 @@ def advance(
         return []
     if row.seq != seq and (attempt is None or task_attempt(row.cursor) != attempt):
         return []
+    # (a TaskSubmitted only records that the task started waiting: no state transition)
+    deleted = None if isinstance(delivery, TaskSubmitted) else end_if_deleted(session, settings, root, now)
+    if deleted is not None:
+        return deleted
     waiting = row.cursor and row.cursor.get("phase") in ("task", "wait", "retry")
     if timers and (isinstance(delivery, TimerFired) or (waiting and not isinstance(delivery, TaskSubmitted))):
         # (a TaskSubmitted is not the task's answer: its timeout and heartbeat clocks keep running)
@@ -113,6 +117,9 @@ def complete_task(
     row = tree.row(token_row._mapping["run_id"])
     if row is None or row.status != "RUNNING" or not row.cursor or row.cursor.get("phase") != "task":
         raise TaskTokenError("TaskDoesNotExist", "Task Token does not exist")
+    deleted = end_if_deleted(session, settings, root, now)  # the answer is taken; the transition ends it
+    if deleted is not None:
+        return deleted
     runs.close_token(session, token, "SUCCEEDED" if isinstance(delivery, TaskSucceeded) else "FAILED", now)
     runs.drop_timers(session, row.id)
     return tree.settle(lambda: tree.deliver(row, delivery))

@@ -55,9 +55,9 @@ class ExecutionActions(ServiceBase):
         # One transaction: resolving the target, the idempotency check and the start itself.
         with self._transaction() as session:
             target = self.resolve_target(session, state_machine_arn)  # type: ignore[attr-defined]
-            machine = target.machine
-            if machine.status == "DELETING":
-                raise ServiceError("StateMachineDeleting", f"State machine is being deleted: '{state_machine_arn}'")
+            machine = catalog.hold(session, target.machine)  # against a DeleteStateMachine meanwhile
+            if machine.status != "ACTIVE":
+                raise _not_startable(machine, state_machine_arn)
             if machine.type != "EXPRESS":
                 arn = self.execution_arn(machine.name, name)
                 existing = catalog.execution_by_arn(session, arn)
@@ -234,6 +234,8 @@ class ExecutionActions(ServiceBase):
             machine = session.get(StateMachine, execution.state_machine_id)
             if machine is not None and machine.type == "EXPRESS":
                 raise ServiceError("ExecutionNotRedrivable", "Express executions cannot be redriven")
+            if machine is not None and machine.status != "ACTIVE":
+                raise ServiceError("ExecutionNotRedrivable", "The execution's state machine is deleted")
             try:
                 messages = redrive(
                     session, self.settings, execution_id=execution.id, now=now, publishing=self.publishing
@@ -256,6 +258,12 @@ class ExecutionActions(ServiceBase):
         if execution is None:
             raise ServiceError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
         return execution
+
+
+def _not_startable(machine: StateMachine, arn: str) -> ServiceError:
+    if machine.status == "DELETING":
+        return ServiceError("StateMachineDeleting", f"State machine is being deleted: '{arn}'")
+    return ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
 
 
 def _started_before(existing: Execution, execution_input: Any) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from orchestrator.asl.parse import validate
-from orchestrator.runtime import operations
 from orchestrator.service import pages
 from orchestrator.service.activities import tags_to_dict
 from orchestrator.service.base import (
@@ -228,27 +227,23 @@ class StateMachineActions(ServiceBase):
             return result
 
     def delete_state_machine(self, arn: str) -> dict[str, Any]:
-        """Executions still running end when they next move (as on AWS, asynchronously)."""
+        """DeleteStateMachine as AWS documents it: the machine is DELETING, starts no execution, and
+        loses its versions and aliases at once; its running executions end at their next state
+        transition (`runtime.ending.end_if_deleted`); once none runs, it is DELETED: gone for the
+        API, while its executions and their history stay in the tables. An EXPRESS machine is
+        deleted at once (its running executions go on to their end, keeping no history anyway)."""
         check_arn(arn, "states", "stateMachineArn")
         with self._transaction() as session:
-            machine = catalog.by_arn(session, arn)
-            if machine is None:
+            found = catalog.by_arn(session, arn)
+            if found is None:
                 return {}
-            running = [
-                e for e in catalog.executions_page(session, machine.id, statuses=["RUNNING"], before=None, limit=10_000)
-            ]
-            messages = []
-            for execution in running:
-                messages += operations.stop(
-                    session,
-                    self.settings,
-                    execution_id=execution.id,
-                    error="States.Runtime",
-                    cause="The state machine was deleted",
-                    now=utcnow(),
-                )
-            catalog.remove(session, machine.id)
-        self._publish_after_commit(messages)
+            # Locked: a start in flight (its foreign key holds the row) commits first, and is seen below.
+            machine = lock(session, found)
+            if machine.status == "ACTIVE":
+                catalog.mark_deleting(session, machine.id)
+                catalog.remove_versions_and_aliases(session, machine.id)
+            if machine.type == "EXPRESS" or not catalog.lock_running_executions(session, machine.id):
+                catalog.mark_deleted(session, machine.id)
         return {}
 
     def list_state_machines(self, *, max_results: int = 0, next_token: str | None = None) -> dict[str, Any]:

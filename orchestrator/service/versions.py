@@ -51,6 +51,8 @@ class VersionActions(ServiceBase):
     ) -> dict[str, Any]:
         with self._transaction() as session:
             machine = lock(session, self._machine(session, arn))  # type: ignore[attr-defined]
+            if machine.status == "DELETING":
+                raise ServiceError("StateMachineDeleting", f"State machine is being deleted: '{arn}'")
             if revision_id is not None and revision_id != machine.revision_id:
                 raise ServiceError(
                     "ConflictException",

@@ -57,7 +57,8 @@ class MachineSummary:
 
 def machine_summaries(session: Session, *, since: dt.datetime) -> list[MachineSummary]:
     """Every state machine with its executions by status since ``since`` and its last start."""
-    machines = list(session.scalars(select(StateMachine).order_by(StateMachine.name)))
+    live = StateMachine.status != "DELETED"  # a deleted machine's executions stay; the machine is gone
+    machines = list(session.scalars(select(StateMachine).where(live).order_by(StateMachine.name)))
     roots = Execution.root_id.is_(None)
     counts: dict[int, dict[str, int]] = {}
     for machine_id, status, count in session.execute(

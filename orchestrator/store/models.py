@@ -48,6 +48,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 # Indexes built on PostgreSQL only (a GIN index has no SQLite counterpart).
 POSTGRESQL_ONLY_INDEXES = frozenset({"ix_executions_input_gin"})
+MACHINE_STATUSES = ("ACTIVE", "DELETING", "DELETED")
 EXECUTION_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 TOKEN_STATUSES = ("PENDING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -104,15 +105,29 @@ class Definition(Base):
 
 
 class StateMachine(Base):
+    """A state machine. DeleteStateMachine marks it DELETING, then DELETED once none of its executions
+    runs: the row stays, so that its executions and their history stay (a machine of the same name
+    may be created again, so the name and ARN are unique among machines not DELETED only)."""
+
     __tablename__ = "state_machines"
     __table_args__ = (
         CheckConstraint(_in("type", ("STANDARD", "EXPRESS")), name="type"),
-        CheckConstraint(_in("status", ("ACTIVE", "DELETING")), name="status"),
+        CheckConstraint(_in("status", MACHINE_STATUSES), name="status"),
+        *(
+            Index(
+                f"uq_state_machines_live_{column}",
+                column,
+                unique=True,
+                postgresql_where=text("status <> 'DELETED'"),
+                sqlite_where=text("status <> 'DELETED'"),
+            )
+            for column in ("arn", "name")
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    arn: Mapped[str] = mapped_column(String(256), unique=True)
-    name: Mapped[str] = mapped_column(String(80), unique=True)
+    arn: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str] = mapped_column(String(80))
     type: Mapped[str] = mapped_column(String(16), default="STANDARD")
     status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
     definition_hash: Mapped[str] = mapped_column(ForeignKey("definitions.hash"))
@@ -201,7 +216,8 @@ class Execution(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     arn: Mapped[str | None] = mapped_column(String(512), unique=True)
     name: Mapped[str] = mapped_column(String(80))
-    state_machine_id: Mapped[int] = mapped_column(ForeignKey("state_machines.id", ondelete="CASCADE"))
+    # No cascade: an execution and its history outlive the state machine (docs/schema.md).
+    state_machine_id: Mapped[int] = mapped_column(ForeignKey("state_machines.id"))
     state_machine_version_arn: Mapped[str | None] = mapped_column(String(512))
     state_machine_alias_arn: Mapped[str | None] = mapped_column(String(512))
     definition_hash: Mapped[str] = mapped_column(ForeignKey("definitions.hash"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from typing import Any
@@ -24,12 +23,18 @@ def store_definition(session: Session, text: str) -> str:
     return digest
 
 
+# A DELETED machine's row stays for its executions' sake; to the API it is gone.
+LIVE = StateMachine.status != "DELETED"
+
+
 def by_arn(session: Session, arn: str) -> StateMachine | None:
-    return session.scalar(select(StateMachine).where(StateMachine.arn == arn))
+    """The live (ACTIVE or DELETING) state machine of this ARN."""
+    return session.scalar(select(StateMachine).where(StateMachine.arn == arn, LIVE))
 
 
 def by_name(session: Session, name: str) -> StateMachine | None:
-    return session.scalar(select(StateMachine).where(StateMachine.name == name))
+    """The live (ACTIVE or DELETING) state machine of this name."""
+    return session.scalar(select(StateMachine).where(StateMachine.name == name, LIVE))
 
 
 def add(session: Session, machine: StateMachine) -> StateMachine:
@@ -39,16 +44,51 @@ def add(session: Session, machine: StateMachine) -> StateMachine:
 
 
 def page(session: Session, *, after_id: int, limit: int) -> list[StateMachine]:
-    query = select(StateMachine).where(StateMachine.id > after_id).order_by(StateMachine.id).limit(limit)
+    query = select(StateMachine).where(StateMachine.id > after_id, LIVE).order_by(StateMachine.id).limit(limit)
     return list(session.scalars(query))
 
 
-def remove(session: Session, machine_id: int) -> None:
-    session.execute(delete(StateMachine).where(StateMachine.id == machine_id))
+# -- deleting --------------------------------------------------------------------------------------
+
+
+def identity(session: Session, machine_id: int) -> tuple[str, str]:
+    """The machine's (status, name)."""
+    row = session.execute(select(StateMachine.status, StateMachine.name).where(StateMachine.id == machine_id)).one()
+    return row[0], row[1]
+
+
+def hold(session: Session, machine: StateMachine) -> StateMachine:
+    """``machine`` read again, its row held (FOR KEY SHARE, as the foreign key of an execution
+    inserted next holds it) until the transaction ends: a DeleteStateMachine under way is waited
+    for and its status seen, and one coming next waits for this transaction."""
+    held = session.get(StateMachine, machine.id, with_for_update={"key_share": True}, populate_existing=True)
+    assert held is not None  # the row of a deleted machine stays
+    return held
 
 
 def mark_deleting(session: Session, machine_id: int) -> None:
     session.execute(update(StateMachine).where(StateMachine.id == machine_id).values(status="DELETING"))
+
+
+def mark_deleted(session: Session, machine_id: int) -> None:
+    session.execute(update(StateMachine).where(StateMachine.id == machine_id).values(status="DELETED"))
+
+
+def remove_versions_and_aliases(session: Session, machine_id: int) -> None:
+    session.execute(delete(StateMachineAlias).where(StateMachineAlias.state_machine_id == machine_id))
+    session.execute(delete(StateMachineVersion).where(StateMachineVersion.state_machine_id == machine_id))
+
+
+def lock_running_executions(session: Session, machine_id: int) -> list[int]:
+    """The machine's running executions, their rows locked. A transaction stepping one of them holds
+    its lock: this waits for it to commit, and then sees whether it ended."""
+    return list(
+        session.scalars(
+            select(Execution.id)
+            .where(Execution.state_machine_id == machine_id, Execution.root_id.is_(None), Execution.status == "RUNNING")
+            .with_for_update()
+        )
+    )
 
 
 def running_executions(session: Session, machine_id: int) -> int:
@@ -64,6 +104,22 @@ def running_executions(session: Session, machine_id: int) -> int:
         )
         or 0
     )
+
+
+def delete_when_idle(session: Session, machine_id: int) -> bool:
+    """A DELETING machine none of whose executions runs any more becomes DELETED; True if it did.
+
+    Its row is locked before counting, so that of two executions ending at once in two transactions,
+    the second waits for the first and sees it ended (each alone would see the other still running).
+    A machine not being deleted is only read, not locked (every StopExecution comes here).
+    """
+    query = select(StateMachine.status).where(StateMachine.id == machine_id)
+    if session.scalar(query) != "DELETING" or session.scalar(query.with_for_update()) != "DELETING":
+        return False
+    if running_executions(session, machine_id):
+        return False
+    mark_deleted(session, machine_id)
+    return True
 
 
 def definition_text(session: Session, digest: str) -> str:
@@ -117,14 +173,6 @@ def execution_by_arn(session: Session, arn: str) -> Execution | None:
     return session.scalar(select(Execution).where(Execution.arn == arn))
 
 
-def execution_by_name(session: Session, machine_id: int, name: str) -> Execution | None:
-    return session.scalar(
-        select(Execution).where(
-            Execution.state_machine_id == machine_id, Execution.name == name, Execution.root_id.is_(None)
-        )
-    )
-
-
 def executions_page(
     session: Session,
     machine_id: int,
@@ -143,14 +191,6 @@ def executions_page(
             (Execution.start_date < start) | ((Execution.start_date == start) & (Execution.id < execution_id))
         )
     return list(session.scalars(query.order_by(Execution.start_date.desc(), Execution.id.desc()).limit(limit)))
-
-
-def parent_of(session: Session, execution: Execution) -> Execution | None:
-    return session.get(Execution, execution.parent_id) if execution.parent_id else None
-
-
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def by_id(session: Session, machine_id: int) -> StateMachine | None:
