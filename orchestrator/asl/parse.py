@@ -62,6 +62,7 @@ MAX_LABEL_LENGTH = 40
 # A string a person most likely meant as a path: "$", "$$", or "$", "$$" or "$name" followed by
 # "." or "[" or the end. "$5" or "${Name}" are not paths.
 _PATH_LIKE = re.compile(r"\$(\$|[^\W\d]\w*)?(?=$|[.\[])")
+_ACTIVITY_ARN = re.compile(r"arn:[^:]+:states:[^:]*:[^:]*:activity:")
 # Characters AWS refuses in a Map Label: whitespace, brackets, wildcards, punctuation, controls.
 _LABEL_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 
@@ -221,10 +222,14 @@ def _parse_text(text: str) -> StateMachine:
     return machine
 
 
-def validate(definition: str | dict[str, Any]) -> list[Diagnostic]:
-    """Every problem in the definition: errors first, then warnings. Empty means valid."""
+def validate(definition: str | dict[str, Any], *, state_machine_type: str = "STANDARD") -> list[Diagnostic]:
+    """Every problem in the definition: errors first, then warnings. Empty means valid.
+
+    For an ``EXPRESS`` machine, also the integrations Express workflows cannot run (`parse`, which
+    knows no type, accepts them).
+    """
     text = definition if isinstance(definition, str) else json.dumps(definition)
-    parser = _Parser()
+    parser = _Parser(express=state_machine_type == "EXPRESS")
     parser.run(text)
     return sorted(parser.diagnostics, key=lambda d: d.severity != "ERROR")
 
@@ -236,7 +241,8 @@ def _pointer(*parts: Any) -> str:
 class _Parser:
     """One pass over a definition, collecting diagnostics while it builds the model."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, express: bool = False) -> None:
+        self.express = express
         self.diagnostics: list[Diagnostic] = []
         self.scopes: dict[tuple[str, int], Scope] = {}
         self.state_locations: dict[str, str] = {}
@@ -504,6 +510,8 @@ class _Parser:
             )
         elif not _looks_like_arn(resource):
             self.error(f"{loc}/Resource", f"Resource {resource!r} is not a valid ARN", "INVALID_RESOURCE")
+        elif self.express:
+            self.express_resource(resource, f"{loc}/Resource")
         timing = self.task_timing(body, loc, language)
         fields = dict(
             common,
@@ -526,6 +534,18 @@ class _Parser:
             result_selector=self.template(body, "ResultSelector", loc),
             result_path=self.path_field(body, "ResultPath", loc, reference=True),
         )
+
+    def express_resource(self, resource: str, loc: str) -> None:
+        """An Express workflow runs no activity and waits for no job or callback. AWS's words, as
+        CreateStateMachine answers them (recorded in LocalStack's
+        tests/aws/services/stepfunctions/v2/test_sfn_api_express.snapshot.json); the one for
+        .waitForTaskToken ends with a space, hence AWS's "integration  at /States/...")."""
+        if _ACTIVITY_ARN.match(resource):
+            self.error(loc, "Express state machine does not support Activity ARN")
+        elif resource.endswith((".sync", ".sync:2")):
+            self.error(loc, "Express state machine does not support '.sync' service integration")
+        elif resource.endswith(".waitForTaskToken"):
+            self.error(loc, "Express state machine does not support '.waitForTaskToken' service integration ")
 
     def credentials(self, body: dict[str, Any], loc: str, language: str) -> dict[str, Any] | None:
         value = self.optional_object(body, "Credentials", loc)
@@ -1143,10 +1163,6 @@ def _reachable(start: str, targets: dict[str, list[tuple[str, str]]]) -> set[str
                 seen.add(target)
                 todo.append(target)
     return seen
-
-
-def _is_terminal(state: State) -> bool:
-    return state.end or isinstance(state, SucceedState | FailState)
 
 
 def _may_be_terminal(body: Any) -> bool:

@@ -66,6 +66,9 @@ from orchestrator.engine.outcomes import (
 from orchestrator.engine.resources import DEFAULT_ACCOUNT, DEFAULT_REGION
 
 ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/orchestrator-local"
+# An Express execution runs five minutes at most (developer guide, "Standard vs. Express": maximum
+# duration 5 minutes); then it ends as an execution's TimeoutSeconds ends it, TIMED_OUT.
+EXPRESS_MAX_SECONDS = 300
 
 
 class Clock(Protocol):
@@ -158,8 +161,17 @@ def execute(
     state_machine_name: str = "local",
     state_machine_type: str = "STANDARD",
     rng: random.Random,
+    time_limit: float | None = None,
+    execution_arn: str | None = None,
 ) -> ExecutionResult:
-    """Drive one execution of ``machine`` to its end; ``invoke`` does each Task's work."""
+    """Drive one execution of ``machine`` to its end; ``invoke`` does each Task's work.
+
+    ``time_limit``: the seconds it may run at most, besides the definition's TimeoutSeconds
+    (default: `EXPRESS_MAX_SECONDS` for an Express execution, none for a Standard one).
+    ``execution_arn``: its ARN, when the caller has made it (a new one by default).
+    """
+    if time_limit is None and state_machine_type == "EXPRESS":
+        time_limit = EXPRESS_MAX_SECONDS
     return _LocalExecution(
         machine,
         execution_input,
@@ -169,6 +181,8 @@ def execute(
         state_machine_name=state_machine_name,
         state_machine_type=state_machine_type,
         rng=rng,
+        time_limit=time_limit,
+        execution_arn=execution_arn,
     ).run()
 
 
@@ -216,6 +230,8 @@ class _LocalExecution:
         state_machine_name: str,
         state_machine_type: str,
         rng: random.Random,
+        time_limit: float | None,
+        execution_arn: str | None,
     ) -> None:
         self.machine = machine
         self.invoke = invoke
@@ -224,7 +240,7 @@ class _LocalExecution:
         self.type = state_machine_type
         self.start = clock.now()
         sm_arn = f"arn:aws:states:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}:stateMachine:{state_machine_name}"
-        self.arn = execution_arn(state_machine_name, name, state_machine_type, rng)
+        self.arn = execution_arn or new_execution_arn(state_machine_name, name, state_machine_type, rng)
         self.execution_context = {
             "Execution": {
                 "Id": self.arn,
@@ -241,7 +257,8 @@ class _LocalExecution:
         self.ids = itertools.count()
         self.ready: deque[tuple[int, Delivery | None]] = deque()
         self.timers: list[_Timer] = []
-        self.deadline = self.start + dt.timedelta(seconds=machine.timeout_seconds) if machine.timeout_seconds else None
+        limits = [seconds for seconds in (machine.timeout_seconds, time_limit) if seconds]
+        self.deadline = self.start + dt.timedelta(seconds=min(limits)) if limits else None
         # An Express execution keeps no history on AWS, so it has no history quota either.
         self.max_events = MAX_EVENTS if state_machine_type == "STANDARD" else None
         self._open: tuple[_Log, History] | None = None  # the history being written, until committed
@@ -526,7 +543,7 @@ class _LocalExecution:
         return interpreter.Env(self.execution_context, history, self.rng, _new_token)
 
 
-def execution_arn(state_machine_name: str, name: str, state_machine_type: str, rng: random.Random) -> str:
+def new_execution_arn(state_machine_name: str, name: str, state_machine_type: str, rng: random.Random) -> str:
     """An execution's ARN; an Express one carries a unique suffix, since Express names may repeat."""
     prefix = f"arn:aws:states:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}"
     if state_machine_type == "EXPRESS":

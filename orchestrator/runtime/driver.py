@@ -61,7 +61,7 @@ from orchestrator.engine.outcomes import (
 from orchestrator.engine.resources import Resource, handler_name, parse_resource
 from orchestrator.integrations import registry
 from orchestrator.runtime import nested
-from orchestrator.runtime.messages import ADVANCE, INVOKE, Message, encode_delivery, encode_request
+from orchestrator.runtime.messages import ADVANCE, EXPRESS_ITERATION, INVOKE, Message, encode_delivery, encode_request
 from orchestrator.store import map_runs, runs
 from orchestrator.store.models import StateMachine as StateMachineRow
 
@@ -464,6 +464,7 @@ class Tree:
             self.deliver(row, ChildrenSucceeded(()))
             return
         distributed = fan.map_run_arn is not None
+        express = _runs_as_express(self._state_of(row))
         root = self.root_row._mapping
         rows = [
             {
@@ -480,7 +481,7 @@ class Tree:
                 "status": "PENDING",
                 "input": child.input,
                 "start_date": self.now,
-                "arn": _child_arn(root["arn"], fan.map_run_arn, child.index) if distributed else None,
+                "arn": _child_arn(root["arn"], fan.map_run_arn, child.index, express) if distributed else None,
                 "map_run_arn": fan.map_run_arn,
             }
             for child in fan.children
@@ -557,7 +558,10 @@ class Tree:
                 last_event_id=child_row.last_event_id,
             )
             fan["started"] += 1
-            self.ready.append(child_id)
+            if _runs_as_express(state):  # in memory on a worker, which then ends it (`end_run`)
+                self.messages.append(Message(EXPRESS_ITERATION, [parent.root_id, child_id], self.settings.engine_queue))
+            else:
+                self.ready.append(child_id)
         parent.set(fan=fan)
 
     def _next_children(self, parent: RunRow, generation: int, count: int) -> list[Row[Any]]:
@@ -569,6 +573,10 @@ class Tree:
             fetched = runs.pending_children(self.session, parent.id, generation, count + 64 + len(self.rows))
             batch = self.pending[key] = collections.deque(r for r in fetched if r[0] not in self.rows)
         return [batch.popleft() for _ in range(min(count, len(batch)))]
+
+    def end_run(self, row: RunRow, status: str, output: Any, error: str | None, cause: str | None) -> None:
+        """End ``row`` as something outside this tree's steps ended it (an Express iteration's worker)."""
+        self._ended(row, status, output, error, cause)
 
     def _ended(self, row: RunRow, status: str, output: Any, error: str | None, cause: str | None) -> None:
         row.set(status=status, output=output, error=error, cause=cause, stop_date=self.now)
@@ -681,12 +689,21 @@ def queue_messages(session: Session, messages: list[Message], now: dt.datetime, 
     return out
 
 
-def _child_arn(execution_arn: str, map_run_arn: str | None, index: int) -> str:
-    """A Distributed Map iteration's execution ARN: the map run's name and a unique id."""
+def _child_arn(execution_arn: str, map_run_arn: str | None, index: int, express: bool) -> str:
+    """A Distributed Map iteration's execution ARN: the map run's name and a unique id (an Express
+    child's ARN says ``express`` where a Standard one says ``execution``)."""
     assert map_run_arn is not None
     prefix = execution_arn.rsplit(":execution:", 1)[0]
     run_name = map_run_arn.split(":mapRun:", 1)[1].rsplit(":", 1)[0]
-    return f"{prefix}:execution:{run_name}:{uuid.uuid4()}-{index}"
+    kind = "express" if express else "execution"
+    return f"{prefix}:{kind}:{run_name}:{uuid.uuid4()}-{index}"
+
+
+def _runs_as_express(state: ParallelState | MapState) -> bool:
+    """Whether the children of ``state`` are Express child executions: the iterations of a
+    Distributed Map whose ``ItemProcessor.ProcessorConfig.ExecutionType`` is EXPRESS. They run in
+    memory, as an Express execution does, and keep no history (`runtime.express`)."""
+    return isinstance(state, MapState) and state.is_distributed and state.processor.execution_type == "EXPRESS"
 
 
 def _handler_queue(name: str, default: str) -> str:

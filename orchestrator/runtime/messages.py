@@ -25,6 +25,8 @@ ADVANCE = "orchestrator.advance"  # (root_id, run_id, seq, delivery | None, outb
 INVOKE = "orchestrator.invoke"  # (root_id, run_id, seq, task request, outbox_id)
 TIME_OUT = "orchestrator.time_out"  # (root_id, outbox_id)
 EXPRESS = "orchestrator.express"  # (execution_id, outbox_id): run an Express execution in memory
+# (root_id, run_id, outbox_id): run a Distributed Map's Express iteration in memory
+EXPRESS_ITERATION = "orchestrator.express_iteration"
 
 
 @dataclass(frozen=True, slots=True)

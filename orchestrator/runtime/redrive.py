@@ -31,7 +31,7 @@ def redrive(
     m = root._mapping
     if m["status"] not in REDRIVABLE:
         raise NotRedrivable(f"Execution is {m['status']}: only FAILED, TIMED_OUT or ABORTED executions can be redriven")
-    if m["stop_date"] is not None and now - m["stop_date"] > REDRIVE_WINDOW:
+    if m["stop_date"] is not None and now - _utc(m["stop_date"]) > REDRIVE_WINDOW:
         raise NotRedrivable("Executions can be redriven within 14 days of their end")
     if m["cursor"] is None:
         raise NotRedrivable("The execution never entered a state")
@@ -61,3 +61,8 @@ def redrive(
     )
     message = Message(ADVANCE, [execution_id, execution_id, seq, None], settings.engine_queue)
     return queue_messages(session, [message], now, published=publishing)
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """``moment`` as an aware UTC time: SQLite gives back the UTC times it stores without a zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

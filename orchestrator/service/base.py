@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from orchestrator import config
 from orchestrator.asl import json_values
-from orchestrator.asl.errors import DefinitionError
-from orchestrator.asl.parse import parse
+from orchestrator.asl.errors import DefinitionError, Diagnostic
+from orchestrator.asl.parse import parse, validate
 from orchestrator.runtime.publish import publish
 from orchestrator.store.db import session_scope
 
@@ -124,12 +124,21 @@ def check_name(name: str, what: str) -> None:
         )
 
 
-def check_definition(text: str) -> None:
+def check_definition(text: str, state_machine_type: str = "STANDARD") -> None:
+    """InvalidDefinition, with AWS's wording, for a definition a machine of this type cannot run."""
     try:
         parse(text)
     except DefinitionError as exc:
-        problems = "; ".join(f"{d.code}: {d.message} at {d.location or '/'}" for d in exc.diagnostics[:10])
-        raise ServiceError("InvalidDefinition", f"Invalid State Machine Definition: '{problems}'") from None
+        raise _invalid_definition(exc.diagnostics) from None
+    if state_machine_type == "EXPRESS":
+        errors = [d for d in validate(text, state_machine_type="EXPRESS") if d.severity == "ERROR"]
+        if errors:
+            raise _invalid_definition(errors)
+
+
+def _invalid_definition(diagnostics: list[Diagnostic]) -> ServiceError:
+    problems = "; ".join(f"{d.code}: {d.message} at {d.location or '/'}" for d in diagnostics[:10])
+    return ServiceError("InvalidDefinition", f"Invalid State Machine Definition: '{problems}'")
 
 
 def check_arn(arn: str, service: str, field: str) -> None:

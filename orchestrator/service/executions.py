@@ -83,7 +83,7 @@ class ExecutionActions(ServiceBase):
                     publishing=self.publishing,
                 )
         if machine.type == "EXPRESS":  # no idempotency, no history: a worker runs it in memory
-            return self._start_express(machine, name, execution_input, trace_header)  # type: ignore[attr-defined]
+            return self._start_express(target, name, execution_input, trace_header)  # type: ignore[attr-defined]
         self._publish_after_commit(messages)
         return {"executionArn": arn, "startDate": now}
 

@@ -9,9 +9,9 @@ from orchestrator.runtime.driver import queue_messages
 from orchestrator.runtime.express import run_express
 from orchestrator.runtime.messages import EXPRESS, Message
 from orchestrator.service.base import ServiceBase, ServiceError, check_name, json_text, parse_input, utcnow
+from orchestrator.service.versions import Target
 from orchestrator.store import runs
 from orchestrator.store import state_machines as catalog
-from orchestrator.store.models import StateMachine
 
 
 class ExpressActions(ServiceBase):
@@ -32,13 +32,17 @@ class ExpressActions(ServiceBase):
         text = "{}" if input is None else input
         execution_input = parse_input(text)
         with self._transaction() as session:
-            machine = self._machine(session, state_machine_arn)  # type: ignore[attr-defined]
+            # a state machine, version or alias ARN: it runs that version's definition
+            target = self.resolve_target(session, state_machine_arn)  # type: ignore[attr-defined]
+            machine = target.machine
+            if machine.status == "DELETING":
+                raise ServiceError("StateMachineDeleting", f"State machine is being deleted: '{state_machine_arn}'")
             if machine.type != "EXPRESS":
                 raise ServiceError(
                     "StateMachineTypeNotSupported",
                     "This operation is only supported for state machines of type EXPRESS",
                 )
-            definition = catalog.definition_text(session, machine.definition_hash)
+            definition = catalog.definition_text(session, target.definition_hash)
             machine_name = machine.name
         arn = self.express_arn(machine_name, name)
         result = run_express(definition, execution_input, name=name, state_machine_name=machine_name)
@@ -65,9 +69,11 @@ class ExpressActions(ServiceBase):
         return out
 
     def _start_express(
-        self, machine: StateMachine, name: str, execution_input: Any, trace_header: str | None
+        self, target: Target, name: str, execution_input: Any, trace_header: str | None
     ) -> dict[str, Any]:
-        """StartExecution of an Express state machine: a row for its outcome, and a worker runs it."""
+        """StartExecution of an Express state machine: a row for its outcome, and a worker runs it
+        (the definition of the version ``target`` names, recorded as StartExecution records it)."""
+        machine = target.machine
         arn = self.express_arn(machine.name, name)
         now = utcnow()
         with self._transaction() as session:
@@ -76,8 +82,10 @@ class ExpressActions(ServiceBase):
                 arn=arn,
                 name=name,
                 state_machine_id=machine.id,
-                definition_hash=machine.definition_hash,
-                role_arn=machine.role_arn,
+                definition_hash=target.definition_hash,
+                role_arn=target.role_arn,
+                state_machine_version_arn=target.version_arn,
+                state_machine_alias_arn=target.alias_arn,
                 input=execution_input,
                 status="RUNNING",
                 start_date=now,

@@ -67,13 +67,8 @@ class StateMachineActions(ServiceBase):
         version_description: str | None = None,
     ) -> dict[str, Any]:
         check_name(name, "state machine")
-        if type not in ("STANDARD", "EXPRESS"):
-            raise ServiceError(
-                "ValidationException",
-                f"Value '{type}' at 'type' failed to satisfy constraint: "
-                "Member must satisfy enum value set: [STANDARD, EXPRESS]",
-            )
-        check_definition(definition)
+        _check_type(type)
+        check_definition(definition, type)
         check_arn(role_arn, "iam", "roleArn")
         arn = self.state_machine_arn(name)
         with self._transaction() as session:
@@ -139,7 +134,9 @@ class StateMachineActions(ServiceBase):
                 f"Value '{severity}' at 'severity' failed to satisfy constraint: "
                 "Member must satisfy enum value set: [ERROR, WARNING]",
             )
-        diagnostics = [d for d in validate(definition) if severity == "WARNING" or d.severity == "ERROR"]
+        _check_type(type)
+        found = validate(definition, state_machine_type=type)
+        diagnostics = [d for d in found if severity == "WARNING" or d.severity == "ERROR"]
         failed = any(d.severity == "ERROR" for d in diagnostics)
         limit = max_results or 100
         return {
@@ -210,6 +207,8 @@ class StateMachineActions(ServiceBase):
             machine = lock(session, self._machine(session, arn))
             if machine.status == "DELETING":
                 raise ServiceError("StateMachineDeleting", f"State machine is being deleted: '{arn}'")
+            if definition is not None and machine.type == "EXPRESS":
+                check_definition(definition, "EXPRESS")
             now = utcnow()
             if definition is not None:
                 machine.definition_hash = catalog.store_definition(session, definition)
@@ -287,3 +286,12 @@ class StateMachineActions(ServiceBase):
         if machine is None:
             raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
         return machine
+
+
+def _check_type(type: str) -> None:
+    if type not in ("STANDARD", "EXPRESS"):
+        raise ServiceError(
+            "ValidationException",
+            f"Value '{type}' at 'type' failed to satisfy constraint: "
+            "Member must satisfy enum value set: [STANDARD, EXPRESS]",
+        )

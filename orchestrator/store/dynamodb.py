@@ -71,7 +71,3 @@ def partition(session: Session, table_id: int, partition_key: str) -> list[Item]
 
 def all_items(session: Session, table_id: int) -> list[Item]:
     return list(session.scalars(select(Item).where(Item.table_id == table_id)))
-
-
-def count_items(session: Session, table_id: int) -> int:
-    return int(session.scalar(select(func.count()).select_from(Item).where(Item.table_id == table_id)) or 0)

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -215,10 +215,6 @@ def delete_timers(session: Session, timer_ids: Sequence[int]) -> None:
 def move_heartbeat(session: Session, token: str, fire_at: dt.datetime) -> int:
     result = session.execute(update(T).where(T.c.token == token, T.c.kind == "heartbeat").values(fire_at=fire_at))
     return result.rowcount or 0
-
-
-def next_timer_at(session: Session) -> dt.datetime | None:
-    return session.scalar(select(func.min(T.c.fire_at)))
 
 
 def shift_timers(session: Session, delta: dt.timedelta) -> int:
