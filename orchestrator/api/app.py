@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import json
 import logging
 from typing import Any
 
@@ -28,7 +27,7 @@ from starlette.routing import Mount, Route
 
 import orchestrator.api.testing_actions  # noqa: F401 - registers the TestState action
 from orchestrator import config
-from orchestrator.api import auth, wire
+from orchestrator.api import auth, shapes, wire
 from orchestrator.api.actions import ACTIONS, ASYNC_ACTIONS
 from orchestrator.console.app import create_console
 from orchestrator.integrations import registry
@@ -92,12 +91,10 @@ async def answer(service: Service, target: str, body: bytes) -> Response:
     if handler is None:
         return wire.error("UnknownOperationException", f"Unknown operation '{target[:200] or '(no X-Amz-Target)'}'")
     try:
-        params = json.loads(body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return wire.error("SerializationException", f"The request body is not JSON: {exc}")
-    if not isinstance(params, dict):
-        return wire.error("SerializationException", "The request body must be a JSON object")
-    try:
+        # Parsed and checked against the action's input shape before any action runs: no action
+        # sees a value of the wrong type, JSON it cannot hold, or a value AWS would refuse.
+        params = shapes.read_body(body)
+        shapes.check(name, params)
         if name in ASYNC_ACTIONS:
             result = await ASYNC_ACTIONS[name](service, params)
         else:
@@ -105,6 +102,11 @@ async def answer(service: Service, target: str, body: bytes) -> Response:
     except ServiceError as exc:
         extra = {"reason": exc.reason} if getattr(exc, "reason", None) else {}
         return wire.error(exc.code, exc.message, **extra)
+    except RecursionError:
+        # A value the shapes let through but an action walks recursively (a ResultPath of
+        # thousands of steps): the request's fault, not the server's.
+        log.warning("action %s: input nested too deeply", name)
+        return wire.error("ValidationException", "The request holds a value nested too deeply to process")
     except OperationalError as exc:
         # The database is away (restarting, failing over): a retryable 503 that AWS SDKs retry
         # on their own, and one log line rather than a traceback per request.
