@@ -42,6 +42,9 @@ JSON_TEXT = {
     "mapItemReaderData": "ValidationException",
 }
 _ARN_SHAPES = {"Arn", "LongArn"}
+# Members whose NUL characters are kept (escaped in storage, as the engine's own errors are) or are
+# refused by the action's JSON parser; in any other string a NUL cannot reach a text column.
+NUL_KEPT = {"error", "cause", *JSON_TEXT}
 # A qualified state machine ARN ends with a version number or an alias name (CharacterRestrictedName).
 _VERSION = re.compile(r"[0-9]{1,10}")
 _ALIAS = re.compile(r"(?=.*[a-zA-Z_\-.])[a-zA-Z0-9_\-.]+")
@@ -152,6 +155,9 @@ def _string(shape: Any, value: str, path: str, problems: list[str]) -> None:
         problems.append(_violation(value, path, constraint, sensitive))
     if shape.name in _ARN_SHAPES:
         _check_arn(value)
+    elif "\x00" in value and path.rsplit(".", 1)[-1] not in NUL_KEPT:
+        constraint = "Member must not contain the NUL character (U+0000)"
+        problems.append(_violation(value.replace("\x00", "\\u0000"), path, constraint, sensitive))
 
 
 def _length(shape: Any, length: int, value: Any, path: str, problems: list[str]) -> None:

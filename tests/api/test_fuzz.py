@@ -94,6 +94,11 @@ def hostile_cases(t: FuzzTarget) -> list[tuple[str, Any] | tuple[str, Any, bool]
         raw("DescribeStateMachine", json.dumps({"stateMachineArn": machine + "\ud800"})),
         either(*raw("StopExecution", json.dumps({"executionArn": t.doomed(), "error": "\ud800", "cause": "\udc00"}))),
         raw("CreateStateMachine", json.dumps({"name": "s", "roleArn": t.role, "definition": t.pass_named("\ud800")})),
+        # NUL in other text a row keeps (bench/fuzz.py found the trace header)
+        ("StartExecution", {"stateMachineArn": machine, "traceHeader": "a\u0000b"}),
+        ("CreateStateMachine", t.create_body(versionDescription="\u0000", publish=True)),
+        ("GetActivityTask", {"activityArn": activity, "workerName": "w\u0000"}),
+        ("PublishStateMachineVersion", {"stateMachineArn": machine, "description": "\u0000"}),
         # NaN, Infinity and 1e999 in the body
         raw("ListStateMachines", '{"maxResults": NaN}'),
         raw("ListStateMachines", '{"maxResults": Infinity}'),
