@@ -127,14 +127,14 @@ class Pages:
             )
         except ServiceError as exc:
             return await self.problem(request, exc)
-        machines = await self.call(self.service.machines_overview)
+        names = await self.call(self.service.machine_names)
         context = {
             "executions": found.items,
             "next_page": found.next_token,
             "filters": params,
             "chosen_statuses": params.getlist("status"),
             "statuses": STATUSES,
-            "machines": [m["name"] for m in machines],
+            "machines": names,
             "query": urlencode([(k, v) for k, v in params.multi_items() if k not in ("page", "fragment")]),
             "first_page": not params.get("page"),
         }
@@ -164,16 +164,17 @@ class Pages:
             return await self.problem(request, exc)
         params = request.query_params
         if params.get("fragment") == "step":
-            return await self._step(request, whole, _int(params.get("step"), 0))
+            steps = progress.steps(whole["events"])
+            index = _int(params.get("step"), 0) if "state" not in params else _last_entry(steps, params["state"])
+            return await self._step(request, whole, steps, index)
         context = await self.call(_execution_context, whole, params)
         fragments = {"live": "execution_live.html", "summary": "execution_summary.html"}
         template = fragments.get(params.get("fragment", ""), "execution.html")
         return await self.console.render(request, template, **context)
 
-    async def _step(self, request: Request, whole: dict[str, Any], index: int) -> Response:
-        steps = progress.steps(whole["events"])
+    async def _step(self, request: Request, whole: dict[str, Any], steps: list[progress.Step], index: int) -> Response:
         if not 0 <= index < len(steps):
-            return HTMLResponse("No such step", status_code=404)
+            return HTMLResponse('<p class="muted">This state has not run in this execution.</p>')
         step = steps[index]
         by_id = {e["id"]: e for e in whole["events"]}
         inspection = await self.call(self._inspect, whole, step, by_id)
@@ -307,7 +308,7 @@ def _execution_context(whole: dict[str, Any], params: Any) -> dict[str, Any]:
         "graph_data": json_script({"dot": graph.dot, "nodes": views.node_map(graph)}),
         "graph_status": json_script(views.node_statuses(graph, progress.state_statuses(events, lane))),
         "duration": views.duration_text((end - start).total_seconds()),
-        "rows": views.step_rows(steps, start, end),
+        **_steps_page(steps, start, end, _int(params.get("steps_page"), 1)),
         "maps": maps,
         "lane": lane,
         "page_events": page_events,
@@ -320,6 +321,22 @@ def _execution_context(whole: dict[str, Any], params: Any) -> dict[str, Any]:
         "last_event_id": events[-1]["id"] if events else 0,
         "views": views,
     }
+
+
+def _steps_page(steps: list[progress.Step], start: dt.datetime, end: dt.datetime, page: int) -> dict[str, Any]:
+    """One page of the table view: a Map of thousands of iterations has thousands of steps, and a
+    page that drew them all would take seconds to send and to show."""
+    pages = max(1, -(-len(steps) // views.STEPS_PER_PAGE))
+    page = min(max(page, 1), pages)
+    first = (page - 1) * views.STEPS_PER_PAGE
+    chosen = steps[first : first + views.STEPS_PER_PAGE]
+    rows = views.step_rows(chosen, start, end, first=first)
+    return {"rows": rows, "steps_page": page, "steps_pages": pages, "step_count": len(steps)}
+
+
+def _last_entry(steps: list[progress.Step], state: str) -> int:
+    """The index of the latest step of the state named ``state``; -1 if it never ran."""
+    return next((i for i in range(len(steps) - 1, -1, -1) if steps[i].name == state), -1)
 
 
 def _int(text: str | None, default: int) -> int:

@@ -94,7 +94,7 @@ class Studio:
         settings = self.service.settings
         topics = await self.call(self.service.list_topics)
         tables = await self.call(self.service.list_tables)
-        machines = await self.call(self.service.machines_overview)
+        names = await self.call(self.service.machine_names)
         prefix = f"arn:aws:lambda:{settings.region}:{settings.account}:function:"
         return JSONResponse(
             {
@@ -102,7 +102,7 @@ class Studio:
                 "functions": [{"name": n, "arn": f"{prefix}{n}:$LATEST"} for n in sorted(registry.registered())],
                 "topics": [{"name": t["Name"], "arn": t["TopicArn"]} for t in topics],
                 "tables": sorted(tables.get("TableNames", [])),
-                "machines": [{"name": m["name"], "arn": self.service.state_machine_arn(m["name"])} for m in machines],
+                "machines": [{"name": n, "arn": self.service.state_machine_arn(n)} for n in names],
             }
         )
 

@@ -16,6 +16,7 @@ from orchestrator.console import progress
 from orchestrator.console.graph import Graph, build_graph
 
 EVENTS_PER_PAGE = 250
+STEPS_PER_PAGE = 250
 STATUS_LABELS = {
     "succeeded": ("✓", "Succeeded"),
     "failed": ("✕", "Failed"),
@@ -68,11 +69,12 @@ def node_map(graph: Graph) -> dict[str, dict[str, Any]]:
     return {node.id: {"name": node.name, "type": node.type} for node in graph.nodes}
 
 
-def step_rows(steps: Sequence[progress.Step], start: dt.datetime, end: dt.datetime) -> list[StepRow]:
+def step_rows(steps: Sequence[progress.Step], start: dt.datetime, end: dt.datetime, *, first: int = 0) -> list[StepRow]:
+    """Table rows for ``steps``, the first being step number ``first`` of the execution."""
     span = max((end - start).total_seconds(), 0.001)
     return [
         StepRow(
-            index=i,
+            index=first + i,
             step=step,
             started_after=duration_text((step.entered - start).total_seconds()),
             duration=duration_text(((step.exited or end) - step.entered).total_seconds()),

@@ -77,6 +77,11 @@ class BrowseActions(ServiceBase):
                 for s in summaries
             ]
 
+    def machine_names(self) -> list[str]:
+        """The live state machines' names (for a filter's choices): no counting."""
+        with self._transaction() as session:
+            return browse.machine_names(session)
+
     def machine_id(self, name: str) -> int:
         with self._transaction() as session:
             machine = catalog.by_arn(session, self.state_machine_arn(name))

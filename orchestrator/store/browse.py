@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Row, String, and_, cast, func, or_, select, type_coerce
+from sqlalchemy import JSON, Row, String, cast, func, select, tuple_, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -67,12 +67,16 @@ def machine_summaries(session: Session, *, since: dt.datetime) -> list[MachineSu
         .group_by(Execution.state_machine_id, Execution.status)
     ):
         counts.setdefault(machine_id, {})[status] = count
+    # One backward probe of ix_executions_machine_recent per machine: a GROUP BY would read every row.
+    latest = (
+        select(Execution.start_date)
+        .where(Execution.state_machine_id == StateMachine.id, roots)
+        .order_by(Execution.start_date.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     last = dict(
-        session.execute(
-            select(Execution.state_machine_id, func.max(Execution.start_date))
-            .where(roots)
-            .group_by(Execution.state_machine_id)
-        ).all()
+        session.execute(select(StateMachine.id, latest).where(StateMachine.id.in_([m.id for m in machines]))).all()
     )
     versions = dict(
         session.execute(
@@ -92,6 +96,12 @@ def machine_summaries(session: Session, *, since: dt.datetime) -> list[MachineSu
     ]
 
 
+def machine_names(session: Session) -> list[str]:
+    return list(
+        session.scalars(select(StateMachine.name).where(StateMachine.status != "DELETED").order_by(StateMachine.name))
+    )
+
+
 def search_executions(
     session: Session, search: ExecutionSearch, *, before: tuple[dt.datetime, int] | None, limit: int
 ) -> list[Row[Any]]:
@@ -105,10 +115,8 @@ def search_executions(
     for condition in _conditions(session, search):
         query = query.where(condition)
     if before is not None:
-        start, execution_id = before
-        query = query.where(
-            or_(Execution.start_date < start, and_(Execution.start_date == start, Execution.id < execution_id))
-        )
+        # A row comparison, which the index serves as its condition: a deep page costs a first one's.
+        query = query.where(tuple_(Execution.start_date, Execution.id) < tuple_(*before))
     return list(session.execute(query.order_by(Execution.start_date.desc(), Execution.id.desc()).limit(limit)))
 
 

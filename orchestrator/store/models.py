@@ -206,6 +206,12 @@ class Execution(Base):
         Index(None, "status", "start_date"),
         Index(None, "stop_date"),
         Index(
+            "ix_executions_caller",
+            "caller_id",
+            postgresql_where=text("caller_id IS NOT NULL"),
+            sqlite_where=text("caller_id IS NOT NULL"),
+        ),  # the executions a Task started (an execution's page lists them)
+        Index(
             "ix_executions_input_gin",
             "input",
             postgresql_using="gin",

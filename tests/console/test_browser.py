@@ -332,3 +332,26 @@ def test_a_distributed_map_shows_its_map_run_counts(page: Page, server: Server, 
     cells = row.locator("td")
     expect(cells.nth(3)).to_have_text("3")  # total
     expect(cells.nth(4)).to_have_text("3")  # succeeded
+
+
+def test_a_long_table_is_paged_and_the_graph_still_opens_any_step(page: Page, server: Server, cluster: Cluster) -> None:
+    processor = {"StartAt": "Work", "States": {"Work": {"Type": "Pass", "End": True}}}
+    definition = {
+        "StartAt": "Each",
+        "States": {
+            "Each": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": processor, "Next": "After"},
+            "After": {"Type": "Pass", "Result": "done", "End": True},
+        },
+    }
+    machine_arn = cluster.state_machine(definition)
+    name, execution = start(cluster, machine_arn, {"items": list(range(300))})
+    assert ended(cluster, execution)["status"] == "SUCCEEDED"
+    page.goto(execution_url(server, machine_arn.rsplit(":", 1)[1], name))
+    expect(page.locator("tr.step-row")).to_have_count(250)
+    expect(page.get_by_text("302 steps; page 1 of 2")).to_be_visible()
+    graph_ready(page)
+    # "After" is on the table's second page; its node opens its step all the same.
+    page.locator("[data-graph-canvas] [data-state='After']").click()
+    expect(page.locator("#step-panel .step-details")).to_have_attribute("data-step", "After")
+    page.get_by_role("link", name="Next steps").click()
+    expect(page.locator("tr.step-row[data-step='After']")).to_have_count(1)

@@ -118,8 +118,10 @@ function openState(name) {
   document.querySelectorAll(`[data-graph-canvas] [data-state]`).forEach((node) => {
     if (node.dataset.state === name) node.classList.add("selected");
   });
-  if (row) openStep(row.dataset.stepIndex);
-  else document.getElementById("step-panel").textContent = `${name} has not run in this execution.`;
+  if (row) { openStep(row.dataset.stepIndex); return; }
+  // Not on this page of the table (or never run): the server finds its latest step.
+  const canvas = document.querySelector("[data-steps-url]");
+  if (canvas) htmx.ajax("GET", `${canvas.dataset.stepsUrl}?fragment=step&state=${encodeURIComponent(name)}`, "#step-panel");
 }
 
 function openStep(index) {

@@ -1,5 +1,5 @@
 """the console's indexes: executions newest first (across machines and per machine), by status,
-by what ended last, and by input (GIN, PostgreSQL only)
+by what ended last, by the Task that started them, and by input (GIN, PostgreSQL only)
 
 Revision ID: 6a1c0e5f3b27
 Revises: 5d0e7a1b9c42
@@ -34,6 +34,8 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_executions_status_start_date"), "executions", ["status", "start_date"])
     op.create_index(op.f("ix_executions_stop_date"), "executions", ["stop_date"])
+    callers = sa.text("caller_id IS NOT NULL")
+    op.create_index("ix_executions_caller", "executions", ["caller_id"], postgresql_where=callers, sqlite_where=callers)
     if op.get_bind().dialect.name == "postgresql":
         op.create_index(
             "ix_executions_input_gin",
@@ -47,6 +49,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.drop_index("ix_executions_input_gin", table_name="executions")
+    op.drop_index("ix_executions_caller", table_name="executions")
     op.drop_index(op.f("ix_executions_stop_date"), table_name="executions")
     op.drop_index(op.f("ix_executions_status_start_date"), table_name="executions")
     op.drop_index("ix_executions_machine_recent", table_name="executions")
