@@ -16,7 +16,8 @@ region, or with its body replaced after signing. It counts:
 - answers of 500 or more, and answers that are not AWS's (not JSON, not ``{"__type", "message"}``,
   a traceback, an error of over 20 kB): each one is printed with its request, the first 20 of each;
 - refused create actions that wrote a row anyway;
-- forgeries refused with a 403 (and any that were not: a forgery is never to be answered otherwise).
+- forgeries refused with a 403, or a 413 for a signed one too large to read (its signature covers
+  the body's hash): a forgery is never to be answered otherwise.
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ class Tally:
         self.problems: dict[str, list[str]] = collections.defaultdict(list)
         self.forgeries = 0
         self.forgeries_refused = 0
+        self.forgeries_too_large = 0
 
     def problem(self, kind: str, action: str, body: Any, detail: str) -> None:
         found = self.problems[kind]
@@ -219,6 +221,10 @@ def _forge(target: FuzzTarget, tally: Tally, action: str, body: Any, how: str) -
     response = forge(target, action, data, how)
     if response.status_code == 403 and check_answer(response) is None:
         tally.forgeries_refused += 1
+    elif response.status_code == 413 and how != "unsigned" and check_answer(response) is None:
+        # A signature covers the body's hash, so checking it needs the body, which is not read past
+        # the limit: a signed forgery too large to read is refused as too large.
+        tally.forgeries_too_large += 1
     else:
         tally.problem("forgery not refused", action, body, f"{how}: HTTP {response.status_code} {response.text[:200]}")
 
@@ -249,6 +255,7 @@ def report(tally: Tally, seconds: float) -> dict[str, Any]:
         "no_answer": _count(tally, "no answer"),
         "forgeries": tally.forgeries,
         "forgeries_refused_403": tally.forgeries_refused,
+        "forgeries_refused_413": tally.forgeries_too_large,
         "statuses": dict(sorted(tally.statuses.items())),
         "error_codes": dict(tally.codes.most_common()),
     }
@@ -274,7 +281,8 @@ def main() -> int:
         stack.close(args.keep_db)
     print(json.dumps(figures, indent=2))
     bad = figures["5xx"] + figures["not_aws_answers"] + figures["rows_written_by_refusals"]
-    return 1 if bad or figures["forgeries_refused_403"] != figures["forgeries"] else 0
+    refused = figures["forgeries_refused_403"] + figures["forgeries_refused_413"]
+    return 1 if bad or refused != figures["forgeries"] else 0
 
 
 if __name__ == "__main__":
