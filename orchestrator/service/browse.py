@@ -18,7 +18,7 @@ from typing import Any
 from orchestrator.engine.history import Event
 from orchestrator.service import pages
 from orchestrator.service.base import ServiceBase, ServiceError, utcnow
-from orchestrator.store import browse, runs
+from orchestrator.store import browse
 from orchestrator.store import state_machines as catalog
 from orchestrator.store.models import StateMachine
 
@@ -117,7 +117,7 @@ class BrowseActions(ServiceBase):
             execution = self._execution(session, arn)  # type: ignore[attr-defined]
             machine = session.get(StateMachine, execution.state_machine_id)
             assert machine is not None
-            rows = runs.history_page(session, execution.id, after=0, limit=MAX_EVENTS, reverse=False)
+            rows = browse.whole_history(session, execution.id, limit=MAX_EVENTS)
             children = browse.children_of(session, browse.tree_ids(session, execution.id))
             parent = catalog.by_id_execution(session, execution.caller_id) if execution.caller_id else None
             return {
@@ -126,7 +126,8 @@ class BrowseActions(ServiceBase):
                 "definition": catalog.definition_text(session, execution.definition_hash),
                 "transitions": execution.state_transitions,
                 "events": [
-                    Event(r.id, r.previous_event_id, aware(r.timestamp), r.type, r.details).to_api() for r in rows
+                    Event(i, previous, aware(moment), kind, details).to_api()
+                    for i, previous, moment, kind, details in rows
                 ],
                 "parent": _summary(parent, _machine_name(session, parent)) if parent is not None else None,
                 "children": [_summary(row.Execution, row.machine_name) for row in children],
