@@ -42,9 +42,10 @@ JSON_TEXT = {
     "mapItemReaderData": "ValidationException",
 }
 _ARN_SHAPES = {"Arn", "LongArn"}
-# Members whose NUL characters are kept (escaped in storage, as the engine's own errors are) or are
-# refused by the action's JSON parser; in any other string a NUL cannot reach a text column.
-NUL_KEPT = {"error", "cause", *JSON_TEXT}
+# Members whose NUL characters are kept (escaped in storage, as the engine's own errors are), or
+# refused by the action itself (a name is InvalidName, JSON text the action's own parse error);
+# in any other string a NUL cannot reach a text column.
+NUL_KEPT = {"error", "cause", "name", *JSON_TEXT}
 # A qualified state machine ARN ends with a version number or an alias name (CharacterRestrictedName).
 _VERSION = re.compile(r"[0-9]{1,10}")
 _ALIAS = re.compile(r"(?=.*[a-zA-Z_\-.])[a-zA-Z0-9_\-.]+")
