@@ -4,6 +4,7 @@ bench/durable.py starts ``orchestrator worker`` processes with
 ``ORCHESTRATOR_HANDLER_MODULES=bench.handlers``. The handlers do nothing:
 
 - ``noop``: the Lambda function of the Task states (``arn:aws:lambda:...:function:noop``);
+- ``nap``: sleeps ``seconds`` (bench/recovery.py: Tasks that keep a worker busy, as real ones do);
 - ``arn:aws:states:::sqs:sendMessage.waitForTaskToken``: "sends" the token and returns; the
   execution then waits for SendTaskSuccess.
 
@@ -42,6 +43,12 @@ WAIT_FOR_TOKEN = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
 
 @handler("noop")
 def noop(payload: Any, context: Any) -> dict[str, Any]:
+    return {}
+
+
+@handler("nap")
+def nap(payload: Any, context: Any) -> dict[str, Any]:
+    time.sleep(float(payload.get("seconds", 0.5)))
     return {}
 
 

@@ -51,7 +51,7 @@ def grant(session: Session, outbox_id: int, *, worker: str, now: dt.datetime, se
     """The first lease of a message written in this same transaction (nobody else can see it yet)."""
     expires = now + dt.timedelta(seconds=seconds)
     session.execute(
-        L.insert(), [{"outbox_id": outbox_id, "worker": worker, "attempt": 1, "taken_at": now, "expires_at": expires}]
+        L.insert(), {"outbox_id": outbox_id, "worker": worker, "attempt": 1, "taken_at": now, "expires_at": expires}
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from orchestrator import config
 from tests.multihost.network import Host, Network, alive, run_inside
 from tests.multihost.servers import (
     PG_PORT,
@@ -49,10 +50,11 @@ class Options:
     handler_seconds: float = 0.1  # each Task's handler sleeps this long
     start_rate: float = 10.0  # executions started per second, at most
     max_in_flight: int = 20  # executions running at once, at most
-    visibility_timeout: float = 10.0  # ORCHESTRATOR_VISIBILITY_TIMEOUT
+    visibility_timeout: float = 0.0  # ORCHESTRATOR_VISIBILITY_TIMEOUT; 0: the default (an hour)
+    lease_seconds: float = 0.0  # ORCHESTRATOR_LEASE_SECONDS; 0: the default (15 s)
     worker_concurrency: int = 4
     cut_after: float = 8.0  # seconds after the run's first start
-    cut_seconds: float = 20.0  # longer than the visibility timeout
+    cut_seconds: float = 20.0  # longer than the lease
     outage_after: float = 8.0
     outage_seconds: float = 10.0
     run_timeout: float = 240.0  # for a whole run: every execution started and ended
@@ -75,10 +77,16 @@ class Deployment:
             "ORCHESTRATOR_DATABASE_URL": f"postgresql+psycopg://postgres@{db.address}:{PG_PORT}/{DATABASE}",
             "ORCHESTRATOR_BROKER_URL": f"redis://{db.address}:{REDIS_PORT}/0",
             "ORCHESTRATOR_HANDLER_MODULES": "tests.multihost.handlers",
-            "ORCHESTRATOR_VISIBILITY_TIMEOUT": str(options.visibility_timeout),
+            **(
+                {"ORCHESTRATOR_VISIBILITY_TIMEOUT": str(options.visibility_timeout)}
+                if options.visibility_timeout
+                else {}
+            ),
+            **({"ORCHESTRATOR_LEASE_SECONDS": str(options.lease_seconds)} if options.lease_seconds else {}),
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
         }
+        self.settings = config.load(self.env)  # what the processes run with
 
     @property
     def client(self) -> Host:
