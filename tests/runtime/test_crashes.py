@@ -265,6 +265,33 @@ def test_workers_killed_inside_an_advance_transaction_lose_nothing(
     tally.check(cluster, arns, timeout=90, expected=CHAIN_EVENTS)
 
 
+def test_a_worker_killed_with_messages_it_had_not_started_loses_nothing(
+    cluster_factory: ClusterFactory, tmp_path: Path
+) -> None:
+    """A worker that reserves messages ahead (a prefetch of 4, one pool process) is killed while it
+    runs a handler: the messages it had taken from Redis and not started have no lease, and come
+    back through the sweeper a lease's length after they were published (Redis would give them
+    back only after the visibility timeout, an hour)."""
+    cluster = cluster_factory(CRASH_REDIS_URL, extra_env={"ORCHESTRATOR_PREFETCH": "4"})
+    tally = Tally("SIGKILL with messages reserved, not started")
+    cluster.start_scheduler()
+    doomed = cluster.start_worker(concurrency=1)
+    machine = cluster.state_machine(CHAIN)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    paths = [markers / f"{i}.pid" for i in range(3)]
+    arns = [cluster.start(machine, {"seconds": 3, "marker": str(p)}, name=f"reserved-{i}") for i, p in enumerate(paths)]
+    wait_for(lambda: _running_handler(cluster, paths), 30, what="a handler to be running")
+    # the worker's log names every message it took: the other executions' first steps, not started
+    wait_for(lambda: doomed.output().count(" received") >= len(arns), 30, what="the worker to reserve every message")
+    doomed.kill()
+    tally.killed += 1
+    for arn in arns:
+        tally.touched(arn)
+    cluster.start_worker(concurrency=2)
+    tally.check(cluster, arns, timeout=90, expected=CHAIN_EVENTS)
+
+
 # Step -> Pause (1 s Wait) -> Step2 -> Done: tasks, a timer and a fast-path countdown message.
 FLUSHED: dict[str, Any] = {
     "StartAt": "Step",
