@@ -624,6 +624,7 @@ def test_a_200_state_definition_has_its_200_nodes() -> None:
     assert len(graph.nodes) == 200
     assert len({node.id for node in graph.nodes}) == 200
 
+
 def test_graph_types_are_frozen() -> None:
     graph = build_graph(credit())
     with pytest.raises(FrozenInstanceError):
