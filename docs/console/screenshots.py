@@ -13,7 +13,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
@@ -29,21 +32,50 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
 
 
 def main() -> None:
+    with served():
+        names = run_applications()
+        photograph(names)
+
+
+@contextmanager
+def served() -> Iterator[None]:
+    """``orchestrator serve`` on the embedded default in a fresh home, with the credit application's
+    SNS topic and DynamoDB table (``studio_screenshots.py`` uses it too)."""
     home = Path(tempfile.mkdtemp(prefix="console-shots-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")} | {"HOME": str(home)}
     cli = [sys.executable, "-m", "orchestrator.cli"]
-    subprocess.run([*cli, "topics", "create", "TaskTokenTopic"], env=env, cwd=ROOT, check=True, capture_output=True)
-    subprocess.run(
-        [*cli, "tables", "load", str(CREDIT / "bureaus.json")], env=env, cwd=ROOT, check=True, capture_output=True
-    )
+    for command in (["topics", "create", "TaskTokenTopic"], ["tables", "load", str(CREDIT / "bureaus.json")]):
+        subprocess.run([*cli, *command], env=env, cwd=ROOT, check=True, capture_output=True)
     server = subprocess.Popen([*cli, "serve", "--port", str(PORT)], env=env, cwd=ROOT)
     try:
         wait_for_server()
-        names = run_applications()
-        photograph(names)
+        yield
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def api() -> Any:
+    """boto3's Step Functions client for the server the screenshots are taken of."""
+    return boto3.client(
+        "stepfunctions",
+        endpoint_url=URL,
+        region_name="us-east-1",
+        aws_access_key_id="any",
+        aws_secret_access_key="any",
+        config=Config(inject_host_prefix=False),
+    )
+
+
+def create_credit_machine() -> str:
+    """The credit application's state machine, created through the API as a user would; its ARN."""
+    sfn = api()
+    created = sfn.create_state_machine(
+        name="credit-application",
+        definition=(CREDIT / "statemachine.asl.json").read_text(),
+        roleArn="arn:aws:iam::123456789012:role/credit-application",
+    )
+    return str(created["stateMachineArn"])
 
 
 def wait_for_server() -> None:
@@ -57,19 +89,8 @@ def wait_for_server() -> None:
 
 
 def run_applications() -> dict[str, str]:
-    sfn = boto3.client(
-        "stepfunctions",
-        endpoint_url=URL,
-        region_name="us-east-1",
-        aws_access_key_id="any",
-        aws_secret_access_key="any",
-        config=Config(inject_host_prefix=False),
-    )
-    machine = sfn.create_state_machine(
-        name="credit-application",
-        definition=(CREDIT / "statemachine.asl.json").read_text(),
-        roleArn="arn:aws:iam::123456789012:role/credit-application",
-    )["stateMachineArn"]
+    machine = create_credit_machine()
+    sfn = api()
     application = json.loads((CREDIT / "input-auto-approve.json").read_text())
     runs = {
         "approved": application,

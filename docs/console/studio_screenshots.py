@@ -9,48 +9,15 @@ Task tested on its own, and a new machine's first states added from the palette.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
-import boto3
-from botocore.config import Config
 from playwright.sync_api import Page, sync_playwright
-from screenshots import CREDIT, FLAGS, HERE, PORT, ROOT, URL, wait_for_server
+from screenshots import CREDIT, FLAGS, HERE, URL, create_credit_machine, served
 
 
 def main() -> None:
-    home = Path(tempfile.mkdtemp(prefix="studio-shots-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")} | {"HOME": str(home)}
-    cli = [sys.executable, "-m", "orchestrator.cli"]
-    for command in (["topics", "create", "TaskTokenTopic"], ["tables", "load", str(CREDIT / "bureaus.json")]):
-        subprocess.run([*cli, *command], env=env, cwd=ROOT, check=True, capture_output=True)
-    server = subprocess.Popen([*cli, "serve", "--port", str(PORT)], env=env, cwd=ROOT)
-    try:
-        wait_for_server()
-        create_machine()
+    with served():
+        create_credit_machine()
         photograph()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def create_machine() -> None:
-    sfn = boto3.client(
-        "stepfunctions",
-        endpoint_url=URL,
-        region_name="us-east-1",
-        aws_access_key_id="any",
-        aws_secret_access_key="any",
-        config=Config(inject_host_prefix=False),
-    )
-    sfn.create_state_machine(
-        name="credit-application",
-        definition=(CREDIT / "statemachine.asl.json").read_text(),
-        roleArn="arn:aws:iam::123456789012:role/credit-application",
-    )
 
 
 def settled(page: Page) -> None:
