@@ -71,15 +71,19 @@ def run_express(
     )
 
 
-@shared_task(
-    name=EXPRESS,
-    bind=True,
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=1,
-    retry_backoff_max=30,
-    max_retries=None,
-)
+# Both Express tasks: acknowledged once done, and tried again (backing off to 30 s) for as long as
+# the database is unreachable, since their message is the only copy of the work.
+_RETRIED_WHILE_THE_DATABASE_IS_AWAY: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "max_retries": None,
+}
+
+
+@shared_task(name=EXPRESS, **_RETRIED_WHILE_THE_DATABASE_IS_AWAY)
 def express_task(self: Any, execution_id: int, outbox_id: int | None = None) -> None:
     """Run an Express execution started with StartExecution, and record how it ended."""
     settings = settings_of(self.app)
@@ -118,15 +122,7 @@ def _record_end(database_url: str, execution_id: int, ended: dict[str, Any]) -> 
 # -- Express iterations of a Distributed Map ------------------------------------------------------
 
 
-@shared_task(
-    name=EXPRESS_ITERATION,
-    bind=True,
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=1,
-    retry_backoff_max=30,
-    max_retries=None,
-)
+@shared_task(name=EXPRESS_ITERATION, **_RETRIED_WHILE_THE_DATABASE_IS_AWAY)
 def express_iteration_task(self: Any, root_id: int, run_id: int, outbox_id: int | None = None) -> None:
     """Run a Distributed Map iteration as an Express child execution, then record its end.
 
