@@ -191,6 +191,21 @@ def context_base(session: Session, root: Any) -> dict[str, Any]:
 class Tree:
     """One transaction's work on one execution and everything it runs (the root row is locked)."""
 
+    @classmethod
+    def for_running(
+        cls, session: Session, settings: Settings, root_id: int, run_id: int, now: dt.datetime
+    ) -> tuple[Tree, RunRow] | None:
+        """The execution ``root_id`` locked and ``run_id`` in it, when both are still running; None
+        for a message that came too late (what every message applied to a run checks first)."""
+        root = runs.lock_execution(session, root_id)
+        if root is None or root._mapping["status"] != "RUNNING":
+            return None
+        tree = cls(session, settings, root, now)
+        row = tree.row(run_id)
+        if row is None or row.status != "RUNNING":
+            return None
+        return tree, row
+
     def __init__(
         self, session: Session, settings: Settings, root: Any, now: dt.datetime, *, publishing: bool = True
     ) -> None:

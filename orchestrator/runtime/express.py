@@ -193,14 +193,11 @@ def end_iteration(
     (the next iterations, or the Map's end). A copy of an iteration that ended already changes
     nothing. Returns the messages to publish."""
     runs.consume_message(session, outbox_id)
-    root = runs.lock_execution(session, root_id)
-    if root is None or root._mapping["status"] != "RUNNING":
+    found = Tree.for_running(session, settings, root_id, run_id, now)
+    if found is None:
         return []
-    tree = Tree(session, settings, root, now)
-    row = tree.row(run_id)
-    if row is None or row.status != "RUNNING":
-        return []
-    deleted = end_if_deleted(session, settings, root, now)
+    tree, row = found
+    deleted = end_if_deleted(session, settings, tree.root_row, now)
     if deleted is not None:
         return deleted
     # A timed-out child fails its Map with States.Timeout, as a Task waiting for it would.

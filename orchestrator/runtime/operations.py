@@ -72,17 +72,14 @@ def advance(
     """
     if not runs.consume_message(session, outbox_id):
         return []  # a copy of a message acted on already
-    root = runs.lock_execution(session, root_id)
-    if root is None or root._mapping["status"] != "RUNNING":
+    found = Tree.for_running(session, settings, root_id, run_id, now)
+    if found is None:
         return []
-    tree = Tree(session, settings, root, now)
-    row = tree.row(run_id)
-    if row is None or row.status != "RUNNING":
-        return []
+    tree, row = found
     if row.seq != seq and (attempt is None or task_attempt(row.cursor) != attempt):
         return []
     # (a TaskSubmitted only records that the task started waiting: no state transition)
-    deleted = None if isinstance(delivery, TaskSubmitted) else end_if_deleted(session, settings, root, now)
+    deleted = None if isinstance(delivery, TaskSubmitted) else end_if_deleted(session, settings, tree.root_row, now)
     if deleted is not None:
         return deleted
     waiting = row.cursor and row.cursor.get("phase") in ("task", "wait", "retry")
