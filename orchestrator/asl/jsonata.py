@@ -16,7 +16,8 @@ This module holds:
 ``/work/shared/reference/jsonata.md``). The differences handled here:
 
 * ``?:`` and ``??`` arrived in 2.1. AWS rejects them with S0211, so we do too, before compiling:
-  a token scan that skips strings, regexes, comments and back-quoted names.
+  a token scan that skips strings, regexes, comments, back-quoted names and lambda signatures
+  (where ``<s?:s>`` marks an optional parameter and the return type).
 * ``$encodeUrl`` is replaced by an equivalent of JavaScript's ``encodeURI``, because jsonatapy's
   leaves spaces unencoded.
 * ``$eval`` is removed (calling it is T1006). AWS's guidance is to use ``$parse`` instead, and a
@@ -161,9 +162,39 @@ def _newer_operator(body: str) -> str | None:
             end = position + 1
             while end < length and not body[end].isspace() and body[end] not in _SYMBOLS:
                 end += 1
-            after_operand = body[position:end] not in _OPERATOR_WORDS
-            position = end
+            word = body[position:end]
+            after_operand = word not in _OPERATOR_WORDS
+            position = _skip_signature(body, end) if word in _LAMBDA_WORDS else end
     return None
+
+
+# A lambda's signature, ``function($a, $b)<s?n:s>``, uses "?" for an optional parameter and ":" before
+# the return type: neither is an operator there.
+_LAMBDA_WORDS = frozenset({"function", "λ"})
+
+
+def _skip_signature(body: str, start: int) -> int:
+    """Past the parameters and the ``<...>`` signature of a lambda whose keyword ends at ``start``,
+    or ``start`` if none follows. Like JSONata's parser, a signature ends at its matching ``>``."""
+    position = _skip_spaces(body, start)
+    if not body.startswith("(", position):
+        return start
+    position = _skip_spaces(body, _skip_past(body, ")", position + 1))
+    if not body.startswith("<", position):
+        return position
+    depth = 0
+    while position < len(body) and body[position] != "{":
+        depth += {"<": 1, ">": -1}.get(body[position], 0)
+        position += 1
+        if depth == 0:
+            break
+    return position
+
+
+def _skip_spaces(body: str, position: int) -> int:
+    while position < len(body) and body[position].isspace():
+        position += 1
+    return position
 
 
 def _skip_past(body: str, terminator: str, start: int) -> int:

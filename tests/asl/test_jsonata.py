@@ -25,6 +25,7 @@ from orchestrator.asl.jsonata import (
     resolve_template,
     unexpected_type_detail,
 )
+from orchestrator.asl.parse import validate
 
 
 def run(body: str, data: Any = None, variables: dict[str, Any] | None = None, seed: int = 0) -> Any:
@@ -118,6 +119,44 @@ def test_default_and_coalescing_operators_are_rejected_with_s0211(body: str, sym
 def test_question_marks_inside_strings_regexes_comments_and_names_are_fine(body: str, expected: Any) -> None:
     assert check(body) is None
     assert run(body, {"a": True}) == expected
+
+
+# Lambda signatures with an optional parameter, as in the JSONata test suite's function-signatures
+# cases 011-018: "?" marks the optional parameter and ":" starts the return type, no operator.
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('function($a)<s?:s>{$a}("x")', "x"),
+        ('λ($a)<s?:s>{$a}("x")', "x"),
+        ('λ($list, $sep)<a<s>s?:s>{$join($list, $sep)}(["a", "b"], "-")', "a-b"),
+        ('λ($list, $sep)<a<s>s?:s>{$join($list, $sep)}(["a", "b"])', "ab"),
+        ('λ($list, $sep)<a<s>s?:s>{$join($list, $sep)}("a")', "a"),
+        ("$map(['a', 'b'], function ($v, $i) <sn?:s> {$v & $i})", ["a0", "b1"]),
+        ('($f := function($a)<s?:s>{$exists($a) ? $a : "none"}; $f())', "none"),
+        ("function($n, $m)<nn?:n>{$n + ($exists($m) ? $m : 10)}(1)", 11),
+    ],
+)
+def test_optional_parameters_in_lambda_signatures_are_fine(body: str, expected: Any) -> None:
+    assert check(body) is None
+    assert run(body) == expected
+
+
+def test_a_machine_using_an_optional_parameter_validates() -> None:
+    output = '{% function($a)<s?:s>{$a}("x") %}'
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Output": output, "End": True}},
+    }
+    assert validate(definition) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['function($a)<s?:s>{$a ?: "none"}("x")', 'function($a)<s:s>{$a}("x") ?: "none"', "function($a){$a}(1) ?: 2"],
+)
+def test_default_operator_next_to_a_signature_is_still_rejected(body: str) -> None:
+    assert check(body) == 'S0211: The symbol ":" cannot be used as a unary operator'
 
 
 def test_check_reports_other_syntax_errors_with_their_code() -> None:
