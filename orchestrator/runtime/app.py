@@ -11,11 +11,14 @@ from __future__ import annotations
 from celery import Celery
 
 from orchestrator import config
+from orchestrator.runtime import inprocess
 
 
 def configure(app: Celery, settings: config.Settings) -> None:
     app.conf.update(
         broker_url=settings.broker_url,
+        # the in-process broker, as kombu's but letting the embedded worker stop at once (`inprocess`)
+        broker_transport=inprocess.TRANSPORT if settings.embedded_broker else None,
         broker_connection_retry_on_startup=True,
         broker_transport_options={
             "visibility_timeout": settings.visibility_timeout,
