@@ -175,8 +175,12 @@ class ExecutionActions(ServiceBase):
             messages = operations.stop(
                 session, self.settings, execution_id=execution.id, error=error, cause=cause, now=now
             )
+            # the date recorded: ``now`` if this call stopped it, or when it ended before (a second
+            # StopExecution answers the same stopDate as DescribeExecution)
+            session.refresh(execution, ["stop_date"])
+            stopped = execution.stop_date or now
         self._publish_after_commit(messages)
-        return {"stopDate": now}
+        return {"stopDate": stopped}
 
     def get_execution_history(
         self,

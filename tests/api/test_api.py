@@ -256,6 +256,12 @@ def test_stop_execution(sfn: Any) -> None:
     assert (described["status"], described["error"], described["cause"]) == ("ABORTED", "Operator", "no longer needed")
     last = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=1)["events"][0]
     assert last["type"] == "ExecutionAborted"
+    assert described["stopDate"] == stopped["stopDate"]
+    # stopping it again changes nothing: the answer is the date it stopped, not the second call's
+    time.sleep(0.05)
+    again = sfn.stop_execution(executionArn=arn, error="Again", cause="a second stop")
+    assert again["stopDate"] == stopped["stopDate"] == sfn.describe_execution(executionArn=arn)["stopDate"]
+    assert sfn.describe_execution(executionArn=arn)["error"] == "Operator"
 
 
 def test_execution_errors(sfn: Any) -> None:
