@@ -31,6 +31,8 @@ from orchestrator.cli.common import (
     safe_url,
     service_call,
 )
+from orchestrator.cli.embedded import refuse_without_broker, state_help
+from orchestrator.integrations.registry import HandlerModuleNotFound
 
 # -- validate --------------------------------------------------------------------------------------
 
@@ -164,6 +166,7 @@ def cmd_worker(args: argparse.Namespace, celery_args: list[str]) -> int:
     from orchestrator.runtime.app import app
 
     settings = config.load()
+    refuse_without_broker("worker", settings)
     registry.load_modules(settings.handler_modules)
     queues = args.queues or f"{settings.engine_queue},{settings.handler_queue}"
     argv = ["worker", "--queues", queues, "--loglevel", args.loglevel, *celery_args]
@@ -180,6 +183,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from orchestrator.runtime.scheduler import Scheduler
 
     settings = config.load()
+    refuse_without_broker("scheduler", settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -235,6 +239,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from orchestrator import config
     from orchestrator.api.app import create_app
+    from orchestrator.api.protocol import HTTP_PROTOCOL
     from orchestrator.integrations import registry
 
     settings = config.load()
@@ -279,6 +284,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "log_level": args.log_level,
             "access_log": args.access_log,
             "timeout_graceful_shutdown": 2,
+            # uvicorn's HTTP/1.1 with what it refuses itself answered in AWS's error shape; no
+            # WebSocket upgrades (nothing here speaks WebSocket), so every request reaches the app.
+            "http": HTTP_PROTOCOL,
+            "ws": "none",
         }
         if args.workers > 1:
             # Each process builds its own app (and loads the handler modules) from the environment.
@@ -430,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="orchestrator",
         description="A durable, AWS Step Functions-compatible workflow engine.",
-        epilog="example:\n  orchestrator validate workflow.asl.json",
+        epilog=f"example:\n  orchestrator validate workflow.asl.json\n\n{state_help()}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"orchestrator {__version__}")
@@ -638,5 +647,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ActionError as exc:
         print(f"{args.command_name}: {exc}", file=sys.stderr)
         return 1
+    except HandlerModuleNotFound as exc:
+        print(f"{args.command_name}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130

@@ -8,6 +8,8 @@ the whole resource ARN for anything else (see `engine.resources.handler_name`).
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -58,12 +60,19 @@ def handlers() -> dict[str, Handler]:
     return {name: r.function for name, r in _REGISTRY.items()}
 
 
+class HandlerModuleNotFound(ImportError):
+    """A module named in ORCHESTRATOR_HANDLER_MODULES is nowhere on the import path (a typo, most often)."""
+
+
 def load_modules(modules: Iterable[str], *, include_tasks: bool = True) -> list[str]:
     """Import the modules that register handlers; returns the ones imported.
 
-    The top-level ``tasks`` package is imported when it exists; a module named in ``modules``
-    that cannot be imported is an error (a typo must not silently lose every handler).
+    The current directory is on the import path, as for ``python -m``: ``myhandlers.py`` or a
+    ``tasks/`` folder beside the definitions is found without PYTHONPATH. The top-level ``tasks``
+    package is imported when it exists; a module named in ``modules`` that cannot be found is
+    `HandlerModuleNotFound` (a typo must not silently lose every handler).
     """
+    _put_current_directory_on_path()
     loaded = []
     if include_tasks:
         try:
@@ -76,6 +85,23 @@ def load_modules(modules: Iterable[str], *, include_tasks: bool = True) -> list[
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
-            raise ImportError(f"cannot import handler module {module!r} (ORCHESTRATOR_HANDLER_MODULES): {exc}") from exc
+            if not _is_part_of(exc.name, module):
+                raise  # the module exists, and one that it imports is missing: its traceback says where
+            raise HandlerModuleNotFound(
+                f"cannot import handler module {module!r} (ORCHESTRATOR_HANDLER_MODULES): no module named "
+                f"{exc.name!r} in the current directory ({os.getcwd()}) nor on the Python path"
+            ) from None
         loaded.append(module)
     return loaded
+
+
+def _put_current_directory_on_path() -> None:
+    # Appended, not prepended: a module of the current directory must not shadow an installed one.
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.append(here)
+
+
+def _is_part_of(missing: str | None, module: str) -> bool:
+    """Whether ``missing`` is ``module`` itself or one of its parent packages (``a`` or ``a.b`` of ``a.b.c``)."""
+    return missing is not None and (module == missing or module.startswith(missing + "."))
