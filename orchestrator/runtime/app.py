@@ -56,3 +56,7 @@ configure(app, config.load())
 import orchestrator.runtime.deliveries  # noqa: E402
 import orchestrator.runtime.express  # noqa: E402
 import orchestrator.runtime.tasks  # noqa: E402, F401
+
+# orchestrator.start_execution (StartExecution sent as a Celery task) calls the service layer, so it
+# lives above the runtime, with the client; workers import it by name when they start.
+app.conf.include = ["orchestrator.client.celery_task"]
