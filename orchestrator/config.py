@@ -41,6 +41,10 @@
 - ``ORCHESTRATOR_CONSOLE_SECRET``: the key that signs the console's session cookies. By default it is
   derived from the access keys (so every server process agrees); without access keys, a random one
   per process (set it when several processes serve the console without keys).
+- ``ORCHESTRATOR_EVENTS_FILE``: a TOML file of webhooks that receive every execution's status-change
+  events (docs/events.md); setting it turns the events on.
+- ``ORCHESTRATOR_EVENTS`` (``1`` to enable): write status-change events with no webhooks file, for
+  ``@subscriber`` functions alone.
 - ``ORCHESTRATOR_REGION`` / ``ORCHESTRATOR_ACCOUNT`` (``us-east-1`` / ``123456789012``): what ARNs say.
 
 Everything reads the environment when asked (`load`), so tests and subprocesses can set it.
@@ -77,6 +81,8 @@ class Settings:
     console_secret: str = ""
     lease_seconds: float = 15.0
     lease_renew_seconds: float = 3.0
+    events_file: Path | None = None  # status-change webhooks (docs/events.md)
+    events: bool = False  # write status-change events
 
     @property
     def embedded_broker(self) -> bool:
@@ -115,6 +121,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         console_read_only=env.get("ORCHESTRATOR_CONSOLE_READ_ONLY", "").strip().lower() in ("1", "true", "yes"),
         console_secret=env.get("ORCHESTRATOR_CONSOLE_SECRET", ""),
         **_lease_settings(env),
+        **_event_settings(env),
     )
 
 
@@ -127,6 +134,15 @@ def _lease_settings(env: Mapping[str, str]) -> dict[str, float]:
             f"and below ORCHESTRATOR_LEASE_SECONDS={seconds:g}"
         )
     return {"lease_seconds": seconds, "lease_renew_seconds": renew}
+
+
+def _event_settings(env: Mapping[str, str]) -> dict[str, Path | bool | None]:
+    events_file = env.get("ORCHESTRATOR_EVENTS_FILE")
+    switched_on = env.get("ORCHESTRATOR_EVENTS", "").strip().lower() in ("1", "true", "yes", "on")
+    return {
+        "events_file": Path(events_file).expanduser() if events_file else None,
+        "events": bool(events_file) or switched_on,
+    }
 
 
 def _api_keys(env: Mapping[str, str]) -> dict[str, str]:

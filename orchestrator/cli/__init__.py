@@ -622,10 +622,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tk_list.add_argument("--json", action="store_true", help="print as JSON")
 
-    from orchestrator.cli import tables, topics
+    from orchestrator.cli import events, tables, topics
 
     tables.register(subparsers)
     topics.register(subparsers)
+    events.register(subparsers)
     return parser
 
 

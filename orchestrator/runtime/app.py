@@ -54,6 +54,7 @@ configure(app, config.load())
 
 # Register the tasks on import, so `celery -A orchestrator.runtime.app worker` finds them.
 import orchestrator.runtime.deliveries  # noqa: E402
+import orchestrator.runtime.event_deliveries  # noqa: E402
 import orchestrator.runtime.express  # noqa: E402
 import orchestrator.runtime.tasks  # noqa: E402, F401
 

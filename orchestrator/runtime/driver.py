@@ -60,7 +60,7 @@ from orchestrator.engine.outcomes import (
 )
 from orchestrator.engine.resources import Resource, handler_name, parse_resource
 from orchestrator.integrations import registry
-from orchestrator.runtime import nested
+from orchestrator.runtime import nested, status_events
 from orchestrator.runtime.messages import ADVANCE, EXPRESS_ITERATION, INVOKE, Message, encode_delivery, encode_request
 from orchestrator.store import map_runs, runs
 from orchestrator.store.models import StateMachine as StateMachineRow
@@ -298,6 +298,8 @@ class Tree:
         Returns the messages, with their outbox ids."""
         self.run_ready()
         self.write_all()
+        if self.root.id in self.ended:  # the execution's status changed: its event, with the change
+            self.messages += status_events.emit(self.session, self.settings, self.root.id, self.now)
         return queue_messages(self.session, self.messages, self.now, published=self.publishing)
 
     def write_all(self) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from orchestrator.asl.errors import RUNTIME
 from orchestrator.config import Settings
 from orchestrator.engine.history import History
+from orchestrator.runtime import status_events
 from orchestrator.runtime.driver import queue_messages
 from orchestrator.runtime.messages import Message
 from orchestrator.runtime.nested import notify_caller
@@ -88,6 +89,7 @@ def end_tree(
     messages = notify_caller(
         session, settings, root, status=status, output=None, error=_reported(status, error), cause=cause, now=now
     )
+    messages += status_events.emit(session, settings, execution_id, now)
     if root._mapping["root_id"] is None:
         catalog.delete_when_idle(session, m["state_machine_id"])  # the last one of a machine being deleted
     # As AWS does for .sync tasks: the executions this one waits for are stopped too (best effort).

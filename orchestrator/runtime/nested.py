@@ -61,7 +61,7 @@ def start_child(
     except DefinitionError as exc:
         return states.refused("InvalidDefinition", str(exc)), []
     waits = resource.pattern in ("sync", "sync:2")
-    _, message = insert_execution(
+    _, messages = insert_execution(
         session,
         settings,
         machine=parsed,
@@ -80,7 +80,7 @@ def start_child(
     )
     response = states.start_response(arn, now)
     first = TaskSucceeded(response) if resource.pattern == "request-response" else TaskSubmitted(response)
-    return first, [message]
+    return first, messages
 
 
 def notify_caller(

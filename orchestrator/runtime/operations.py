@@ -46,8 +46,8 @@ def start(
     publishing: bool = True,
 ) -> tuple[int, list[Message]]:
     """Insert an execution (``execution`` holds its columns) and queue its first step."""
-    execution_id, message = insert_execution(session, settings, machine=machine, execution=execution, now=now)
-    return execution_id, queue_messages(session, [message], now, published=publishing)
+    execution_id, messages = insert_execution(session, settings, machine=machine, execution=execution, now=now)
+    return execution_id, queue_messages(session, messages, now, published=publishing)
 
 
 def advance(

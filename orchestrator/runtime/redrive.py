@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from orchestrator.config import Settings
 from orchestrator.engine.history import MAX_EVENTS, History
 from orchestrator.engine.outcomes import Cursor
+from orchestrator.runtime import status_events
 from orchestrator.runtime.driver import queue_messages
 from orchestrator.runtime.messages import ADVANCE, Message
 from orchestrator.store import runs
@@ -60,7 +61,8 @@ def redrive(
         last_event_id=history.previous,
     )
     message = Message(ADVANCE, [execution_id, execution_id, seq, None], settings.engine_queue)
-    return queue_messages(session, [message], now, published=publishing)
+    messages = [message, *status_events.emit(session, settings, execution_id, now)]
+    return queue_messages(session, messages, now, published=publishing)
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

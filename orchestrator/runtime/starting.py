@@ -16,14 +16,16 @@ from orchestrator.config import Settings
 from orchestrator.engine import step as interpreter
 from orchestrator.engine.history import History
 from orchestrator.engine.outcomes import Cursor
+from orchestrator.runtime import status_events
 from orchestrator.runtime.messages import ADVANCE, Message
 from orchestrator.store import runs
 
 
 def insert_execution(
     session: Session, settings: Settings, *, machine: StateMachine, execution: dict[str, Any], now: dt.datetime
-) -> tuple[int, Message]:
-    """Insert an execution (``execution`` holds its columns); returns its id and the message that runs it."""
+) -> tuple[int, list[Message]]:
+    """Insert an execution (``execution`` holds its columns); returns its id and the messages to queue:
+    the one that runs it, and its status-change event's when events are on."""
     execution_input = execution["input"]
     cursor = Cursor(state=machine.root.start_at, input=execution_input)
     history = History(1, 0, now)
@@ -44,4 +46,5 @@ def insert_execution(
         runs.add_timer(
             session, execution_id, -1, "execution_timeout", now + dt.timedelta(seconds=machine.timeout_seconds)
         )
-    return execution_id, Message(ADVANCE, [execution_id, execution_id, 0, None], settings.engine_queue)
+    first = Message(ADVANCE, [execution_id, execution_id, 0, None], settings.engine_queue)
+    return execution_id, [first, *status_events.emit(session, settings, execution_id, now)]

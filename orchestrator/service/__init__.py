@@ -12,6 +12,7 @@ from __future__ import annotations
 from orchestrator.service.activities import ActivityActions
 from orchestrator.service.base import ServiceError, utcnow
 from orchestrator.service.browse import BrowseActions
+from orchestrator.service.events import EventActions
 from orchestrator.service.executions import ExecutionActions
 from orchestrator.service.express import ExpressActions
 from orchestrator.service.map_runs import MapRunActions
@@ -39,5 +40,6 @@ class Service(
     TopicActions,
     TableActions,
     BrowseActions,
+    EventActions,
 ):
     """Every action, bound to a configuration and a Celery app (for publishing)."""

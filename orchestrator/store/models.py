@@ -26,7 +26,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -41,6 +40,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from orchestrator.store.encoding import SafeText
+from orchestrator.store.timestamps import UtcDateTime
 
 JsonValue = JSON().with_variant(JSONB(), "postgresql")
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
@@ -70,7 +70,7 @@ class Base(DeclarativeBase):
     type_annotation_map = {
         dict[str, Any]: JsonValue,
         Any: JsonValue,
-        dt.datetime: DateTime(timezone=True),
+        dt.datetime: UtcDateTime(),
     }
 
 
@@ -469,3 +469,44 @@ class Item(Base):
     sort_key: Mapped[str] = mapped_column(String(2048), primary_key=True, default="")  # "" when the table has none
     item: Mapped[dict[str, Any]]
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
+
+
+# -- status-change events (docs/events.md) -------------------------------------------------------------
+
+EVENT_DELIVERY_STATUSES = ("PENDING", "DELIVERED", "DEAD")
+
+
+class StatusEvent(Base):
+    """An execution's status change, as the EventBridge event AWS sends for it (``event``, JSON text
+    kept as written), recorded in the transaction that changed the status; only while events are on
+    (ORCHESTRATOR_EVENTS_FILE or ORCHESTRATOR_EVENTS)."""
+
+    __tablename__ = "status_events"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the event's ``id`` (a UUID)
+    execution_id: Mapped[int] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    time: Mapped[dt.datetime]
+    event: Mapped[str] = mapped_column(Text)
+
+
+class EventDelivery(Base):
+    """One status-change event to one subscriber (a webhook, a ``@subscriber`` function): retried with
+    backoff until DELIVERED, or DEAD (a dead letter) after the subscriber's last attempt."""
+
+    __tablename__ = "event_deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("status", EVENT_DELIVERY_STATUSES), name="status"),
+        UniqueConstraint("event_id", "subscriber"),
+        Index(None, "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("status_events.id", ondelete="CASCADE"))
+    subscriber: Mapped[str] = mapped_column(String(200))  # ``webhook:<name>`` or ``python:<name>``
+    status: Mapped[str] = mapped_column(String(16), default="PENDING")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_attempt_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
