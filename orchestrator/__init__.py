@@ -16,7 +16,7 @@ from orchestrator.integrations.subscribers import subscriber
 from orchestrator.local import run_local
 
 if TYPE_CHECKING:
-    from orchestrator.client import Client
+    from orchestrator.client import Client, ServiceError, WaitTimeout
 
 __version__ = "0.1.0"
 
@@ -26,9 +26,11 @@ __all__ = [
     "Diagnostic",
     "ExecutionResult",
     "RealClock",
+    "ServiceError",
     "StatesError",
     "TaskContext",
     "VirtualClock",
+    "WaitTimeout",
     "__version__",
     "handler",
     "parse",
@@ -40,8 +42,8 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     # The client brings the service, the runtime and Celery with it: imported when first asked for.
-    if name == "Client":
-        from orchestrator.client import Client
+    if name in ("Client", "ServiceError", "WaitTimeout"):
+        from orchestrator import client
 
-        return Client
+        return getattr(client, name)
     raise AttributeError(f"module 'orchestrator' has no attribute {name!r}")
