@@ -45,6 +45,9 @@
   events (docs/events.md); setting it turns the events on.
 - ``ORCHESTRATOR_EVENTS`` (``1`` to enable): write status-change events with no webhooks file, for
   ``@subscriber`` functions alone.
+- ``ORCHESTRATOR_RETENTION_DAYS`` (``90``, AWS's): the scheduler removes closed executions that stopped
+  longer ago than this, with their history (docs/operations.md, "Retention"); ``off`` (or ``0``) keeps
+  them for ever. Fractions are allowed (``0.5``: twelve hours).
 - ``ORCHESTRATOR_REGION`` / ``ORCHESTRATOR_ACCOUNT`` (``us-east-1`` / ``123456789012``): what ARNs say.
 
 Everything reads the environment when asked (`load`), so tests and subprocesses can set it.
@@ -81,6 +84,7 @@ class Settings:
     console_secret: str = ""
     lease_seconds: float = 15.0
     lease_renew_seconds: float = 3.0
+    retention_days: float | None = 90.0  # None: closed executions are kept for ever
     events_file: Path | None = None  # status-change webhooks (docs/events.md)
     events: bool = False  # write status-change events
 
@@ -120,9 +124,25 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         scheduler_heartbeat=Path(env.get("ORCHESTRATOR_SCHEDULER_HEARTBEAT") or home / "scheduler.heartbeat"),
         console_read_only=env.get("ORCHESTRATOR_CONSOLE_READ_ONLY", "").strip().lower() in ("1", "true", "yes"),
         console_secret=env.get("ORCHESTRATOR_CONSOLE_SECRET", ""),
+        retention_days=_retention_days(env.get("ORCHESTRATOR_RETENTION_DAYS")),
         **_lease_settings(env),
         **_event_settings(env),
     )
+
+
+def _retention_days(value: str | None) -> float | None:
+    text = (value or "").strip().lower()
+    if not text:
+        return 90.0
+    if text in ("off", "never", "none"):
+        return None
+    try:
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if not 0 <= days < 1e6:
+        raise ValueError(f"ORCHESTRATOR_RETENTION_DAYS must be a number of days (such as 90) or off, not {value!r}")
+    return days or None
 
 
 def _lease_settings(env: Mapping[str, str]) -> dict[str, float]:

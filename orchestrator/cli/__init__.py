@@ -626,6 +626,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     tables.register(subparsers)
     topics.register(subparsers)
+
+    from orchestrator.cli import prune
+
+    prune.register(subparsers)
     events.register(subparsers)
     return parser
 

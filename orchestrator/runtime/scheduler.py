@@ -4,6 +4,8 @@ Run it as ``orchestrator scheduler`` (one or more: timers are claimed with SKIP 
 schedulers never fire the same one). Each tick it turns the timers whose time has come into
 messages and, every second, sweeps the outbox for messages nobody consumed: those of lost workers
 (their leases ran out), and those a broker lost or never got.
+It also removes closed executions older than ``ORCHESTRATOR_RETENTION_DAYS`` (`runtime.retention`),
+one small batch per tick.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from orchestrator.config import Settings
 from orchestrator.runtime import operations
 from orchestrator.runtime.publish import publish, sweep
+from orchestrator.runtime.retention import Retention
 from orchestrator.store.db import session_scope
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ class Scheduler:
         self.sweep_every = sweep_every
         self.clock = clock
         self._last_sweep = 0.0
+        self.retention = Retention(settings, clock)  # removes old closed executions
 
     def run_once(self) -> int:
         """One tick; returns how many messages it published."""
@@ -67,6 +71,7 @@ class Scheduler:
             if stale:
                 log.warning("republishing %d message(s) nobody consumed", len(stale))
             published += publish(self.app, stale)
+        self.retention.run_if_due()
         return published
 
     def run_forever(self, stop: threading.Event, heartbeat: Path | None = None) -> None:

@@ -16,6 +16,7 @@ from orchestrator.service.events import EventActions
 from orchestrator.service.executions import ExecutionActions
 from orchestrator.service.express import ExpressActions
 from orchestrator.service.map_runs import MapRunActions
+from orchestrator.service.retention import RetentionActions
 from orchestrator.service.state_machines import StateMachineActions
 from orchestrator.service.tables import TableActions
 from orchestrator.service.tags import TagActions
@@ -40,6 +41,7 @@ class Service(
     TopicActions,
     TableActions,
     BrowseActions,
+    RetentionActions,
     EventActions,
 ):
     """Every action, bound to a configuration and a Celery app (for publishing)."""
