@@ -49,6 +49,9 @@
   longer ago than this, with their history (docs/operations.md, "Retention"); ``off`` (or ``0``) keeps
   them for ever. Fractions are allowed (``0.5``: twelve hours).
 - ``ORCHESTRATOR_REGION`` / ``ORCHESTRATOR_ACCOUNT`` (``us-east-1`` / ``123456789012``): what ARNs say.
+- ``ORCHESTRATOR_METRICS_PUBLIC`` (``1`` to enable): serve ``/metrics`` to anyone, unsigned, even with
+  access keys (for a Prometheus on another host; by default it is for this machine and signed requests).
+- ``ORCHESTRATOR_LOG_FORMAT`` (``text`` or ``json``): ``json`` writes one JSON object per log line.
 
 Everything reads the environment when asked (`load`), so tests and subprocesses can set it.
 """
@@ -85,6 +88,8 @@ class Settings:
     lease_seconds: float = 15.0
     lease_renew_seconds: float = 3.0
     retention_days: float | None = 90.0  # None: closed executions are kept for ever
+    metrics_public: bool = False  # /metrics for anyone, unsigned
+    log_format: str = "text"  # or "json": one JSON object per line (orchestrator.logs)
     events_file: Path | None = None  # status-change webhooks (docs/events.md)
     events: bool = False  # write status-change events
 
@@ -125,6 +130,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         console_read_only=env.get("ORCHESTRATOR_CONSOLE_READ_ONLY", "").strip().lower() in ("1", "true", "yes"),
         console_secret=env.get("ORCHESTRATOR_CONSOLE_SECRET", ""),
         retention_days=_retention_days(env.get("ORCHESTRATOR_RETENTION_DAYS")),
+        metrics_public=env.get("ORCHESTRATOR_METRICS_PUBLIC", "").strip().lower() in ("1", "true", "yes"),
+        log_format=(env.get("ORCHESTRATOR_LOG_FORMAT") or "text").strip().lower(),
         **_lease_settings(env),
         **_event_settings(env),
     )

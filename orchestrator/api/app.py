@@ -21,16 +21,19 @@ from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 import orchestrator.api.testing_actions  # noqa: F401 - registers the TestState action
-from orchestrator import config
-from orchestrator.api import auth, shapes, wire
+from orchestrator import config, logs
+from orchestrator.api import auth, metrics, shapes, wire
 from orchestrator.api.actions import ACTIONS, ASYNC_ACTIONS
+from orchestrator.api.request_ids import RequestIds
 from orchestrator.console.app import create_console
 from orchestrator.integrations import registry
+from orchestrator.runtime import scrape
 from orchestrator.service import Service, ServiceError
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,9 @@ def create_app(service: Service | None = None) -> Starlette:
     settings = service.settings
 
     async def dispatch(request: Request) -> Response:
+        return await metrics.counted(request.headers.get("x-amz-target", ""), lambda: _dispatch(request))
+
+    async def _dispatch(request: Request) -> Response:
         claim = None
         if settings.api_keys:
             checked = auth.check_headers(request.headers, settings.api_keys, now=_now(), region=settings.region)
@@ -68,6 +74,17 @@ def create_app(service: Service | None = None) -> Starlette:
         view = _health_view(report, await _health_audience(request, settings))
         return JSONResponse(view, status_code=200 if report["status"] == "ok" else 503)
 
+    async def metrics_page(request: Request) -> Response:
+        # Guarded like /health's details (orchestrator.api.metrics says why).
+        open_to_all = not settings.api_keys or settings.metrics_public
+        if not (open_to_all or _from_this_machine(request) or await _health_audience(request, settings) == FULL):
+            return wire.error(
+                "AccessDeniedException",
+                "/metrics from another host needs a signed request, or ORCHESTRATOR_METRICS_PUBLIC=1 on the server",
+            )
+        body, content_type = await run_in_threadpool(scrape.render, settings.database_url)
+        return Response(body, media_type=content_type)
+
     async def to_console(request: Request) -> Response:
         return RedirectResponse("/console/", 307)
 
@@ -76,11 +93,13 @@ def create_app(service: Service | None = None) -> Starlette:
             Route("/", dispatch, methods=["POST"]),
             Route("/", to_console, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
+            Route("/metrics", metrics_page, methods=["GET"]),
             # The console is another face of the same service: same process, port, database and keys.
             # It answers its own missing pages, in HTML.
             Mount("/console", create_console(service)),
         ],
-        exception_handlers={404: unknown_route, 405: unknown_route},
+        exception_handlers={404: unknown_route, 405: unknown_route, Exception: internal_failure},
+        middleware=[Middleware(RequestIds)],
     )
 
 
@@ -164,6 +183,12 @@ async def unknown_route(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def internal_failure(request: Request, exc: Exception) -> Response:
+    """An exception no route handled, in AWS's shape rather than Starlette's plain text, and never a
+    traceback (Starlette raises it on to uvicorn after this answer, which logs it)."""
+    return wire.error("InternalFailure", "The request processing has failed because of an unknown error")
+
+
 # -- /health: who sees what ------------------------------------------------------------------------------
 
 FULL, SUMMARY, STATUS = "full", "summary", "status"
@@ -217,5 +242,7 @@ def app_factory() -> Starlette:
     orchestrator.api.app:app_factory``): the handler modules loaded, the service configured from the
     environment."""
     settings = config.load()
+    if settings.log_format == "json":  # a process of its own: nothing set its logging up
+        logs.configure("json", logging.INFO)
     registry.load_modules(settings.handler_modules)
     return create_app(Service(settings))

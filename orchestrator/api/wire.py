@@ -9,11 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.responses import Response
 
 CONTENT_TYPE = "application/x-amz-json-1.0"
+# The id of the request being answered (set by the API's dispatch, which also logs with it).
+REQUEST_ID: ContextVar[str | None] = ContextVar("orchestrator_request_id", default=None)
 
 # Errors that are not HTTP 400.
 STATUS = {
@@ -44,7 +47,7 @@ def respond(body: dict[str, Any], status: int = 200) -> Response:
         json.dumps(to_wire(body), separators=(",", ":")),
         status_code=status,
         media_type=CONTENT_TYPE,
-        headers={"x-amzn-RequestId": str(uuid.uuid4())},
+        headers={"x-amzn-RequestId": REQUEST_ID.get() or str(uuid.uuid4())},
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from celery import Celery
 
 from orchestrator import config
-from orchestrator.runtime import inprocess
+from orchestrator.runtime import inprocess, metrics
 
 
 def configure(app: Celery, settings: config.Settings) -> None:
@@ -51,6 +51,8 @@ def settings_of(current: Celery) -> config.Settings:
 
 app = Celery("orchestrator")
 configure(app, config.load())
+# Every process that runs the engine counts the history it commits (runtime.metrics).
+metrics.install()
 
 # Register the tasks on import, so `celery -A orchestrator.runtime.app worker` finds them.
 import orchestrator.runtime.deliveries  # noqa: E402

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator.engine.history import Event
 from orchestrator.store import leases
+from orchestrator.store.metrics import APPENDED_EVENTS
 from orchestrator.store.models import Definition, Execution, HistoryEvent, OutboxMessage, TaskToken, Timer
 
 E = Execution.__table__
@@ -122,8 +123,10 @@ def abort_runs(session: Session, run_ids: Sequence[int], now: dt.datetime) -> No
 
 
 def append_events(session: Session, history_id: int, events: Sequence[Event]) -> None:
+    """Insert ``events``, and note them on the session: the metrics count them if it commits."""
     if not events:
         return
+    session.info.setdefault(APPENDED_EVENTS, []).append((history_id, events))
     session.execute(
         insert(HistoryEvent.__table__),
         [

@@ -1,0 +1,260 @@
+"""Prometheus metrics of executions, Tasks and state transitions, counted from the history they write.
+
+Every history event is appended by `store.runs.append_events`, which notes it on its session. Just
+before that session commits, `_before_commit` works out what the events mean here (which state
+machine, which resource, how long since the Task started), reading what it needs from the same
+transaction; once the commit succeeded, `_after_commit` adds it to the counters. A transaction that
+rolls back counts nothing, and a redelivered message that changes nothing appends nothing.
+
+The names follow AWS's CloudWatch metrics for Step Functions (ExecutionsStarted becomes
+``orchestrator_executions_started_total``); docs/operations.md lists them all. Lambda functions,
+activities and service integrations share the ``orchestrator_tasks_*`` family, told apart by the
+``kind`` label (``lambda``, ``activity``, ``service``).
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from orchestrator.engine.history import Event
+from orchestrator.store import metrics as queries
+from orchestrator.store.metrics import APPENDED_EVENTS, ExecutionLabel, StoredEvent
+
+log = logging.getLogger(__name__)
+
+_PENDING = "orchestrator.metrics_pending"
+
+# From a quick Pass machine to one that waits a day for a person's answer.
+EXECUTION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400)
+TASK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+
+EXECUTION_ENDS = {
+    "ExecutionSucceeded": "succeeded",
+    "ExecutionFailed": "failed",
+    "ExecutionAborted": "aborted",
+    "ExecutionTimedOut": "timed_out",
+}
+EXECUTIONS = {
+    outcome: Counter(f"orchestrator_executions_{outcome}", f"Executions {outcome.replace('_', ' ')}", ["state_machine"])
+    for outcome in ("started", "succeeded", "failed", "aborted", "timed_out", "redriven")
+}
+EXECUTION_TIME = Histogram(
+    "orchestrator_execution_time_seconds",
+    "From an execution's start to its end (AWS's ExecutionTime)",
+    ["state_machine"],
+    buckets=EXECUTION_BUCKETS,
+)
+TRANSITIONS = Counter("orchestrator_state_transitions", "States entered (AWS bills these)", ["state_machine"])
+
+# A Task's events by family: (prefix, kind). Lambda and activity events carry their resource only on
+# *Scheduled; Task* events carry it on each.
+_FAMILIES = (("LambdaFunction", "lambda"), ("Activity", "activity"), ("Task", "service"))
+TASK_OUTCOMES = {
+    "Scheduled": "scheduled",
+    "Started": "started",
+    "Succeeded": "succeeded",
+    "Failed": "failed",
+    "StartFailed": "failed",
+    "SubmitFailed": "failed",
+    "ScheduleFailed": "failed",
+    "TimedOut": "timed_out",
+}
+TASKS = {
+    outcome: Counter(f"orchestrator_tasks_{outcome}", f"Tasks {outcome.replace('_', ' ')}", ["kind", "resource"])
+    for outcome in ("scheduled", "started", "succeeded", "failed", "timed_out", "heartbeat_timed_out")
+}
+TASK_RUN_TIME = Histogram(
+    "orchestrator_task_run_time_seconds",
+    "From a Task's start to its end (AWS's ...RunTime)",
+    ["kind", "resource"],
+    buckets=TASK_BUCKETS,
+)
+TASK_SCHEDULE_TIME = Histogram(
+    "orchestrator_task_schedule_time_seconds",
+    "From a Task's scheduling to its start (AWS's ...ScheduleTime)",
+    ["kind", "resource"],
+    buckets=TASK_BUCKETS,
+)
+_ENDS = frozenset({"succeeded", "failed", "timed_out"})
+_MAX_HOPS = 4  # a Task's end is at most TaskSubmitted (and a retry's heartbeat) away from its start
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One change to one metric, made once the transaction that caused it commits."""
+
+    metric: Counter | Histogram
+    labels: tuple[str, ...]
+    value: float = 1.0
+
+    def apply(self) -> None:
+        child = self.metric.labels(*self.labels)
+        if isinstance(child, Counter):
+            child.inc(self.value)
+        else:
+            child.observe(self.value)
+
+
+def install() -> None:
+    """Count the events of every session that commits in this process (idempotent)."""
+    if not event.contains(Session, "before_commit", _before_commit):
+        event.listen(Session, "before_commit", _before_commit)
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_soft_rollback", _after_rollback)
+
+
+def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    appended = session.info.pop(APPENDED_EVENTS, None)
+    if not appended:
+        return
+    try:
+        session.info[_PENDING] = observe(session, appended)
+    except Exception:
+        # Metrics must never fail the transition they describe.
+        log.exception("metrics: could not read what the appended events are about; they are not counted")
+
+
+def _after_commit(session: Session) -> None:
+    for observation in session.info.pop(_PENDING, ()):
+        observation.apply()
+
+
+def _after_rollback(session: Session, previous: Any) -> None:
+    if previous.nested:
+        # A SAVEPOINT (the Client's, per action) rolled back: the transaction goes on. What was
+        # appended inside it stays noted, a small overcount on a rare path; the outer one is kept.
+        return
+    session.info.pop(APPENDED_EVENTS, None)
+    session.info.pop(_PENDING, None)
+
+
+# -- what events mean ------------------------------------------------------------------------------------
+
+# State machine names by execution id: they never change, so each process asks once per execution.
+_LABELS: collections.OrderedDict[int, ExecutionLabel] = collections.OrderedDict()
+_LABELS_KEPT = 10_000
+
+
+def observe(session: Session, appended: Sequence[tuple[int, Sequence[Event]]]) -> list[Observation]:
+    """The metric changes the events ``appended`` to each history (by id) make."""
+    found: list[Observation] = []
+    for history_id, events in appended:
+        known = {e.id: StoredEvent(e.id, e.previous_event_id, e.type, e.timestamp, e.details) for e in events}
+        label = None
+        if any(e.type.startswith("Execution") or e.type.endswith("StateEntered") for e in events):
+            label = _label(session, history_id)
+        for e in events:
+            found.extend(_execution_observations(e, label))
+            found.extend(_task_observations(session, history_id, known, e))
+    return found
+
+
+def _label(session: Session, history_id: int) -> ExecutionLabel | None:
+    label = _LABELS.get(history_id)
+    if label is None:
+        label = queries.execution_label(session, history_id)
+        if label is None:
+            return None
+        _LABELS[history_id] = label
+        if len(_LABELS) > _LABELS_KEPT:
+            _LABELS.popitem(last=False)
+    return label
+
+
+def _execution_observations(e: Event, label: ExecutionLabel | None) -> Iterable[Observation]:
+    if label is None:
+        return
+    machine = (label.state_machine,)
+    if e.type.endswith("StateEntered"):
+        yield Observation(TRANSITIONS, machine)
+    elif e.type == "ExecutionStarted":
+        yield Observation(EXECUTIONS["started"], machine)
+    elif e.type == "ExecutionRedriven":
+        yield Observation(EXECUTIONS["redriven"], machine)
+    elif e.type in EXECUTION_ENDS:
+        yield Observation(EXECUTIONS[EXECUTION_ENDS[e.type]], machine)
+        yield Observation(EXECUTION_TIME, machine, _seconds(label.start_date, e.timestamp))
+
+
+def _task_observations(
+    session: Session, history_id: int, known: dict[int, StoredEvent], e: Event
+) -> Iterable[Observation]:
+    family = _family(e.type)
+    if family is None:
+        return
+    prefix, kind = family
+    outcome = TASK_OUTCOMES.get(e.type[len(prefix) :])
+    if outcome is None:
+        return
+    if outcome == "timed_out" and (e.details or {}).get("error") == "States.HeartbeatTimeout":
+        outcome = "heartbeat_timed_out"
+    scheduled = None
+    if outcome == "scheduled":
+        scheduled = e
+    elif outcome == "started" or kind != "service":  # for the schedule time, or the resource
+        scheduled = _back(session, history_id, known, e, f"{prefix}Scheduled")
+    resource = _resource(kind, e.details if kind == "service" else scheduled.details if scheduled else None)
+    labels = (kind, resource)
+    yield Observation(TASKS[outcome], labels)
+    if outcome == "started" and scheduled is not None:
+        yield Observation(TASK_SCHEDULE_TIME, labels, _seconds(scheduled.timestamp, e.timestamp))
+    if outcome in _ENDS or outcome == "heartbeat_timed_out":
+        started = _back(session, history_id, known, e, f"{prefix}Started")
+        if started is not None:
+            yield Observation(TASK_RUN_TIME, labels, _seconds(started.timestamp, e.timestamp))
+
+
+def _family(event_type: str) -> tuple[str, str] | None:
+    for prefix, kind in _FAMILIES:
+        if event_type.startswith(prefix):
+            return prefix, kind
+    return None
+
+
+def _resource(kind: str, details: dict[str, Any] | None) -> str:
+    """The resource label: a Lambda function's or an activity's ARN, or a service integration's
+    ``<service>:<action>`` (``lambda:invoke``, ``sns:publish.waitForTaskToken``)."""
+    if not details:
+        return "unknown"
+    if kind == "service":
+        return f"{details.get('resourceType', '')}:{details.get('resource', '')}"
+    return str(details.get("resource", "unknown"))
+
+
+def _back(
+    session: Session, history_id: int, known: dict[int, StoredEvent], e: Event | StoredEvent, wanted: str
+) -> StoredEvent | None:
+    """The nearest event of type ``wanted`` before ``e`` on its run's chain of previous events."""
+    previous = e.previous_event_id
+    for _ in range(_MAX_HOPS):
+        if not previous:
+            return None
+        found = known.get(previous)
+        if found is None:
+            found = queries.events_by_id(session, history_id, [previous]).get(previous)
+            if found is None:
+                return None
+            known[previous] = found
+        if found.type == wanted:
+            return found
+        previous = found.previous_event_id
+    return None
+
+
+def _seconds(start: dt.datetime, end: dt.datetime) -> float:
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=dt.UTC)
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=dt.UTC)
+    return max(0.0, (end - start).total_seconds())
