@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import re
 import sys
 import warnings
@@ -81,8 +82,23 @@ def print_json(value: Any) -> None:
 
 def json_default(value: Any) -> Any:
     if isinstance(value, dt.datetime):
-        return value.isoformat()
+        return show_time(value, "auto")
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def show_time(moment: dt.datetime, timespec: str = "seconds") -> str:
+    """A time as the CLI prints it, in JSON and in tables alike: ISO 8601 in UTC with its offset,
+    ``2026-12-07T05:37:47+00:00`` (a naive time is UTC: the store keeps every time in UTC)."""
+    utc = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    return utc.isoformat(timespec=timespec)
+
+
+def silence_stdout() -> None:
+    """Send what is still to be written to stdout nowhere: its reader has gone (a closed pipe), and
+    Python would otherwise fail again flushing it at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def quiet_celery() -> None:

@@ -20,6 +20,7 @@ from orchestrator.cli.common import (
     parse_json_argument,
     print_json,
     service_call,
+    show_time,
 )
 
 _ATTRIBUTE = re.compile(r"(?P<name>[^:]+):(?P<type>[SNB])")
@@ -130,7 +131,7 @@ def cmd_tables_describe(args: argparse.Namespace) -> int:
     print(f"{table['TableName']}: {_describe_key(table)}")
     print(f"  arn: {table['TableArn']}")
     print(f"  items: {table['ItemCount']} ({table['TableSizeBytes']} bytes)")
-    print(f"  created: {table['CreationDateTime']:%Y-%m-%d %H:%M:%S}")
+    print(f"  created: {show_time(table['CreationDateTime'])}")
     return 0
 
 

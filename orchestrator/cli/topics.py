@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from orchestrator.cli.common import add_command, open_service, print_json, read_text, service_call
+from orchestrator.cli.common import add_command, open_service, print_json, read_text, service_call, show_time
 
 
 def _service() -> Any:
@@ -124,7 +124,7 @@ def cmd_messages(args: argparse.Namespace) -> int:
         return 0
     for message in found:
         subject = f"  [{message['Subject']}]" if message["Subject"] else ""
-        print(f"{message['PublishedAt']:%Y-%m-%d %H:%M:%S}  {message['MessageId']}{subject}")
+        print(f"{show_time(message['PublishedAt'])}  {message['MessageId']}{subject}")
         print(f"    {message['Message'][:300]}")
         for delivery in message["Deliveries"]:
             print(f"    -> {delivery['Status']:<9} after {delivery['Attempts']} attempt(s)  {delivery['Endpoint']}")

@@ -37,6 +37,8 @@ def test_orchestrator_run_takes_each_branch(tmp_path: Path, name: str, verdict: 
     done = subprocess.run([*command, "--json"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     described = json.loads(done.stdout)
+    # times carry their timezone (the embedded SQLite database gave them none)
+    assert described["startDate"].endswith("+00:00") and described["stopDate"].endswith("+00:00")
     # the keys in the order the states produced them: Greet's two, then the verdict
     assert list(json.loads(described["output"]).items()) == [
         ("greeting", f"Hello, {name}!"),
