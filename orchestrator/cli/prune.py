@@ -23,6 +23,7 @@ _COUNTS = (
     ("timers", "timers"),
     ("mapRuns", "map runs"),
     ("outboxMessages", "outbox messages"),
+    ("statusEvents", "status-change events"),
 )
 
 

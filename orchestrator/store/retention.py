@@ -4,9 +4,10 @@ An execution is removable when it is a root (``root_id`` NULL), closed (SUCCEEDE
 TIMED_OUT or ABORTED) and stopped before the cutoff, and when nothing of it may still move: none of
 its branches or iterations is PENDING or RUNNING, and no running execution was started by one of its
 runs (a ``states:startExecution`` Task's child points back at its caller). Removing it removes its
-tree (its branches and iterations), their history events, task tokens, timers, Distributed Map runs
-and the outbox messages addressed to it; a kept execution that it started only loses its
-``caller_id``. A redriven execution is RUNNING again, so it is never removable while it runs.
+tree (its branches and iterations), their history events, task tokens, timers, Distributed Map runs,
+status-change events (with their deliveries) and the outbox messages addressed to it; a kept
+execution that it started only loses its ``caller_id``. A redriven execution is RUNNING again, so
+it is never removable while it runs.
 
 Each call works on one batch, in the caller's transaction, so that no transaction holds many rows
 locked: `find` picks the batch (bounded by executions and by history events), `remove` locks what is
@@ -24,7 +25,15 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from orchestrator.store.models import Execution, HistoryEvent, MapRun, OutboxMessage, TaskToken, Timer
+from orchestrator.store.models import (
+    Execution,
+    HistoryEvent,
+    MapRun,
+    OutboxMessage,
+    StatusEvent,
+    TaskToken,
+    Timer,
+)
 
 CLOSED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 LIVE = ("PENDING", "RUNNING")
@@ -41,6 +50,7 @@ class Removed:
     timers: int = 0
     map_runs: int = 0
     outbox_messages: int = 0
+    status_events: int = 0  # with their deliveries (the foreign key cascades)
 
     def __add__(self, other: Removed) -> Removed:
         return Removed(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other), strict=True)))
@@ -141,6 +151,7 @@ def _statements(roots: Sequence[int], tree: Sequence[int], outbox: Sequence[int]
         "timers": Timer.run_id.in_(tree),
         "map_runs": MapRun.execution_id.in_(tree) | MapRun.run_id.in_(tree),
         "outbox_messages": OutboxMessage.id.in_(outbox),
+        "status_events": StatusEvent.execution_id.in_(tree),
     }
 
 
@@ -150,6 +161,7 @@ _TABLES = {
     "timers": Timer,
     "map_runs": MapRun,
     "outbox_messages": OutboxMessage,
+    "status_events": StatusEvent,
 }
 
 
