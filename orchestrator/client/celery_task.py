@@ -18,7 +18,8 @@ default) with keyword arguments only::
 An engine worker runs it through the service layer, exactly as StartExecution: idempotent by name
 (a copy of a message whose execution has started, or even ended, does nothing more). A refusal
 (``StateMachineDoesNotExist``, ``InvalidExecutionInput``, a name taken by another input...) fails
-the task with `ServiceError`, in the worker's log; a database that is away is tried again.
+the task with `StartRefused` (one line in the worker's log, with AWS's error code); a database
+that is away is tried again.
 
 The task calls the service, so it sits above the runtime, with the client; the runtime's Celery
 app has its workers import this module by name (``include``).
@@ -42,11 +43,18 @@ START_EXECUTION = "orchestrator.start_execution"
 log = logging.getLogger(__name__)
 
 
+class StartRefused(Exception):
+    """StartExecution refused the task's execution: ``"<AWS error code>: <message>"``.
+
+    (Not `ServiceError` itself: a worker's pool process hands its task's exception to the main
+    process pickled, and this one pickles.)"""
+
+
 @shared_task(
     name=START_EXECUTION,
     bind=True,
     acks_late=True,
-    throws=(ServiceError,),  # an expected refusal: logged as one line, no traceback
+    throws=(StartRefused,),  # an expected refusal: logged as one line, no traceback
     autoretry_for=(OperationalError,),
     retry_backoff=1,
     retry_backoff_max=30,
@@ -67,18 +75,21 @@ def start_execution_task(
     try:
         started = service.start_execution(state_machine_arn, name=name, input=text, trace_header=trace_header)
     except ServiceError as exc:
-        if exc.code != "ExecutionAlreadyExists":
-            raise
-        started = _started_by_an_earlier_copy(service, state_machine_arn, name, text)
-        if started is None:
-            raise
+        earlier = _started_by_an_earlier_copy(service, state_machine_arn, name, text, exc)
+        if earlier is None:
+            raise StartRefused(str(exc)) from None
+        started = earlier
     log.info("started %s", started["executionArn"])
     return {"executionArn": started["executionArn"], "startDate": started["startDate"].isoformat()}
 
 
-def _started_by_an_earlier_copy(service: Service, machine_arn: str, name: str, text: str) -> dict[str, Any] | None:
-    """The execution of this name, if it has this input (a copy of this message started it and it has
-    ended since); None if another input took the name."""
+def _started_by_an_earlier_copy(
+    service: Service, machine_arn: str, name: str, text: str, refusal: ServiceError
+) -> dict[str, Any] | None:
+    """The execution of this name, if the refusal says it exists and it has this input (a copy of this
+    message started it, and it has ended since); None otherwise (another input took the name...)."""
+    if refusal.code != "ExecutionAlreadyExists":
+        return None
     base = machine_arn.split(":stateMachine:", 1)[1].split(":", 1)[0] if ":stateMachine:" in machine_arn else ""
     existing = service.describe_execution(service.execution_arn(base, name))
     if _canonical(existing["input"]) != _canonical(text):
