@@ -99,6 +99,8 @@ def configure(log_format: str, level: int | str = logging.INFO) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Python's warnings (a library's, Celery's) become log records, so they are lines like the rest.
+    logging.captureWarnings(log_format == "json")
 
 
 def route_to_root(*names: str) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import __version__
+from orchestrator.cli import observability
 from orchestrator.cli.common import (
     ActionError,
     UsageError,
@@ -162,12 +163,16 @@ def _print_outcome(result: dict[str, Any]) -> None:
 
 def cmd_worker(args: argparse.Namespace, celery_args: list[str]) -> int:
     from orchestrator import config
-    from orchestrator.integrations import registry
-    from orchestrator.runtime.app import app
 
     settings = config.load()
     refuse_without_broker("worker", settings)
+    # before the runtime loads prometheus-client and Celery sets up its logging
+    observability.prepare_worker(settings.log_format, args.metrics_port)
+    from orchestrator.integrations import registry
+    from orchestrator.runtime.app import app
+
     registry.load_modules(settings.handler_modules)
+    observability.start_worker_metrics(args.metrics_port, args.metrics_host)
     queues = args.queues or f"{settings.engine_queue},{settings.handler_queue}"
     argv = ["worker", "--queues", queues, "--loglevel", args.loglevel, *celery_args]
     app.worker_main(argv=argv)
@@ -184,7 +189,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     settings = config.load()
     refuse_without_broker("scheduler", settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    observability.setup_logs(settings.log_format, logging.INFO)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -262,6 +267,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     if settings.is_sqlite:
         ensure_schema(settings)
+    if args.workers > 1:
+        observability.share_metrics_between_processes()
     runtime = None
     if settings.embedded_broker:
         from orchestrator.runtime.app import app
@@ -289,6 +296,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "http": HTTP_PROTOCOL,
             "ws": "none",
         }
+        if settings.log_format != "text":  # uvicorn's loggers then write through ours
+            observability.setup_logs(settings.log_format, args.log_level.upper())
+            options["log_config"] = None
         if args.workers > 1:
             # Each process builds its own app (and loads the handler modules) from the environment.
             uvicorn.run("orchestrator.api.app:app_factory", factory=True, workers=args.workers, **options)
@@ -483,6 +493,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--queues", "-Q", help="queues to consume (default: the engine's and the handlers')")
     worker.add_argument("--loglevel", "-l", default="INFO", help="log level (default: INFO)")
+    worker.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus metrics of this worker and its pool processes on this port"
+    )
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="address of --metrics-port (default 127.0.0.1)")
 
     serve = add_command(
         subparsers,
@@ -643,6 +657,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and args.func is not cmd_worker:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        if args.func not in (cmd_worker, cmd_serve, cmd_scheduler):
+            observability.setup_cli_logs()
         if args.func is cmd_worker:
             return cmd_worker(args, extra)
         return int(args.func(args))

@@ -63,6 +63,7 @@ def prepare_worker(log_format: str, metrics_port: int | None) -> None:
     from celery import signals
 
     if log_format == "json":
+        setup_logs("json", logging.INFO)  # until Celery asks, with the worker's --loglevel
 
         def setup_logging(loglevel: Any = None, **_: Any) -> None:
             setup_logs("json", loglevel or logging.INFO)

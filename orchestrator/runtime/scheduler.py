@@ -76,6 +76,11 @@ class Scheduler:
 
     def run_forever(self, stop: threading.Event, heartbeat: Path | None = None) -> None:
         """Tick until ``stop`` is set; touch ``heartbeat`` after every good tick (for readiness probes)."""
+        log.info(
+            "scheduler started: ticking every %.2f s when idle, sweeping the outbox every %.1f s",
+            self.tick,
+            self.sweep_every,
+        )
         while not stop.is_set():
             try:
                 busy = self.run_once()
