@@ -212,7 +212,9 @@ class Tree:
         self.session = session
         self.publishing = publishing
         self.settings = settings
-        self.now = now
+        # never before the last event already recorded (this transaction took ``now`` before the lock)
+        self.now = runs.not_before_last_event(session, root._mapping["id"], now)
+        self.history_times: dict[int, dt.datetime] = {root._mapping["id"]: self.now}  # the same, per history
         self.root_row = root
         self.machine = load_machine(session, root._mapping["definition_hash"])
         self.context = context_base(session, root)
@@ -297,8 +299,9 @@ class Tree:
         """Step the children started here; write every change; queue the messages in the outbox.
         Returns the messages, with their outbox ids."""
         self.run_ready()
+        root_ended = self.root.id in self.ended  # (write_all forgets what ended)
         self.write_all()
-        if self.root.id in self.ended:  # the execution's status changed: its event, with the change
+        if root_ended:  # the execution's status changed: its event goes with the change
             self.messages += status_events.emit(self.session, self.settings, self.root.id, self.now)
         return queue_messages(self.session, self.messages, self.now, published=self.publishing)
 
@@ -330,9 +333,16 @@ class Tree:
         """A history to append ``row``'s next events to (after ``previous``, by default its last
         one), until `record` or `_keep` takes them."""
         last = row.last_event_id if previous is None else previous
-        history = History(self.counters[row.history_id], last, self.now, limit=MAX_EVENTS)
+        history = History(self.counters[row.history_id], last, self._time_for(row.history_id), limit=MAX_EVENTS)
         self.open.append((row.history_id, history))
         return history
+
+    def _time_for(self, history_id: int) -> dt.datetime:
+        """The time to stamp a history's events with: a Distributed Map iteration's own history may
+        hold an event later than the execution's last."""
+        if history_id not in self.history_times:
+            self.history_times[history_id] = runs.not_before_last_event(self.session, history_id, self.now)
+        return self.history_times[history_id]
 
     def record(self, row: RunRow, history: History) -> None:
         self._keep(row.history_id, history)
