@@ -143,6 +143,19 @@ def append_events(session: Session, history_id: int, events: Sequence[Event]) ->
     )
 
 
+def not_before_last_event(session: Session, history_id: int, now: dt.datetime) -> dt.datetime:
+    """``now``, or the time of the history's last event if that is later.
+
+    A transaction takes its time before it waits for the execution's lock; another that got the
+    lock first may have written a later time meanwhile. Events stamped with this keep the history's
+    timestamps in the order of its event ids (AWS's never go backwards)."""
+    table = HistoryEvent.__table__
+    last = session.scalar(
+        select(table.c.timestamp).where(table.c.execution_id == history_id).order_by(table.c.id.desc()).limit(1)
+    )
+    return now if last is None or last <= now else last
+
+
 def history_page(session: Session, execution_id: int, *, after: int, limit: int, reverse: bool) -> list[Row[Any]]:
     """Events of an execution after (or, in reverse, before) event id ``after``."""
     table = HistoryEvent.__table__
