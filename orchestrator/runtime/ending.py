@@ -59,6 +59,7 @@ def end_tree(
     if root is None or root._mapping["status"] != "RUNNING":
         return []
     m = root._mapping
+    now = runs.not_before_last_event(session, execution_id, now)  # ``now`` was taken before the lock
     everything = [execution_id, *runs.descendants(session, [execution_id])]
     if next_event_id is None:
         history = History(m["next_event_id"], m["last_event_id"], now)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as dt
+import itertools
 import json
 import os
 import signal
@@ -323,9 +324,11 @@ class Cluster:
 
 
 def assert_history_is_sound(events: list[dict[str, Any]]) -> None:
-    """Ids 1..n with no gap or repeat, links to earlier events, and at most one terminal event."""
+    """Ids 1..n with no gap or repeat, links to earlier events, times that never go back, and at
+    most one terminal event."""
     assert [e["id"] for e in events] == list(range(1, len(events) + 1))
     assert all(e["previousEventId"] < e["id"] for e in events)
+    assert all(a["timestamp"] <= b["timestamp"] for a, b in itertools.pairwise(events)), "a time goes back"
     terminal = [e for e in events if e["type"].startswith("Execution") and e["type"] != "ExecutionStarted"]
     assert len(terminal) <= 1, [e["type"] for e in terminal]
 
