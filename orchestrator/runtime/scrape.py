@@ -34,6 +34,19 @@ def use_multiprocess_dir(prefix: str) -> str:
     return chosen
 
 
+# name, help, and the `store.metrics.Backlog` field each gauge shows
+BACKLOG_GAUGES = (
+    ("orchestrator_outbox_messages", "Messages in the outbox: to publish, or published and not yet consumed",
+     "outbox_messages"),
+    ("orchestrator_outbox_oldest_message_age_seconds", "Age of the oldest message in the outbox",
+     "outbox_oldest_seconds"),
+    ("orchestrator_timers_due", "Timers whose time has come and that no scheduler has fired yet", "timers_due"),
+    ("orchestrator_leases_expired", "Work whose worker stopped renewing its lease, not yet handed on",
+     "leases_expired"),
+    ("orchestrator_task_tokens_waiting", "Task tokens and activity tasks waiting for an answer", "tokens_waiting"),
+)  # fmt: skip
+
+
 class BacklogCollector:
     """Gauges of the engine's queues, each computed from the database when scraped."""
 
@@ -48,20 +61,8 @@ class BacklogCollector:
 
         with session_scope(self.database_url) as session:
             now = backlog(session, dt.datetime.now(dt.UTC))
-        gauges = (
-            ("orchestrator_outbox_messages", "Messages in the outbox: to publish, or published and not yet consumed",
-             now.outbox_messages),
-            ("orchestrator_outbox_oldest_message_age_seconds", "Age of the oldest message in the outbox",
-             now.outbox_oldest_seconds),
-            ("orchestrator_timers_due", "Timers whose time has come and that no scheduler has fired yet",
-             now.timers_due),
-            ("orchestrator_leases_expired", "Work whose worker stopped renewing its lease, not yet handed on",
-             now.leases_expired),
-            ("orchestrator_task_tokens_waiting", "Task tokens and activity tasks waiting for an answer",
-             now.tokens_waiting),
-        )  # fmt: skip
-        for name, documentation, value in gauges:
-            yield GaugeMetricFamily(name, documentation, value=value)
+        for name, documentation, field in BACKLOG_GAUGES:
+            yield GaugeMetricFamily(name, documentation, value=getattr(now, field))
 
 
 class _Joined:
