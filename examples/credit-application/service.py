@@ -6,7 +6,7 @@
 the service's own table, ``credit_applications``, and starts its execution of the
 ``credit-application`` state machine through `orchestrator.Client`, in the same database
 transaction: the application is saved and its workflow started, or neither (a refused start rolls
-the row back; a failed insert starts nothing). It answers ``201`` with the application's id and its
+the row back; a failed commit leaves no execution). It answers ``201`` with the application's id and its
 execution's ARN. ``GET /applications/{id}`` shows the application and how its execution is doing.
 
 It uses the configuration the CLI uses: the embedded SQLite file and an in-process worker by
@@ -122,7 +122,7 @@ def _problem(application: Any) -> str | None:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         return "creditRequested must be a whole amount above 0"
     email = ((application.get("data") or {}).get("identity") or {}).get("email")
-    if not isinstance(email, str) or "@" not in email:
+    if not isinstance(email, str) or "@" not in email or len(email) > 254:
         return "data.identity.email must be an e-mail address"
     return None
 

@@ -84,12 +84,12 @@ def new_machine(client: Client, definition: dict[str, Any], **options: Any) -> s
 
 def queued(cluster: Cluster) -> int:
     """Messages waiting in the cluster's engine queue in Redis (kombu keeps one list per priority step)."""
-    broker = redis.Redis.from_url(cluster.settings.broker_url)
     queue = cluster.settings.engine_queue
     total = 0
-    for key in broker.scan_iter(match=f"{queue}*"):
-        name = key.decode(errors="replace")
-        if name == queue or name.startswith(f"{queue}\x06\x16"):
-            with contextlib.suppress(redis.ResponseError):  # a key of another type is no queue
-                total += int(broker.llen(key))
+    with redis.Redis.from_url(cluster.settings.broker_url) as broker:
+        for key in broker.scan_iter(match=f"{queue}*"):
+            name = key.decode(errors="replace")
+            if name == queue or name.startswith(f"{queue}\x06\x16"):
+                with contextlib.suppress(redis.ResponseError):  # a key of another type is no queue
+                    total += int(broker.llen(key))
     return total
