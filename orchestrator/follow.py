@@ -57,9 +57,19 @@ def _short(text: Any, limit: int = 200) -> str:
 
 
 def follow(
-    service: Service, execution_arn: str, printer: Printer | None, *, poll: float = 0.1, timeout: float | None = None
+    service: Service,
+    execution_arn: str,
+    printer: Printer | None,
+    *,
+    poll: float = 0.1,
+    timeout: float | None = None,
+    interrupted: Callable[[], bool] = lambda: False,
 ) -> dict[str, Any]:
-    """Wait for the execution to end, printing its events as they come; returns DescribeExecution."""
+    """Wait for the execution to end, printing its events as they come; returns DescribeExecution.
+
+    Returns early, the execution maybe still running, after ``timeout`` seconds or once ``interrupted``
+    says so (after a Ctrl-C, for the caller to decide what to do).
+    """
     seen = 0
     started = time.monotonic()
     last_token_check = 0.0
@@ -75,7 +85,7 @@ def follow(
         if printer is not None and time.monotonic() - last_token_check > 0.5:
             last_token_check = time.monotonic()
             printer.waiting(execution_arn)
-        if timeout is not None and time.monotonic() - started > timeout:
+        if interrupted() or (timeout is not None and time.monotonic() - started > timeout):
             return description
         if len(events) < 1000:
             time.sleep(poll)

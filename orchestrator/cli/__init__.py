@@ -8,13 +8,10 @@ readable line on stderr with a non-zero exit, never as a traceback.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
-import re
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from orchestrator import __version__
@@ -31,6 +28,8 @@ from orchestrator.cli.common import (
     read_text,
     safe_url,
     service_call,
+    show_time,
+    silence_stdout,
 )
 from orchestrator.cli.embedded import refuse_without_broker, state_help
 from orchestrator.integrations.registry import HandlerModuleNotFound
@@ -90,75 +89,6 @@ def _validation_json(path: str, diagnostics: list[Any] | None, problem: str | No
 
 
 # -- the durable runtime -----------------------------------------------------------------------------
-
-
-def _machine_name(path: str) -> str:
-    name = Path(path).name
-    for suffix in (".json", ".asl", ".yaml", ".yml"):
-        name = name.removesuffix(suffix)
-    return re.sub(r"[^0-9A-Za-z_-]", "-", name)[:80] or "workflow"
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from orchestrator import config
-    from orchestrator.asl.parse import validate
-    from orchestrator.follow import Printer, follow
-    from orchestrator.integrations import registry
-    from orchestrator.service import Service, ServiceError
-
-    text = read_text(args.file)
-    errors = [d for d in validate(text) if d.severity == "ERROR"]
-    if errors:
-        print(f"{args.file}: not a valid state machine:", file=sys.stderr)
-        for d in errors:
-            print(f"  {d.location or '/'}: {d.message} [{d.code}]", file=sys.stderr)
-        return 1
-    execution_input = parse_json_argument(args.input, "--input") if args.input is not None else {}
-    settings = config.load()
-    registry.load_modules(settings.handler_modules)
-    ensure_schema(settings)
-    service = Service(settings)
-    name = args.state_machine_name or _machine_name(args.file)
-    role = f"arn:aws:iam::{settings.account}:role/orchestrator"
-    runtime = None
-    if settings.embedded_broker:
-        from orchestrator.runtime.app import app
-        from orchestrator.runtime.embedded import EmbeddedRuntime
-
-        quiet_celery()
-        runtime = EmbeddedRuntime(app, settings).start()
-    try:
-        try:
-            arn = service.create_state_machine(name=name, definition=text, role_arn=role)["stateMachineArn"]
-        except ServiceError as exc:
-            if exc.code != "StateMachineAlreadyExists":
-                raise ActionError(f"{exc.code}: {exc.message}") from None
-            arn = service.state_machine_arn(name)
-            service_call(lambda: service.update_state_machine(arn, definition=text))
-        started = service_call(lambda: service.start_execution(arn, name=args.name, input=json.dumps(execution_input)))
-        if not args.json:
-            print(f"Started {started['executionArn']}")
-        printer = None if args.json else Printer(sys.stdout, tokens=service.pending_tokens)
-        result = follow(service, started["executionArn"], printer)
-    finally:
-        if runtime is not None:
-            runtime.stop()
-    if args.json:
-        print_json(result)
-    else:
-        _print_outcome(result)
-    return 0 if result["status"] == "SUCCEEDED" else 1
-
-
-def _print_outcome(result: dict[str, Any]) -> None:
-    print(f"{result['status']}")
-    if result["status"] == "SUCCEEDED":
-        print(json.dumps(json.loads(result["output"]), indent=2))
-    else:
-        if result.get("error"):
-            print(f"error: {result['error']}")
-        if result.get("cause"):
-            print(f"cause: {result['cause']}")
 
 
 def cmd_worker(args: argparse.Namespace, celery_args: list[str]) -> int:
@@ -341,73 +271,6 @@ def cmd_db_check(args: argparse.Namespace) -> int:
     return 1
 
 
-def cmd_executions_list(args: argparse.Namespace) -> int:
-    service = open_service()
-    arn = args.state_machine if args.state_machine.startswith("arn:") else service.state_machine_arn(args.state_machine)
-    page = service_call(lambda: service.list_executions(arn, status_filter=args.status, max_results=args.limit))
-    if args.json:
-        print_json(page)
-        return 0
-    for item in page["executions"]:
-        stop = item.get("stopDate")
-        ended = f"  ended {stop:%Y-%m-%d %H:%M:%S}" if stop else ""
-        print(f"{item['status']:<10} {item['startDate']:%Y-%m-%d %H:%M:%S}{ended}  {item['executionArn']}")
-    if not page["executions"]:
-        print("no executions")
-    return 0
-
-
-def cmd_executions_describe(args: argparse.Namespace) -> int:
-    result = service_call(lambda: open_service().describe_execution(args.execution_arn))
-    if args.json:
-        print_json(result)
-    else:
-        for key in (
-            "executionArn",
-            "stateMachineArn",
-            "status",
-            "startDate",
-            "stopDate",
-            "input",
-            "output",
-            "error",
-            "cause",
-        ):
-            if key in result:
-                print(f"{key:>16}: {result[key]}")
-    return 0
-
-
-def cmd_executions_history(args: argparse.Namespace) -> int:
-    service = open_service()
-    events: list[dict[str, Any]] = []
-    token = None
-    while True:
-        page = service_call(
-            functools.partial(
-                service.get_execution_history,
-                args.execution_arn,
-                reverse_order=args.reverse,
-                next_token=token,
-                max_results=1000,
-            )
-        )
-        events.extend(page["events"])
-        token = page.get("nextToken")
-        if not token:
-            break
-    if args.json:
-        print_json({"events": events})
-        return 0
-    for event in events:
-        details = next((v for k, v in event.items() if k.endswith("EventDetails")), None)
-        summary = ""
-        if details:
-            summary = details.get("name") or details.get("error") or ""
-        print(f"{event['id']:>5} {event['timestamp']:%H:%M:%S.%f}"[:-3] + f"  {event['type']:<28} {summary}")
-    return 0
-
-
 def cmd_send_task_success(args: argparse.Namespace) -> int:
     output = parse_json_argument(args.output, "--output")
     service_call(lambda: open_service().send_task_success(args.token, json.dumps(output)))
@@ -435,7 +298,7 @@ def cmd_tokens_list(args: argparse.Namespace) -> int:
     if not tokens:
         print("no task is waiting for a token")
     for token in tokens:
-        print(f"{token['since']:%Y-%m-%d %H:%M:%S}  {token['stateName']}  {token['executionArn']}")
+        print(f"{show_time(token['since'])}  {token['stateName']}  {token['executionArn']}")
         print(f"    token: {token['token']}")
         if token.get("payload") is not None:
             print(f"    message: {json.dumps(token['payload'])[:300]}")
@@ -469,20 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="print ValidateStateMachineDefinition's result shape instead of text",
     )
 
-    run = add_command(
-        subparsers,
-        "run",
-        cmd_run,
-        "Run a state machine definition and follow it to its end (embedded by default: a SQLite file "
-        "and an in-process worker; set ORCHESTRATOR_DATABASE_URL and ORCHESTRATOR_BROKER_URL to use a "
-        "cluster). Exits 0 if the execution succeeds, 1 otherwise.",
-        "orchestrator run workflow.asl.json --input '{\"amount\": 4200}'",
-    )
-    run.add_argument("file", metavar="FILE", help="the ASL definition (JSON)")
-    run.add_argument("--input", help="the execution input: JSON, or @file to read it from a file")
-    run.add_argument("--name", help="the execution name (default: a UUID)")
-    run.add_argument("--state-machine-name", help="the state machine to create or update (default: from FILE)")
-    run.add_argument("--json", action="store_true", help="print only DescribeExecution's result, as JSON")
+    from orchestrator.cli import run
+
+    run.register(subparsers)
 
     worker = add_command(
         subparsers,
@@ -560,41 +412,6 @@ def build_parser() -> argparse.ArgumentParser:
         "ORCHESTRATOR_DATABASE_URL=postgresql+psycopg://localhost/orchestrator orchestrator db upgrade",
     )
 
-    executions = subparsers.add_parser(
-        "executions", help="List and inspect executions.", description="List and inspect executions."
-    )
-    ex_commands = executions.add_subparsers(dest="executions_command", metavar="COMMAND", required=True)
-    ex_list = add_command(
-        ex_commands,
-        "list",
-        cmd_executions_list,
-        "List a state machine's executions, newest first.",
-        "orchestrator executions list my-workflow --status RUNNING",
-    )
-    ex_list.add_argument("state_machine", metavar="STATE_MACHINE", help="its name or ARN")
-    ex_list.add_argument("--status", help="RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED")
-    ex_list.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
-    ex_list.add_argument("--json", action="store_true", help="print ListExecutions' result as JSON")
-    ex_describe = add_command(
-        ex_commands,
-        "describe",
-        cmd_executions_describe,
-        "Show an execution's status and data.",
-        "orchestrator executions describe arn:aws:states:us-east-1:123456789012:execution:wf:run-1",
-    )
-    ex_describe.add_argument("execution_arn", metavar="EXECUTION_ARN")
-    ex_describe.add_argument("--json", action="store_true", help="print DescribeExecution's result as JSON")
-    ex_history = add_command(
-        ex_commands,
-        "history",
-        cmd_executions_history,
-        "Show an execution's history events.",
-        "orchestrator executions history arn:aws:states:us-east-1:123456789012:execution:wf:run-1",
-    )
-    ex_history.add_argument("execution_arn", metavar="EXECUTION_ARN")
-    ex_history.add_argument("--reverse", action="store_true", help="newest first")
-    ex_history.add_argument("--json", action="store_true", help="print GetExecutionHistory's events as JSON")
-
     success = add_command(
         subparsers,
         "send-task-success",
@@ -636,15 +453,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tk_list.add_argument("--json", action="store_true", help="print as JSON")
 
-    from orchestrator.cli import events, tables, topics
+    from orchestrator.cli import events, executions, machines, tables, topics
+
+    executions.register(subparsers)
+    machines.register(subparsers)
 
     tables.register(subparsers)
     topics.register(subparsers)
-
+    events.register(subparsers)
     from orchestrator.cli import prune
 
     prune.register(subparsers)
-    events.register(subparsers)
     return parser
 
 
@@ -673,3 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`... --json | head`): no traceback, and the status a shell gives a
+        # command that SIGPIPE ended.
+        silence_stdout()
+        return 141
