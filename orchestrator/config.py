@@ -45,6 +45,9 @@
   events (docs/events.md); setting it turns the events on.
 - ``ORCHESTRATOR_EVENTS`` (``1`` to enable): write status-change events with no webhooks file, for
   ``@subscriber`` functions alone.
+- ``ORCHESTRATOR_EXECUTION_LOG``: where the log records of state machines with a ``loggingConfiguration``
+  go, in the shape of AWS's CloudWatch Logs records (docs/execution-logs.md): ``stdout``, ``stderr``,
+  ``file:///var/log/orchestrator/executions.jsonl`` or an ``http(s)://`` URL. Unset: none are written.
 - ``ORCHESTRATOR_RETENTION_DAYS`` (``90``, AWS's): the scheduler removes closed executions that stopped
   longer ago than this, with their history (docs/operations.md, "Retention"); ``off`` (or ``0``) keeps
   them for ever. Fractions are allowed (``0.5``: twelve hours).
@@ -92,6 +95,7 @@ class Settings:
     log_format: str = "text"  # or "json": one JSON object per line (orchestrator.logs)
     events_file: Path | None = None  # status-change webhooks (docs/events.md)
     events: bool = False  # write status-change events
+    execution_log: str = ""  # where execution log records go (docs/execution-logs.md)
 
     @property
     def embedded_broker(self) -> bool:
@@ -134,6 +138,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         log_format=(env.get("ORCHESTRATOR_LOG_FORMAT") or "text").strip().lower(),
         **_lease_settings(env),
         **_event_settings(env),
+        execution_log=env.get("ORCHESTRATOR_EXECUTION_LOG", "").strip(),
     )
 
 

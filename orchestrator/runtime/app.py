@@ -11,7 +11,7 @@ from __future__ import annotations
 from celery import Celery
 
 from orchestrator import config
-from orchestrator.runtime import inprocess, metrics
+from orchestrator.runtime import execution_logs, inprocess, metrics
 
 
 def configure(app: Celery, settings: config.Settings) -> None:
@@ -43,6 +43,8 @@ def configure(app: Celery, settings: config.Settings) -> None:
         enable_utc=True,
     )
     app.orchestrator_settings = settings  # type: ignore[attr-defined]
+    # this process's history, logged as the state machines' loggingConfiguration says
+    execution_logs.install(settings.execution_log)
 
 
 def settings_of(current: Celery) -> config.Settings:
