@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -345,3 +346,39 @@ def _ticks(heartbeat: Path, process: Process, count: int) -> int:
 
     wait_for(touched, 60, poll=0.02, what="scheduler ticks")
     return len(seen)
+
+
+def _cli(database_url: str, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")}
+    env.update(ORCHESTRATOR_DATABASE_URL=database_url, ORCHESTRATOR_HOME=str(home), PYTHONPATH=str(ROOT))
+    argv = [sys.executable, "-m", "orchestrator.cli", "prune", *args]
+    return subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_orchestrator_prune_reports_then_removes(database_url: str, tmp_path: Path) -> None:
+    world, _ = _world(database_url, tmp_path)
+    now = dt.datetime.now(dt.UTC)
+    with session_scope(database_url) as session:
+        world.execution(session, "old", "FAILED", now - dt.timedelta(days=40), events=7)
+        world.execution(session, "old-branch", "FAILED", now - dt.timedelta(days=40), root="old")
+        world.execution(session, "recent", "SUCCEEDED", now - dt.timedelta(days=2))
+
+    dry = _cli(database_url, tmp_path, "--older-than", "30d", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith("would remove 1 closed execution(s) that stopped before ")
+    assert dry.stdout.rstrip().endswith("UTC, with 7 history events, 1 branch and iteration runs")
+    assert _remaining(world) == {"old", "old-branch", "recent"}
+
+    done = _cli(database_url, tmp_path, "--older-than", "30d", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["dryRun"] is False
+    assert report["removed"] == {**dict.fromkeys(EXPECTED, 0), "executions": 1, "childRuns": 1, "historyEvents": 7}
+    assert _remaining(world) == {"recent"}
+
+    again = _cli(database_url, tmp_path, "--older-than", "1w")
+    assert again.stdout.startswith("nothing to remove: no closed execution stopped before ")
+
+    wrong = _cli(database_url, tmp_path, "--older-than", "30 days")
+    assert wrong.returncode == 2
+    assert "--older-than takes an age such as 30d" in wrong.stderr
