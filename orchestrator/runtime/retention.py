@@ -14,6 +14,8 @@ import logging
 import time
 from collections.abc import Callable
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from orchestrator.config import Settings
 from orchestrator.runtime.messages import ADVANCE, EXPRESS, EXPRESS_ITERATION, INVOKE, TIME_OUT
 from orchestrator.store import retention
@@ -29,6 +31,7 @@ BATCH_EXECUTIONS = 500
 # tick, which fires timers in between.
 BATCH_EVENTS = 20_000
 PASS_EVERY = 600.0
+RETRY_AFTER = 60
 
 
 def prune_batch(
@@ -73,7 +76,13 @@ class Retention:
         if days is None or time.monotonic() < self._due:
             return None
         cutoff = self.clock() - dt.timedelta(days=days)
-        removed, batch = prune_batch(self.settings, cutoff, after_id=self._after_id)
+        try:
+            removed, batch = prune_batch(self.settings, cutoff, after_id=self._after_id)
+        except SQLAlchemyError as exc:
+            # Pruning can wait; the timers the scheduler fires cannot: never let it stop the loop.
+            log.warning("retention: a batch failed (%s); trying again in %d s", exc, RETRY_AFTER)
+            self._due = time.monotonic() + RETRY_AFTER
+            return None
         self._pass += removed
         if batch.ids:
             self._after_id = batch.last_id
