@@ -11,6 +11,7 @@ dictionaries (camelCase keys, JSON documents as text), timestamps as UTC datetim
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -67,6 +68,7 @@ class Client:
     ) -> None:
         self.settings = settings or config.load()
         self._runtime: Any = None
+        self._runtime_lock = threading.Lock()  # a web service calls from many threads
         self._handlers_loaded = False
         if endpoint_url is not None:
             from orchestrator.client.http import HttpTransport
@@ -324,9 +326,10 @@ class Client:
 
     def close(self) -> None:
         """Stop the embedded worker and scheduler this client started (if it started them)."""
-        if self._runtime is not None:
-            self._runtime.stop()
-            self._runtime = None
+        with self._runtime_lock:
+            if self._runtime is not None:
+                self._runtime.stop()
+                self._runtime = None
 
     def __enter__(self) -> Client:
         return self
@@ -351,6 +354,11 @@ class Client:
         """On the embedded broker, run a worker and the scheduler here unless this process runs them already."""
         if not self.in_process or not self.settings.embedded_broker or self._runtime is not None:
             return
+        with self._runtime_lock:
+            if self._runtime is None:
+                self._start_runtime()
+
+    def _start_runtime(self) -> None:
         from orchestrator.runtime import embedded
 
         if embedded.is_running():
