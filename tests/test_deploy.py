@@ -460,10 +460,15 @@ def test_dockerfile_builds_a_slim_non_root_image_of_the_repository() -> None:
                 assert f"!{source}" in ignored or f"!{source}/" in ignored, source
 
 
-def test_the_installed_package_carries_the_migrations_and_the_handlers() -> None:
-    """The image installs the project (not editable): Alembic's files must be package data, tasks/ a package."""
+def test_the_installed_package_carries_the_migrations_and_the_image_the_handlers() -> None:
+    """The image installs the project (not editable): Alembic's files must be package data. tasks/ is not
+    installed (no top-level `tasks` in site-packages): the image copies it onto its PYTHONPATH."""
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert "tasks*" in setuptools["packages"]["find"]["include"]
+    assert setuptools["packages"]["find"]["include"] == ["orchestrator*"]
+    instructions = dockerfile()
+    assert ("COPY", "tasks /opt/orchestrator/handlers/tasks") in instructions
+    environment = " ".join(args for i, args in instructions if i == "ENV")
+    assert "PYTHONPATH=/opt/orchestrator/handlers " in environment
     patterns = setuptools["package-data"]["orchestrator"]
     package = ROOT / "orchestrator"
     shipped = {path for pattern in patterns for path in package.glob(pattern)}

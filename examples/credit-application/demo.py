@@ -59,7 +59,9 @@ def main() -> int:
     if not settings.embedded_broker or not settings.is_sqlite:
         print("This demo runs on the embedded default: unset ORCHESTRATOR_DATABASE_URL and ORCHESTRATOR_BROKER_URL.")
         return 2
-    registry.load_modules(settings.handler_modules)  # tasks/credit.py: the four Lambda functions
+    # tasks/credit.py, the four Lambda functions: from the checkout, wherever the demo is run from.
+    sys.path.append(str(HERE.parents[1]))
+    registry.load_modules(settings.handler_modules)
     upgrade(settings.database_url)
     service = Service(settings, app)
     machine = set_up(service)
