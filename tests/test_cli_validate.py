@@ -204,3 +204,43 @@ def test_one_unreadable_file_does_not_stop_the_others(tmp_path: Path, capsys: py
     status, out, err = run(capsys, missing, str(good))
     assert status == 1
     assert f"{good}: OK" in out and "missing.asl.json" in err
+
+
+def test_misspelt_names_get_a_did_you_mean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The four misspellings of issue 16: a state name, a state's field, a choice operator, a Retry field
+    typos = {
+        "StartAt": "Frist",
+        "States": {
+            "First": {"Type": "Pass", "Reslt": {"a": 1}, "Next": "Pick"},
+            "Pick": {"Type": "Choice", "Choices": [{"Variable": "$.a", "NumberEqual": 1, "Next": "Call"}]},
+            "Call": {
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:call",
+                "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempt": 2}],
+                "End": True,
+            },
+        },
+    }
+    status, out, _ = run(capsys, write(tmp_path, "typos.asl.json", typos))
+    assert status == 1
+    for line in (
+        "/StartAt: StartAt names 'Frist', which is not a state in this block; did you mean 'First'?",
+        "/States/First/Reslt: The field 'Reslt' is not supported by Pass states; did you mean 'Result'?",
+        "/States/Pick/Choices/0/NumberEqual: The field 'NumberEqual' is not supported here; "
+        "did you mean 'NumericEquals'?",
+        "/States/Call/Retry/0/MaxAttempt: The field 'MaxAttempt' is not supported here; did you mean 'MaxAttempts'?",
+    ):
+        assert line in out, out
+    # A name like nothing allowed gets no guess
+    status, out, _ = run(
+        capsys, write(tmp_path, "odd.asl.json", {**VALID, "States": {"Hello": {**VALID["States"]["Hello"], "Zzz": 1}}})
+    )
+    assert "'Zzz' is not supported by Pass states [" in out
+
+
+def test_an_unreachable_state_is_reported_with_aws_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # AWS answers MISSING_TRANSITION_TARGET, 'State "Lost" is not reachable.' at /States/Lost, for this
+    lost = {"StartAt": "Hello", "States": {**VALID["States"], "Lost": {"Type": "Pass", "End": True}}}
+    status, out, _ = run(capsys, write(tmp_path, "lost.asl.json", lost))
+    assert status == 1
+    assert "/States/Lost: State 'Lost' is not reachable from StartAt [MISSING_TRANSITION_TARGET]" in out

@@ -14,10 +14,11 @@ and in one small method per state type.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -56,6 +57,9 @@ MAX_NESTING = 32  # deeper Parallel/Map nesting is rejected as TOO_DEEPLY_NESTED
 MAX_INT = 99_999_999
 
 SCHEMA = "SCHEMA_VALIDATION_FAILED"
+# AWS reports a state that nothing reaches with this code too ('State "X" is not reachable.' at
+# /States/X, as CloudFormation and ValidateStateMachineDefinition answer); its documented codes have
+# no other for it, so we keep AWS's.
 TARGET = "MISSING_TRANSITION_TARGET"
 MAX_LABEL_LENGTH = 40
 
@@ -331,7 +335,7 @@ class _Parser:
         if isinstance(start_at, str) and start_at not in states_doc:
             self.error(
                 f"{loc}/StartAt",
-                f"StartAt names '{start_at}', which is not a state in this block",
+                f"StartAt names '{start_at}', which is not a state in this block{did_you_mean(start_at, states_doc)}",
                 TARGET,
             )
         self.check_transitions(states_doc, states, start_at, loc)
@@ -364,7 +368,9 @@ class _Parser:
             for target, where in found:
                 if target not in states_doc:
                     self.error(
-                        f"{loc}/States{_pointer(name)}{where}", f"'{target}' is not a state in this block", TARGET
+                        f"{loc}/States{_pointer(name)}{where}",
+                        f"'{target}' is not a state in this block{did_you_mean(target, states_doc)}",
+                        TARGET,
                     )
         if not isinstance(start_at, str) or start_at not in states_doc:
             return
@@ -428,7 +434,9 @@ class _Parser:
                     f"The field '{key}' is not supported in {kind} states when QueryLanguage is {language}",
                 )
             else:
-                self.error(f"{loc}/{key}", f"The field '{key}' is not supported by {kind} states")
+                self.error(
+                    f"{loc}/{key}", f"The field '{key}' is not supported by {kind} states{did_you_mean(key, allowed)}"
+                )
 
     def common(self, name: str, body: dict[str, Any], kind: str, language: str, loc: str) -> dict[str, Any]:
         self.optional_string(body, "Comment", loc)
@@ -1124,7 +1132,17 @@ class _Parser:
     def unknown_fields(self, doc: dict[str, Any], allowed: set[str], loc: str) -> None:
         for key in doc:
             if key not in allowed:
-                self.error(f"{loc}{_pointer(key)}", f"The field '{key}' is not supported here")
+                self.error(
+                    f"{loc}{_pointer(key)}", f"The field '{key}' is not supported here{did_you_mean(key, allowed)}"
+                )
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'First'?"`` when one of ``candidates`` looks like a misspelling of ``word``
+    (letter case aside), else nothing."""
+    by_folded = {c.casefold(): c for c in candidates if isinstance(c, str)}
+    close = difflib.get_close_matches(word.casefold(), list(by_folded), n=1, cutoff=0.6)
+    return f"; did you mean '{by_folded[close[0]]}'?" if close else ""
 
 
 def _targets(state: State) -> list[tuple[str, str]]:
