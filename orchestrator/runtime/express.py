@@ -28,7 +28,7 @@ from orchestrator.config import Settings
 from orchestrator.engine.local import EXPRESS_MAX_SECONDS, ExecutionResult, RealClock, execute
 from orchestrator.integrations import registry
 from orchestrator.integrations.invoke import invoke
-from orchestrator.runtime import execution_logs, poison
+from orchestrator.runtime import execution_logs, metrics, poison
 from orchestrator.runtime.app import settings_of
 from orchestrator.runtime.driver import Tree
 from orchestrator.runtime.ending import end_if_deleted
@@ -57,7 +57,7 @@ def run_express(
     (A handler running then is not interrupted: the execution ends when it returns.)"""
     machine = parse(definition) if isinstance(definition, str) else definition
     handlers = registry.handlers()
-    return execute(
+    result = execute(
         machine,
         execution_input,
         lambda request, context: invoke(request, context, handlers, callback_answers=True),
@@ -69,6 +69,8 @@ def run_express(
         time_limit=EXPRESS_TIMEOUT_SECONDS,
         execution_arn=execution_arn,
     )
+    metrics.count_express(state_machine_name, result.events)
+    return result
 
 
 # Both Express tasks: acknowledged once done, and tried again (backing off to 30 s) for as long as

@@ -160,6 +160,18 @@ def observe(session: Session, appended: Sequence[tuple[int, Sequence[Event]]]) -
     return found
 
 
+def count_express(state_machine: str, events: Sequence[Event]) -> None:
+    """Count an Express execution that has run: it keeps no history to count from, only the events
+    its run returns (all of them, so nothing is read from the database)."""
+    if not events:
+        return
+    label = ExecutionLabel(state_machine, events[0].timestamp)
+    known = {e.id: StoredEvent(e.id, e.previous_event_id, e.type, e.timestamp, e.details) for e in events}
+    for e in events:
+        for observation in (*_execution_observations(e, label), *_task_observations(None, 0, known, e)):
+            observation.apply()
+
+
 def _label(session: Session, history_id: int) -> ExecutionLabel | None:
     label = _LABELS.get(history_id)
     if label is None:
@@ -188,7 +200,7 @@ def _execution_observations(e: Event, label: ExecutionLabel | None) -> Iterable[
 
 
 def _task_observations(
-    session: Session, history_id: int, known: dict[int, StoredEvent], e: Event
+    session: Session | None, history_id: int, known: dict[int, StoredEvent], e: Event
 ) -> Iterable[Observation]:
     family = _family(e.type)
     if family is None:
@@ -233,15 +245,18 @@ def _resource(kind: str, details: dict[str, Any] | None) -> str:
 
 
 def _back(
-    session: Session, history_id: int, known: dict[int, StoredEvent], e: Event | StoredEvent, wanted: str
+    session: Session | None, history_id: int, known: dict[int, StoredEvent], e: Event | StoredEvent, wanted: str
 ) -> StoredEvent | None:
-    """The nearest event of type ``wanted`` before ``e`` on its run's chain of previous events."""
+    """The nearest event of type ``wanted`` before ``e`` on its run's chain of previous events (read
+    from the database when ``known`` lacks one and there is a ``session``)."""
     previous = e.previous_event_id
     for _ in range(_MAX_HOPS):
         if not previous:
             return None
         found = known.get(previous)
         if found is None:
+            if session is None:
+                return None
             found = queries.events_by_id(session, history_id, [previous]).get(previous)
             if found is None:
                 return None

@@ -2,9 +2,10 @@
 PostgreSQL and Redis, every process with ``ORCHESTRATOR_LOG_FORMAT=json``.
 
 A known workload runs (3 executions succeed, 2 fail in a Lambda function, 1 is stopped, 1 times out, 1
-misses its heartbeat); the metrics of serve's ``/metrics`` and the worker's ``--metrics-port`` are
-parsed with prometheus-client's parser and summed, and must count it exactly. Every line the three
-processes wrote on stderr must be one JSON object with its fields, and none may hold an execution's data.
+misses its heartbeat, 2 Express ones succeed); the metrics of serve's ``/metrics`` and the worker's
+``--metrics-port`` are parsed with prometheus-client's parser and summed, and must count it exactly.
+Every line the three processes wrote on stderr must be one JSON object with its fields, and none may
+hold an execution's data.
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ FAIL = task(LAMBDA.format("fail"))
 WAIT = task(CALLBACK, Parameters=CALLBACK_PARAMETERS)
 TIMES_OUT = {**WAIT, "TimeoutSeconds": 1}
 NO_HEARTBEAT = task(CALLBACK, Parameters=CALLBACK_PARAMETERS, HeartbeatSeconds=1)
+EXPRESS = task(LAMBDA.format("noop"))  # an EXPRESS machine: no history; counted from its run's events
 
 
 @dataclass(frozen=True)
@@ -159,21 +161,31 @@ class Workload:
 def workload(observed: Observed) -> Workload:
     sfn = client(observed.api_url)
     tag = uuid.uuid4().hex[:6]
-    definitions = {"echo": ECHO, "fail": FAIL, "wait": WAIT, "timeout": TIMES_OUT, "heartbeat": NO_HEARTBEAT}
+    definitions = {
+        "echo": ECHO, "fail": FAIL, "wait": WAIT, "timeout": TIMES_OUT, "heartbeat": NO_HEARTBEAT, "express": EXPRESS
+    }  # fmt: skip
     machines = {role: f"{role}-{tag}" for role in definitions}
     arns = {
-        role: sfn.create_state_machine(name=machines[role], definition=json.dumps(d), roleArn=ROLE)["stateMachineArn"]
+        role: sfn.create_state_machine(
+            name=machines[role],
+            definition=json.dumps(d),
+            roleArn=ROLE,
+            type="EXPRESS" if role == "express" else "STANDARD",
+        )["stateMachineArn"]
         for role, d in definitions.items()
     }
     request_ids = []
     started: dict[str, list[str]] = {}
-    for role, count in (("echo", 3), ("fail", 2), ("wait", 1), ("timeout", 1), ("heartbeat", 1)):
+    for role, count in (("echo", 3), ("fail", 2), ("wait", 1), ("timeout", 1), ("heartbeat", 1), ("express", 1)):
         for _ in range(count):
             answer = sfn.start_execution(stateMachineArn=arns[role], input=json.dumps({"secret": SECRET_INPUT}))
             request_ids.append(answer["ResponseMetadata"]["RequestId"])
             started.setdefault(role, []).append(answer["executionArn"])
+    synchronous = sfn.start_sync_execution(stateMachineArn=arns["express"], input=json.dumps({"secret": SECRET_INPUT}))
+    assert synchronous["status"] == "SUCCEEDED"
     cluster = observed.cluster
     expected = {"echo": "SUCCEEDED", "fail": "FAILED", "wait": "ABORTED", "timeout": "TIMED_OUT", "heartbeat": "FAILED"}
+    expected["express"] = "SUCCEEDED"
     # All but the one waiting for its token end on their own; then nothing changes the tokens but us
     others = [arn for role, arns_of_role in started.items() if role != "wait" for arn in arns_of_role]
     statuses = cluster.wait_all(others, timeout=90)
@@ -187,7 +199,8 @@ def workload(observed: Observed) -> Workload:
     statuses = cluster.wait_all(every, timeout=90)
     assert {arn: statuses[arn] for arn in every} == {arn: expected[role] for role, a in started.items() for arn in a}
     # A worker counts just after its commit, which the statuses read above may see first
-    wait_for(lambda: _ended(observed, machines) == len(every), 10, what="the worker to count the last ends")
+    ended = len(every) + 1  # and the synchronous Express execution
+    wait_for(lambda: _ended(observed, machines) == ended, 10, what="the worker to count the last ends")
     return Workload(machines, request_ids, tokens_while_waiting, pending_then)
 
 
@@ -227,11 +240,12 @@ def test_the_metrics_count_the_workload_exactly(observed: Observed, workload: Wo
         {("started", "echo"): 3, ("started", "fail"): 2, ("started", "wait"): 1, ("started", "timeout"): 1}
         | {("started", "heartbeat"): 1, ("succeeded", "echo"): 3, ("failed", "fail"): 2, ("aborted", "wait"): 1}
         | {("timed_out", "timeout"): 1, ("failed", "heartbeat"): 1}
+        | {("started", "express"): 2, ("succeeded", "express"): 2}  # StartExecution and StartSyncExecution
     )
     assert counted == {key: float(expected[key]) for key in counted}
 
     # ExecutionTime: one observation per ended execution; the timed-out one lasted its TimeoutSeconds
-    for role, ended in (("echo", 3), ("fail", 2), ("wait", 1), ("timeout", 1), ("heartbeat", 1)):
+    for role, ended in (("echo", 3), ("fail", 2), ("wait", 1), ("timeout", 1), ("heartbeat", 1), ("express", 2)):
         assert _sample(samples, "orchestrator_execution_time_seconds_count", state_machine=m[role]) == ended
         assert _sample(samples, "orchestrator_state_transitions_total", state_machine=m[role]) == ended
     assert _sample(samples, "orchestrator_execution_time_seconds_sum", state_machine=m["timeout"]) >= 1.0
@@ -239,33 +253,38 @@ def test_the_metrics_count_the_workload_exactly(observed: Observed, workload: Wo
     service = {"kind": "service", "resource": "lambda:invoke"}
     callback = {"kind": "service", "resource": "lambda:invoke.waitForTaskToken"}
     lambda_fail = {"kind": "lambda", "resource": LAMBDA.format("fail")}
+    lambda_noop = {"kind": "lambda", "resource": LAMBDA.format("noop")}
     tasks = {
         (outcome, labels["resource"]): _sample(samples, f"orchestrator_tasks_{outcome}_total", **labels)
         for outcome in ("scheduled", "started", "succeeded", "failed", "timed_out", "heartbeat_timed_out")
-        for labels in (service, callback, lambda_fail)
+        for labels in (service, callback, lambda_fail, lambda_noop)
     }
-    expected_tasks = {("scheduled", r): n for r, n in (("lambda:invoke", 3), (CALLBACK_RESOURCE, 3), (FAIL_ARN, 2))}
+    scheduled = (("lambda:invoke", 3), (CALLBACK_RESOURCE, 3), (FAIL_ARN, 2), (NOOP_ARN, 2))
+    expected_tasks = {("scheduled", r): n for r, n in scheduled}
     expected_tasks |= {("started", r): n for (_, r), n in expected_tasks.items()}
-    expected_tasks |= {("succeeded", "lambda:invoke"): 3, ("failed", FAIL_ARN): 2}
+    expected_tasks |= {("succeeded", "lambda:invoke"): 3, ("failed", FAIL_ARN): 2, ("succeeded", NOOP_ARN): 2}
     expected_tasks |= {("heartbeat_timed_out", CALLBACK_RESOURCE): 1}
     assert tasks == {key: float(expected_tasks.get(key, 0)) for key in tasks}
     # run time: every Task that ended; schedule time: every Task that started
     assert _sample(samples, "orchestrator_task_run_time_seconds_count", **service) == 3
     assert _sample(samples, "orchestrator_task_run_time_seconds_count", **lambda_fail) == 2
     assert _sample(samples, "orchestrator_task_run_time_seconds_count", **callback) == 1
+    assert _sample(samples, "orchestrator_task_run_time_seconds_count", **lambda_noop) == 2
     assert _sample(samples, "orchestrator_task_run_time_seconds_sum", **callback) >= 1.0  # its HeartbeatSeconds
     assert _sample(samples, "orchestrator_task_schedule_time_seconds_count", **callback) == 3
 
     # the API's requests, by action and status
-    assert _sample(samples, "orchestrator_api_requests_total", action="StartExecution", code="200") == 8
+    assert _sample(samples, "orchestrator_api_requests_total", action="StartExecution", code="200") == 9
+    assert _sample(samples, "orchestrator_api_requests_total", action="StartSyncExecution", code="200") == 1
     assert _sample(samples, "orchestrator_api_requests_total", action="StopExecution", code="200") == 1
     assert _sample(samples, "orchestrator_api_requests_total", action="DescribeExecution", code="400") == 1
-    assert _sample(samples, "orchestrator_api_requests_total", action="CreateStateMachine", code="200") == 5
-    assert _sample(samples, "orchestrator_api_request_duration_seconds_count", action="StartExecution") == 8
+    assert _sample(samples, "orchestrator_api_requests_total", action="CreateStateMachine", code="200") == 6
+    assert _sample(samples, "orchestrator_api_request_duration_seconds_count", action="StartExecution") == 9
 
 
 CALLBACK_RESOURCE = "lambda:invoke.waitForTaskToken"
 FAIL_ARN = LAMBDA.format("fail")
+NOOP_ARN = LAMBDA.format("noop")
 
 
 def test_the_backlog_gauges_are_read_from_the_database(observed: Observed, workload: Workload) -> None:
