@@ -143,13 +143,14 @@ def _conditions(session: Session, search: ExecutionSearch) -> list[Any]:
 
 
 def _input_condition(match: InputMatch, postgres: bool) -> Any:
-    """On PostgreSQL, JSONB containment (the GIN index of migration 0006 serves it); on SQLite, the
-    JSON1 value at the path compared with the value."""
+    """On PostgreSQL, JSONB containment of ``input::jsonb`` (the column is ``json``, which keeps key
+    order; the GIN index of migration 0010 is on that expression); on SQLite, the JSON1 value at the
+    path compared with the value."""
     if postgres:
         document: Any = match.value
         for key in reversed(match.path):
             document = {key: document}
-        return type_coerce(Execution.input, JSONB).contains(document)
+        return cast(Execution.input, JSONB).contains(document)
     json_path = "$" + "".join(f'."{key}"' for key in match.path)
     extracted = func.json_extract(Execution.input, json_path)
     if isinstance(match.value, bool):
@@ -166,7 +167,7 @@ def _input_condition(match: InputMatch, postgres: bool) -> Any:
 def whole_history(session: Session, execution_id: int, *, limit: int) -> list[tuple[int, int, dt.datetime, str, Any]]:
     """Every event of an execution, oldest first: (id, previous id, timestamp, type, details).
 
-    The details are read as JSON text and parsed here: letting the driver decode each JSONB value
+    The details are read as JSON text and parsed here: letting the driver decode each JSON value
     costs several times more over a 25,000-event history."""
     table = HistoryEvent.__table__
     rows = session.execute(

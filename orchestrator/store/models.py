@@ -13,8 +13,10 @@ short:
 - ``task_tokens``, ``timers``, ``outbox``: what the runtime waits for and what it must publish.
 - ``leases``: which worker process is running an outbox message's work, until when.
 
-JSON columns are JSONB on PostgreSQL and JSON (text) on SQLite. Status columns are strings with a
-CHECK constraint, so a new status needs no ALTER TYPE.
+JSON columns are ``json`` on PostgreSQL and JSON text on SQLite: both keep a value as written, its
+keys in their order (``jsonb`` sorts them; migration 0010). The console's search by input uses a GIN
+index on ``(input::jsonb)``. Status columns are strings with a CHECK constraint, so a new status
+needs no ALTER TYPE.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    cast,
+    column,
     func,
     text,
 )
@@ -42,7 +46,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from orchestrator.store.encoding import SafeText
 from orchestrator.store.timestamps import UtcDateTime
 
-JsonValue = JSON().with_variant(JSONB(), "postgresql")
+JsonValue = JSON()
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -187,7 +191,8 @@ class Execution(Base):
         Index(None, "parent_id", "generation", "child_index"),
         Index(None, "root_id"),
         # The console's lists (migration 0006): executions newest first, across state machines or of
-        # one, by status, by input (JSONB containment on PostgreSQL), and what ended last.
+        # one, by status, by input (JSONB containment of ``input::jsonb`` on PostgreSQL, migration
+        # 0010), and what ended last.
         Index(
             "ix_executions_recent",
             "start_date",
@@ -213,9 +218,9 @@ class Execution(Base):
         ),  # the executions a Task started (an execution's page lists them)
         Index(
             "ix_executions_input_gin",
-            "input",
+            cast(column("input"), JSONB).label("input_jsonb"),
             postgresql_using="gin",
-            postgresql_ops={"input": "jsonb_path_ops"},
+            postgresql_ops={"input_jsonb": "jsonb_path_ops"},
         ).ddl_if(dialect="postgresql"),
     )
 
