@@ -250,11 +250,18 @@ def console_url(host: str, port: int) -> str:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from orchestrator import config
-    from orchestrator.store.migrate import upgrade
+    from orchestrator.store.migrate import current_revision, pending, upgrade
 
     settings = config.load()
+    to_apply = pending(settings.database_url)
     upgrade(settings.database_url)
-    print(f"database schema is up to date: {safe_url(settings.database_url)}")
+    where = safe_url(settings.database_url)
+    if not to_apply:
+        print(f"already up to date (revision {current_revision(settings.database_url)}): {where}")
+        return 0
+    print(f"applied {len(to_apply)} migration(s) to {where}:")
+    for revision, summary in to_apply:
+        print(f"  {revision}  {summary}")
     return 0
 
 
@@ -378,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Fire due timers (Wait, Retry, timeouts) and republish lost messages.",
         "orchestrator scheduler",
     )
-    scheduler.add_argument("--tick", type=float, default=0.25, help="seconds between checks when idle")
+    scheduler.add_argument("--tick", type=float, default=0.25, help="seconds between checks when idle (default 0.25)")
 
     health = add_command(
         subparsers,
@@ -392,10 +399,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--worker", nargs="?", const="", metavar="NAME", help="also ping a worker by name (default: celery@<this host>)"
     )
     health.add_argument("--scheduler", action="store_true", help="also check the scheduler's heartbeat is fresh")
-    health.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for a worker's answer")
+    health.add_argument(
+        "--timeout", type=float, default=2.0, help="seconds to wait for a worker's answer (default 2.0)"
+    )
     health.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    db = subparsers.add_parser("db", help="Manage the database schema.", description="Manage the database schema.")
+    db = subparsers.add_parser(
+        "db",
+        help="Manage the database schema.",
+        description="Manage the database schema.",
+        epilog="example:\n  orchestrator db upgrade   # apply the migrations this version needs, and list them",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     db_commands = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
     add_command(
         db_commands,
@@ -408,7 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
         db_commands,
         "upgrade",
         cmd_db_upgrade,
-        "Apply every migration (the same as `alembic upgrade head`).",
+        "Apply every migration (the same as `alembic upgrade head`) and list those it applied, or say the "
+        "schema was already up to date.",
         "ORCHESTRATOR_DATABASE_URL=postgresql+psycopg://localhost/orchestrator orchestrator db upgrade",
     )
 
@@ -441,7 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
     heartbeat.add_argument("token", metavar="TOKEN")
 
     tokens = subparsers.add_parser(
-        "tokens", help="Tasks waiting on task tokens.", description="Tasks waiting on task tokens."
+        "tokens",
+        help="Tasks waiting on task tokens.",
+        description="Tasks waiting on task tokens.",
+        epilog="example:\n  orchestrator tokens list\n"
+        "  orchestrator send-task-success TOKEN --output '{}'   # answer one of them",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     tk_commands = tokens.add_subparsers(dest="tokens_command", metavar="COMMAND", required=True)
     tk_list = add_command(

@@ -115,7 +115,12 @@ def register(subparsers: Any) -> None:
     ):
         command = add_command(commands, name, func, text, f"orchestrator events {example}")
         if name == "deliveries":
-            command.add_argument("--status", choices=("PENDING", "DELIVERED", "DEAD", "all"), default="all")
+            command.add_argument(
+                "--status",
+                choices=("PENDING", "DELIVERED", "DEAD", "all"),
+                default="all",
+                help="only the deliveries in this state (default: all)",
+            )
         command.add_argument("--after", type=int, default=0, metavar="ID", help="only deliveries after this id")
         command.add_argument("--limit", type=int, default=100, help="at most this many (100)")
         command.add_argument("--json", action="store_true", help="print as JSON")

@@ -160,6 +160,8 @@ def register(subparsers: Any) -> None:
         help="Local DynamoDB tables (what dynamodb: and aws-sdk:dynamodb: Task states use).",
         description="Local DynamoDB tables, kept in the orchestrator's database: what Task states with "
         "arn:aws:states:::dynamodb:* and arn:aws:states:::aws-sdk:dynamodb:* resources read and write.",
+        epilog="example:\n  orchestrator tables create Orders --key CustomerId:S\n  orchestrator tables scan Orders",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = tables.add_subparsers(dest="tables_command", metavar="COMMAND", required=True)
 
