@@ -40,11 +40,12 @@ The durable runtime calls the Service: startExecution starts a real execution, w
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -62,6 +63,7 @@ TO_AWS = "ORCHESTRATOR_AWS_SDK_SFN"
 # AWS's answer to a token it did not issue, word for word (the recorded SendTaskSuccess/Failure cases).
 INVALID_TOKEN = "Invalid Token: 'Invalid token'"
 TASK_DOES_NOT_EXIST = "Task Token does not exist"
+INVALID_PAGE_TOKEN = "Invalid Token: 'The nextToken is not one this service issued'"  # as the API's
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,9 @@ class LocalStepFunctions:
         self.executions: dict[str, Started] = {}
         self._waiting: dict[str, list[Delivery]] = {}
         self._closed: set[str] = set()
+        # Signs this run's page tokens: a token no page of this run issued is InvalidToken, as the
+        # durable API's are (orchestrator.service.pages; this layer cannot import it).
+        self._page_key = secrets.token_bytes(32)
 
     # -- what run_local asks -----------------------------------------------------------------------------
 
@@ -436,7 +441,8 @@ class LocalStepFunctions:
             for arn, started in reversed(self.executions.items())  # newest first
             if started.machine_arn.rsplit(":", 1)[-1] == name and status_filter in (None, started.result.status)
         ]
-        return _page("executions", found, max_results, next_token)
+        scope = f"listExecutions\n{state_machine_arn}\n{status_filter}"
+        return self._page("executions", found, max_results, next_token, scope)
 
     def get_execution_history(
         self,
@@ -448,7 +454,34 @@ class LocalStepFunctions:
         include_execution_data: bool = True,
     ) -> dict[str, Any]:
         events = [event.to_api(include_execution_data) for event in self._execution(arn).result.events]
-        return _page("events", events[::-1] if reverse_order else events, max_results, next_token)
+        scope = f"getExecutionHistory\n{arn}\n{reverse_order}"
+        return self._page("events", events[::-1] if reverse_order else events, max_results, next_token, scope)
+
+    def _page(
+        self, key: str, items: list[dict[str, Any]], max_results: int, next_token: str | None, scope: str
+    ) -> dict[str, Any]:
+        """One page of ``items``, with a nextToken when more follow: the next offset and an HMAC over it
+        and ``scope`` (the action and the arguments choosing the items), so a token this run did not
+        issue for this very list is InvalidToken, never an offset nobody checked."""
+        if not 0 <= max_results <= 1000:
+            raise refused("ValidationException", "maxResults must be between 0 and 1000")
+        limit = max_results or 100
+        start = self._offset(next_token, scope) if next_token else 0
+        out: dict[str, Any] = {key: items[start : start + limit]}
+        if start + limit < len(items):
+            offset = str(start + limit)
+            out["nextToken"] = f"{offset}.{self._page_mac(scope, offset)}"
+        return out
+
+    def _offset(self, token: str, scope: str) -> int:
+        offset, _, mac = token.partition(".")
+        if not hmac.compare_digest(mac.encode("utf-8", "surrogatepass"), self._page_mac(scope, offset).encode()):
+            raise refused("InvalidToken", INVALID_PAGE_TOKEN)
+        return int(offset)  # signed by this run: the decimal digits it wrote
+
+    def _page_mac(self, scope: str, offset: str) -> str:
+        message = f"{scope}\n{offset}".encode("utf-8", "surrogatepass")
+        return hmac.new(self._page_key, message, hashlib.sha256).hexdigest()[:32]
 
     def _execution(self, arn: str) -> Started:
         started = self.executions.get(arn)
@@ -477,7 +510,7 @@ class LocalStepFunctions:
             {"stateMachineArn": arn, "name": arn.rsplit(":", 1)[-1], "type": "STANDARD", "creationDate": self._created}
             for arn in map(_machine_arn, self.machines)
         ]
-        return _page("stateMachines", machines, max_results, next_token)
+        return self._page("stateMachines", machines, max_results, next_token, "listStateMachines")
 
     def _machine(self, arn: str) -> str | dict[str, Any]:
         definition = self.definition(arn)
@@ -516,22 +549,3 @@ class LocalStepFunctions:
 def _machine_arn(key: str) -> str:
     """A state machine given to run_local by ARN or by name, as an ARN (run_local's region and account)."""
     return key if key.startswith("arn:") else f"arn:aws:states:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}:stateMachine:{key}"
-
-
-def _page(key: str, items: list[dict[str, Any]], max_results: int, next_token: str | None) -> dict[str, Any]:
-    """One page of ``items``, with a nextToken when more follow (the token holds the next offset)."""
-    if not 0 <= max_results <= 1000:
-        raise refused("ValidationException", "maxResults must be between 0 and 1000")
-    limit = max_results or 100
-    start = _offset(next_token) if next_token else 0
-    out: dict[str, Any] = {key: items[start : start + limit]}
-    if start + limit < len(items):
-        out["nextToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
-    return out
-
-
-def _offset(token: str) -> int:
-    try:
-        return int(base64.urlsafe_b64decode(token.encode()).decode())
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise refused("InvalidToken", f"Invalid Token: '{token}'") from None

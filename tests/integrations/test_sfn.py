@@ -216,6 +216,39 @@ def test_get_execution_history_pages_reverses_and_leaves_out_data_as_asked() -> 
     assert "Output" not in newest["Events"][0]["ExecutionSucceededEventDetails"]
 
 
+# Tokens a Task could send instead of the one it was given: the old unsigned form (base64 of the
+# offset), a bare offset, another offset under the real signature, the signature altered, and a
+# real token of another list (an execution's history).
+FORGED_PAGE_TOKENS: dict[str, dict[str, str]] = {
+    "base64 of an offset": {"NextToken": "MQ=="},
+    "a bare offset": {"NextToken": "1"},
+    "a negative offset": {"NextToken": "-1"},
+    "another offset, the real signature": {
+        "NextToken.$": "States.Format('0.{}', States.ArrayGetItem(States.StringSplit($.Page.NextToken, '.'), 1))"
+    },
+    "the signature altered": {"NextToken.$": "States.Format('{}0', $.Page.NextToken)"},
+    "a token of another list": {"NextToken.$": "$.History.NextToken"},
+}
+
+
+@pytest.mark.parametrize("forged", FORGED_PAGE_TOKENS.values(), ids=FORGED_PAGE_TOKENS.keys())
+def test_a_page_token_this_run_did_not_issue_for_the_list_is_invalid(forged: dict[str, str]) -> None:
+    # Given a run with two executions of the child, and real page tokens of two lists
+    first = {"StateMachineArn": CHILD_ARN, "MaxResults": 1}
+    parent = steps(
+        ("One", sdk("startExecution", {"StateMachineArn": CHILD_ARN, "Name": "one"})),
+        ("Two", sdk("startExecution", {"StateMachineArn": CHILD_ARN, "Name": "two"})),
+        ("Page", sdk("listExecutions", first)),
+        ("History", sdk("getExecutionHistory", {"ExecutionArn.$": "$.One.ExecutionArn", "MaxResults": 1})),
+        ("Next", sdk("listExecutions", {"StateMachineArn": CHILD_ARN, **forged})),
+    )
+    # When a Task pages on with a token it made up
+    result = run_local(parent, state_machines={"child": ECHO_CHILD})
+    # Then the Task fails as AWS's SDK reports an InvalidToken, and no page is read at an unchecked offset
+    assert (result.status, result.error) == ("FAILED", "Sfn.InvalidTokenException"), result.cause
+    assert sdk_message(result.cause) == "Invalid Token: 'The nextToken is not one this service issued'"
+
+
 def test_get_execution_history_takes_booleans_only_for_its_flags() -> None:
     result = run_local(task("getExecutionHistory", {"ExecutionArn": "x", "ReverseOrder": "yes"}))
     assert result.error == "States.Runtime" and "ReverseOrder must be a boolean" in result.cause
