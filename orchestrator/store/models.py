@@ -87,7 +87,7 @@ class MapRun(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     arn: Mapped[str] = mapped_column(String(1024), unique=True)
     execution_id: Mapped[int] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"), index=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"), index=True)
     generation: Mapped[int]
     state_name: Mapped[str] = mapped_column(String(80))
     status: Mapped[str] = mapped_column(String(16), default="RUNNING")
@@ -190,6 +190,9 @@ class Execution(Base):
         Index(None, "state_machine_id", "status", "start_date"),
         Index(None, "parent_id", "generation", "child_index"),
         Index(None, "root_id"),
+        # Deleting an execution (retention) looks up the rows that refer to it through each foreign key:
+        # every one of those columns has an index (migration 0011 added the last three).
+        Index(None, "history_id"),
         # The console's lists (migration 0006): executions newest first, across state machines or of
         # one, by status, by input (JSONB containment of ``input::jsonb`` on PostgreSQL, migration
         # 0010), and what ended last.
@@ -304,6 +307,7 @@ class TaskToken(Base):
         CheckConstraint(_in("status", TOKEN_STATUSES), name="status"),
         Index(None, "status", "created_at"),
         Index(None, "execution_id"),
+        Index(None, "run_id"),
         Index(None, "resource", "status", "claimed_at"),
     )
 

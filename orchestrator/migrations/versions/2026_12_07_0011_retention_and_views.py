@@ -1,6 +1,9 @@
-"""views for analysts (issue 14 item 8): ``execution_summaries`` (one row per execution: its machine,
-status, duration, and the state it failed in) and ``state_visits`` (one row per state entered, with
-its duration and a Task's attempts); retention (item 7) needs no schema change
+"""indexes for retention (issue 14 item 7) and views for analysts (item 8)
+
+Retention deletes executions, which makes the database look up the rows that refer to each one
+through every foreign key: the three such columns that had no index get one. The views:
+``execution_summaries`` (one row per execution: its machine, status, duration, and the state it
+failed in) and ``state_visits`` (one row per state entered, with its duration and a Task's attempts).
 
 The views read ``details`` with the JSON operators that both ``json`` and ``jsonb`` have on
 PostgreSQL (``->>``), so they do not depend on which of the two the column is. A later migration that
@@ -105,7 +108,19 @@ WHERE entered.type LIKE '%StateEntered'
 """
 
 
+# Deleting an execution makes the database look up, through each foreign key, the rows that refer to
+# it; these columns had no index, so retention read the whole table for every execution it deleted
+# (measured: 500 executions deleted in 3 s and more among 20,000).
+_FOREIGN_KEY_INDEXES = (
+    ("ix_executions_history_id", "executions", "history_id"),
+    ("ix_task_tokens_run_id", "task_tokens", "run_id"),
+    ("ix_map_runs_run_id", "map_runs", "run_id"),
+)
+
+
 def upgrade() -> None:
+    for name, table, column in _FOREIGN_KEY_INDEXES:
+        op.create_index(name, table, [column])
     sql = _DIALECT[op.get_bind().dialect.name]
     op.execute(
         _EXECUTION_SUMMARIES.format(
@@ -126,3 +141,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP VIEW IF EXISTS state_visits")
     op.execute("DROP VIEW IF EXISTS execution_summaries")
+    for name, table, _column in _FOREIGN_KEY_INDEXES:
+        op.drop_index(name, table_name=table)
