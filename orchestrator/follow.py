@@ -7,36 +7,93 @@ task token, the token and the command that answers it.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import json
+import random
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from orchestrator.asl import choice, paths
+from orchestrator.asl.errors import DefinitionError
+from orchestrator.asl.model import StateMachine, WaitState
+from orchestrator.asl.parse import parse
+from orchestrator.engine.step import retrier_for, retry_delay
 from orchestrator.service import Service
+from orchestrator.trace import Labels, Trail, states_by_name
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 class Printer:
-    """Turns history events into one line each, for a person."""
+    """Turns history events into one line each, for a person.
 
-    def __init__(self, out: TextIO, *, tokens: Callable[[], list[dict[str, Any]]]) -> None:
-        self.out = out
+    Each line starts with the Map iterations and Parallel branches it runs in
+    (``[Map Each #3] [Parallel Both branch 2] -> Check (Task)``). Given the definition, it also
+    announces a Task's retries with their delay and a Wait's end.
+    """
+
+    def __init__(
+        self, out: TextIO, *, tokens: Callable[[], list[dict[str, Any]]], definition: str | None = None
+    ) -> None:
+        self.out: TextIO | None = out
         self.tokens = tokens
         self.announced: set[str] = set()
+        self.states = states_by_name(_parsed(definition))
+        self.trail = Trail(self.states)
+        self.in_state: dict[Labels, str] = {}  # the state each iteration or branch is in
+        self.retried: dict[tuple[Labels, str], list[int]] = {}  # retries so far, per retrier
 
     def event(self, event: dict[str, Any]) -> None:
         kind = event["type"]
+        labels = self.trail.place(event)
+        prefix = "".join(f"[{label}] " for label in labels)
         if kind.endswith("StateEntered"):
             details = event["stateEnteredEventDetails"]
-            self._line(f"-> {details['name']} ({kind[: -len('StateEntered')]})")
+            self.in_state[labels] = details["name"]
+            self.retried.pop((labels, details["name"]), None)
+            self._line(f"{prefix}-> {details['name']} ({kind[: -len('StateEntered')]})")
+            if kind == "WaitStateEntered":
+                self._wait(prefix, details, event["timestamp"])
         elif kind.endswith("StateExited"):
-            self._line(f"<- {event['stateExitedEventDetails']['name']}")
-        elif kind.endswith("Failed") and kind not in ("ExecutionFailed",):
+            self._line(f"{prefix}<- {event['stateExitedEventDetails']['name']}")
+        elif kind == "MapIterationStarted":
+            self._line(f"{prefix}   Map iteration {event['mapIterationStartedEventDetails']['index']}")
+        elif (kind.endswith("Failed") or kind.endswith("TimedOut")) and not kind.startswith("Execution"):
             details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
             if details.get("error"):
-                self._line(f"   ! {kind}: {details.get('error')}: {_short(details.get('cause'))}")
-        elif kind == "MapIterationStarted":
-            self._line(f"   Map iteration {event['mapIterationStartedEventDetails']['index']}")
+                self._line(f"{prefix}   ! {kind}: {details.get('error')}: {_short(details.get('cause'))}")
+                self._retry(prefix, labels, details["error"])
+
+    def _retry(self, prefix: str, labels: Labels, error: str) -> None:
+        """Say whether, and when, the state that just failed is tried again (as the engine decides)."""
+        name = self.in_state.get(labels)
+        state = self.states.get(name or "")
+        retriers = getattr(state, "retry", ())
+        if not name or not retriers:
+            return
+        attempts = self.retried.setdefault((labels, name), [0] * len(retriers))
+        index = retrier_for(retriers, attempts, error)
+        if index is None:
+            return
+        retrier = retriers[index]
+        delay = retry_delay(dataclasses.replace(retrier, jitter_strategy="NONE"), attempts[index], random.Random())
+        attempts[index] += 1
+        when = f"up to {delay:.1f} s (jittered)" if retrier.jitter_strategy == "FULL" else f"{delay:.1f} s"
+        total = retrier.max_attempts + 1
+        self._line(f"{prefix}   Retrying {name} in {when} (attempt {attempts[index] + 1} of {total}): {error}")
+
+    def _wait(self, prefix: str, details: dict[str, Any], entered: dt.datetime) -> None:
+        entered = entered if entered.tzinfo is not None else entered.replace(tzinfo=dt.UTC)
+        until = wait_until(self.states.get(details["name"]), details.get("input"), entered)
+        if until is None:
+            return
+        seconds = max(0.0, (until - entered).total_seconds())
+        shown = until.astimezone(dt.UTC)
+        same_day = shown.date() == entered.astimezone(dt.UTC).date()
+        moment = f"{shown:%H:%M:%S}Z" if same_day else f"{shown:%Y-%m-%d %H:%M:%S}Z"
+        self._line(f"{prefix}   Waiting {seconds:g} s, until {moment}")
 
     def waiting(self, execution_arn: str) -> None:
         for token in self.tokens():
@@ -48,7 +105,42 @@ class Printer:
             self._line(f"     orchestrator send-task-failure {token['token']} --error Rejected --cause 'why'")
 
     def _line(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        if self.out is None:
+            return
+        try:
+            print(text, file=self.out, flush=True)
+        except BrokenPipeError:
+            # The reader went away (`orchestrator run ... | head`): the execution still runs to its end.
+            self.out = None
+
+
+def wait_until(state: Any, input_text: str | None, entered: dt.datetime) -> dt.datetime | None:
+    """When a Wait state entered at ``entered`` ends, from its definition and input; None when that
+    cannot be told here (a JSONata expression, a path to nothing)."""
+    if not isinstance(state, WaitState):
+        return None
+    try:
+        if isinstance(state.seconds, int):
+            return entered + dt.timedelta(seconds=state.seconds)
+        if isinstance(state.timestamp, str) and not state.is_jsonata:
+            return choice.parse_timestamp(state.timestamp)
+        data = paths.read(state.input_path or "$", json.loads(input_text or "null"))
+        if state.seconds_path:
+            return entered + dt.timedelta(seconds=int(paths.read(state.seconds_path, data)))
+        if state.timestamp_path:
+            return choice.parse_timestamp(paths.read(state.timestamp_path, data))
+    except (ValueError, TypeError, LookupError):
+        return None
+    return None
+
+
+def _parsed(definition: str | None) -> StateMachine | None:
+    if definition is None:
+        return None
+    try:
+        return parse(definition)
+    except DefinitionError:
+        return None
 
 
 def _short(text: Any, limit: int = 200) -> str:

@@ -39,6 +39,8 @@ def test_ctrl_c_stops_the_execution_says_so_and_exits_130(tmp_path: Path) -> Non
     try:
         lines = _Lines(runner)
         lines.until(r"^-> Nap \(Wait\)$", timeout=90)
+        # (the trace says how long the Wait lasts: issue 16, item 12)
+        lines.until(r"^   Waiting 600 s, until \d\d:\d\d:\d\dZ$|^   Waiting 600 s, until \d{4}-\d\d-\d\d ", timeout=30)
         # When the user presses Ctrl-C
         runner.send_signal(signal.SIGINT)
         status = runner.wait(timeout=60)

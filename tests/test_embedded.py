@@ -87,7 +87,11 @@ def test_run_a_workflow_with_a_task_a_wait_and_a_map(tmp_path: Path) -> None:
     assert [line for line in lines if line.strip().startswith("Map iteration")] == [
         f"   Map iteration {i}" for i in range(3)
     ]
-    assert lines.count("-> Inc (Task)") == 3
+    # each iteration's lines name it (issue 16, item 12)
+    assert sorted(line for line in lines if line.endswith("-> Inc (Task)")) == [
+        f"[Map Each #{i}] -> Inc (Task)" for i in range(3)
+    ]
+    assert "   Waiting 1 s, until " in done.stdout
     assert _output_after_status(done.stdout, "SUCCEEDED") == {
         "n": 1,
         "items": [1, 2, 3],

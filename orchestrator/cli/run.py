@@ -89,7 +89,7 @@ def _run(service: Any, args: argparse.Namespace, text: str, execution_input: Any
     if not args.json:
         print(said)
         print(f"Started {started['executionArn']}")
-    printer = None if args.json else Printer(sys.stdout, tokens=service.pending_tokens)
+    printer = None if args.json else Printer(sys.stdout, tokens=service.pending_tokens, definition=text)
     result = follow(service, started["executionArn"], printer, interrupted=ctrl_c)
     if ctrl_c.pressed and result["status"] == "RUNNING":
         return _stop_interrupted(service, started["executionArn"])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -913,16 +913,22 @@ def _on_error(machine: StateMachine, state: State, run: Run, failure: StatesErro
 
 
 def _retry(retriers: tuple[Retrier, ...], run: Run, error: str, env: Env) -> Outcome | None:
+    attempts = list(run.cursor.attempts) or [0] * len(retriers)
+    index = retrier_for(retriers, attempts, error)
+    if index is None:
+        return None
+    delay = retry_delay(retriers[index], attempts[index], env.rng)
+    attempts[index] += 1
+    cursor = replace(run.cursor, phase="retry", attempts=tuple(attempts), retry_count=run.cursor.retry_count + 1)
+    return Sleep(env.now + dt.timedelta(seconds=delay), run.at(cursor))
+
+
+def retrier_for(retriers: tuple[Retrier, ...], attempts: Sequence[int], error: str) -> int | None:
+    """The index of the retrier that retries ``error`` now, each having retried ``attempts[i]`` times;
+    None when the first retrier that matches is used up, or none matches."""
     for index, retrier in enumerate(retriers):
-        if not error_matches(retrier.error_equals, error):
-            continue
-        attempts = list(run.cursor.attempts) or [0] * len(retriers)
-        if attempts[index] >= retrier.max_attempts:
-            return None
-        delay = retry_delay(retrier, attempts[index], env.rng)
-        attempts[index] += 1
-        cursor = replace(run.cursor, phase="retry", attempts=tuple(attempts), retry_count=run.cursor.retry_count + 1)
-        return Sleep(env.now + dt.timedelta(seconds=delay), run.at(cursor))
+        if error_matches(retrier.error_equals, error):
+            return index if attempts[index] < retrier.max_attempts else None
     return None
 
 
