@@ -146,9 +146,10 @@ _LABELS: collections.OrderedDict[int, ExecutionLabel] = collections.OrderedDict(
 _LABELS_KEPT = 10_000
 
 
-def observe(session: Session, appended: Sequence[tuple[int, Sequence[Event]]]) -> list[Observation]:
-    """The metric changes the events ``appended`` to each history (by id) make."""
-    found: list[Observation] = []
+def observe(session: Session, appended: Sequence[tuple[int, Sequence[Event]]]) -> list[Observation | Remembered]:
+    """The metric changes the events ``appended`` to each history (by id) make, and the Task events
+    to remember once they are committed."""
+    found: list[Observation | Remembered] = []
     for history_id, events in appended:
         known = {e.id: StoredEvent(e.id, e.previous_event_id, e.type, e.timestamp, e.details) for e in events}
         label = None
@@ -157,7 +158,34 @@ def observe(session: Session, appended: Sequence[tuple[int, Sequence[Event]]]) -
         for e in events:
             found.extend(_execution_observations(e, label))
             found.extend(_task_observations(session, history_id, known, e))
+            if e.type.endswith(_TASK_OPENINGS) and _family(e.type):
+                found.append(Remembered(history_id, _slim(known[e.id])))
     return found
+
+
+# A Task's opening events this process committed, by (history, event id): the process that records
+# the Task's end is often the one that scheduled it (follow-on, the embedded runtime), and then
+# finds its start here instead of reading it back.
+_RECENT: collections.OrderedDict[tuple[int, int], StoredEvent] = collections.OrderedDict()
+_RECENT_KEPT = 20_000
+_TASK_OPENINGS = ("Scheduled", "Started", "Submitted")
+
+
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    history_id: int
+    event: StoredEvent
+
+    def apply(self) -> None:
+        _RECENT[(self.history_id, self.event.id)] = self.event
+        if len(_RECENT) > _RECENT_KEPT:
+            _RECENT.popitem(last=False)
+
+
+def _slim(e: StoredEvent) -> StoredEvent:
+    """The event without its data (a Task's parameters), which the metrics never need."""
+    details = {k: v for k, v in (e.details or {}).items() if k in ("resource", "resourceType")}
+    return StoredEvent(e.id, e.previous_event_id, e.type, e.timestamp, details)
 
 
 def count_express(state_machine: str, events: Sequence[Event]) -> None:
@@ -253,14 +281,16 @@ def _back(
     for _ in range(_MAX_HOPS):
         if not previous:
             return None
-        found = known.get(previous)
+        found = known.get(previous) or _RECENT.get((history_id, previous))
         if found is None:
             if session is None:
                 return None
-            found = queries.events_by_id(session, history_id, [previous]).get(previous)
+            # A Task's events were appended one after another: one read of the few before ``e``
+            # usually holds the whole chain back to its *Scheduled.
+            known.update(queries.events_between(session, history_id, max(1, previous - _MAX_HOPS + 1), previous))
+            found = known.get(previous)
             if found is None:
                 return None
-            known[previous] = found
         if found.type == wanted:
             return found
         previous = found.previous_event_id

@@ -7,7 +7,6 @@ each Prometheus scrape and on each event a metric needs context for (`runtime.me
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,14 +56,12 @@ def execution_label(session: Session, execution_id: int) -> ExecutionLabel | Non
     return None if row is None else ExecutionLabel(row.name, row.start_date)
 
 
-def events_by_id(session: Session, history_id: int, event_ids: Collection[int]) -> dict[int, StoredEvent]:
-    """Events of one history by their ids (primary-key probes)."""
-    if not event_ids:
-        return {}
+def events_between(session: Session, history_id: int, first: int, last: int) -> dict[int, StoredEvent]:
+    """Events ``first`` to ``last`` of one history (one range of its primary key)."""
     H = HistoryEvent.__table__
     rows = session.execute(
         select(H.c.id, H.c.previous_event_id, H.c.type, H.c.timestamp, H.c.details).where(
-            H.c.execution_id == history_id, H.c.id.in_(list(event_ids))
+            H.c.execution_id == history_id, H.c.id.between(first, last)
         )
     )
     return {row.id: StoredEvent(row.id, row.previous_event_id, row.type, row.timestamp, row.details) for row in rows}
