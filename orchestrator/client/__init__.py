@@ -48,8 +48,9 @@ class Client:
 
     Parameters:
       endpoint_url: ``orchestrator serve``'s URL (``http://127.0.0.1:8083``); None: the database, in-process.
-      access_key, secret_key: the key the requests are signed with (over HTTP; by default boto3's
-        usual sources: ``AWS_ACCESS_KEY_ID``..., which a server without access keys does not check).
+      access_key, secret_key: the key the requests are signed with (over HTTP; by default
+        ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY``, or a placeholder: a server without
+        access keys checks none).
       region: the region requests are signed for (over HTTP; default ``ORCHESTRATOR_REGION``, us-east-1).
       settings: in-process, a configuration other than the environment's (`orchestrator.config.load`).
       app: in-process, the Celery app to publish with (default: one configured from ``settings``).

@@ -6,6 +6,7 @@ its errors become `ServiceError`, as the in-process transport raises them.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -19,8 +20,18 @@ from orchestrator.service import ServiceError
 READ_TIMEOUT_SECONDS = 330
 
 
+# What requests are signed with when no key is given nor in the environment: a server without
+# access keys (ORCHESTRATOR_API_KEYS) accepts any.
+ANONYMOUS_KEY = "orchestrator"
+
+
 class HttpTransport:
     def __init__(self, endpoint_url: str, *, access_key: str | None, secret_key: str | None, region: str) -> None:
+        if access_key is None:
+            # AWS's environment variables, not boto3's whole search: that would ask the EC2 metadata
+            # service, which costs seconds of timeouts on a machine outside AWS.
+            access_key = os.environ.get("AWS_ACCESS_KEY_ID") or ANONYMOUS_KEY
+            secret_key = os.environ.get("AWS_SECRET_ACCESS_KEY") or ANONYMOUS_KEY
         self.boto = boto3.session.Session().client(
             "stepfunctions",
             endpoint_url=endpoint_url,

@@ -164,3 +164,12 @@ def test_requests_are_signed(server: Server, remote: Client) -> None:
         remote.describe_execution("arn:aws:states:us-east-1:123456789012:execution:a:b", session=object())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="without endpoint_url"), remote.transaction():
         pass
+
+
+def test_a_server_without_access_keys_needs_none(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    with Server(cluster) as open_server:
+        client = Client(endpoint_url=open_server.url)
+        machine = new_machine(client, PASS)
+        assert client.list_executions(machine) == {"executions": []}
