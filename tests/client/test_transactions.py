@@ -2,12 +2,15 @@
 
 An application's own row and the execution it starts are written in the application's session (its
 own engine, as a service has). Rolled back: no execution, no outbox row, no Celery message. Committed:
-the message is published only then (not before), and a worker runs the execution to its end.
+the message is published only then (not before), and a worker runs the execution to its end; if the
+process dies between its commit and the publishing, the scheduler's sweeper publishes it.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -131,3 +134,37 @@ def test_a_session_of_the_clients_own(cluster: Cluster) -> None:
 
     assert [e["name"] for e in client.list_executions(machine)["executions"]] == ["kept"]
     assert client.wait(started["executionArn"], timeout=60)["status"] == "SUCCEEDED"
+
+
+# The caller's process dies right after its commit, before the client publishes: an after_commit
+# listener registered ahead of the client's own ends the process (on the outermost commit only).
+CRASH_AFTER_COMMIT = """
+import os, sys
+from sqlalchemy import event
+from orchestrator import Client
+
+client = Client()
+with client.transaction() as session:
+    event.listen(session, "after_commit", lambda s: s.get_nested_transaction() is None and os._exit(0))
+    client.start_execution(sys.argv[1], {"n": 9}, name="crashed-after-commit", session=session)
+"""
+
+
+def test_a_commit_whose_process_dies_before_publishing_is_run_all_the_same(cluster_factory: ClusterFactory) -> None:
+    # leases of 2 s: the sweeper republishes an unleased message 2 s after it was published
+    lost = cluster_factory(extra_env={"ORCHESTRATOR_LEASE_SECONDS": "2", "ORCHESTRATOR_LEASE_RENEW_SECONDS": "0.5"})
+    client = Client(settings=lost.settings, app=lost.app)
+    machine = new_machine(client, ADD_ONE)
+
+    ran = subprocess.run(
+        [sys.executable, "-c", CRASH_AFTER_COMMIT, machine], env=lost.env, capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 0, ran.stderr
+    arn = machine.replace(":stateMachine:", ":execution:") + ":crashed-after-commit"
+    assert client.describe_execution(arn)["status"] == "RUNNING"  # committed
+    assert (lost.outbox_size(), queued(lost)) == (1, 0)  # its first step is in the outbox, never published
+
+    lost.start_scheduler()
+    lost.start_worker()
+    done = client.wait(arn, timeout=60)
+    assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", {"n": 10})
