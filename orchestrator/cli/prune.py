@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from orchestrator.cli.common import UsageError, add_command, open_service, print_json, service_call
+from orchestrator.cli.common import UsageError, add_command, open_service, print_json, service_call, show_time
 
 _AGE = re.compile(r"(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[smhdw])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -57,7 +57,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 def _sentence(report: dict[str, Any]) -> str:
     removed = report["removed"]
     verb = "would remove" if report["dryRun"] else "removed"
-    stopped = f"{report['stoppedBefore']:%Y-%m-%d %H:%M:%S} UTC"
+    stopped = show_time(report["stoppedBefore"])
     head = f"{verb} {removed['executions']:,} closed execution(s) that stopped before {stopped}"
     if not removed["executions"]:
         return f"nothing to remove: no closed execution stopped before {stopped}"

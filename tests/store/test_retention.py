@@ -366,7 +366,7 @@ def test_orchestrator_prune_reports_then_removes(database_url: str, tmp_path: Pa
     dry = _cli(database_url, tmp_path, "--older-than", "30d", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.startswith("would remove 1 closed execution(s) that stopped before ")
-    assert dry.stdout.rstrip().endswith("UTC, with 7 history events, 1 branch and iteration runs")
+    assert dry.stdout.rstrip().endswith("+00:00, with 7 history events, 1 branch and iteration runs")
     assert _remaining(world) == {"old", "old-branch", "recent"}
 
     done = _cli(database_url, tmp_path, "--older-than", "30d", "--json")
