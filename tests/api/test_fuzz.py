@@ -10,6 +10,7 @@ traceback; a refused create action must have written no row.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,9 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.api.conftest import Server
+from orchestrator.store.migrate import upgrade
+from tests.api.conftest import API_REDIS_URL, Server, isolate
 from tests.api.fuzzing import FuzzTarget, check_answer, requests_for, rows_written
-from tests.runtime.conftest import Cluster
+from tests.runtime.conftest import Cluster, close_clusters
 
 DEEP = 100_000  # far beyond any recursion limit
 HUGE = "1" * 5_000  # beyond Python's 4,300-digit limit on int()
@@ -30,6 +32,24 @@ HUGE = "1" * 5_000  # beyond Python's 4,300-digit limit on int()
 def target(server: Server, cluster: Cluster) -> Iterator[FuzzTarget]:
     with httpx.Client(base_url=server.url, timeout=30) as http:
         yield FuzzTarget.prepare(http, cluster.settings.database_url)
+
+
+@pytest.fixture(scope="module")
+def sqlite_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
+    """The same stack on the embedded database: orchestrator serve, a worker and the scheduler on SQLite."""
+    tmp = tmp_path_factory.mktemp("fuzz-sqlite")
+    url = f"sqlite:///{tmp / 'orchestrator.sqlite'}"
+    upgrade(url)
+    cluster = Cluster(url, API_REDIS_URL, tmp / "cluster")
+    cluster.tmp.mkdir(parents=True)
+    isolate(cluster)
+    try:
+        cluster.start_worker(concurrency=2)
+        cluster.start_scheduler()
+        with Server(cluster) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+            yield FuzzTarget.prepare(http, url)
+    finally:
+        close_clusters([cluster])
 
 
 def deep(text: str = "[", close: str = "]", depth: int = DEEP) -> str:
@@ -84,6 +104,8 @@ def hostile_cases(t: FuzzTarget) -> list[tuple[str, Any] | tuple[str, Any, bool]
         either("StopExecution", {"executionArn": t.doomed(), "error": "e\u0000", "cause": "c\u0000"}),
         either("SendTaskFailure", {"taskToken": "A" * 43, "error": "\u0000", "cause": "\u0000"}),
         either("TagResource", {"resourceArn": machine, "tags": [{"key": "k\u0000", "value": "v\u0000"}]}),
+        ("CreateStateMachine", t.create_body(loggingConfiguration=logging_to(LOG_GROUP + "\u0000"))),
+        ("UpdateStateMachine", {"stateMachineArn": machine, "loggingConfiguration": logging_to("\u0000")}),
         # lone surrogates, sent as JSON escapes
         raw("CreateStateMachine", json.dumps({"name": "\ud800", "roleArn": t.role, "definition": t.pass_definition})),
         raw("CreateActivity", json.dumps({"name": "\udfff"})),
@@ -94,6 +116,8 @@ def hostile_cases(t: FuzzTarget) -> list[tuple[str, Any] | tuple[str, Any, bool]
         raw("DescribeStateMachine", json.dumps({"stateMachineArn": machine + "\ud800"})),
         either(*raw("StopExecution", json.dumps({"executionArn": t.doomed(), "error": "\ud800", "cause": "\udc00"}))),
         raw("CreateStateMachine", json.dumps({"name": "s", "roleArn": t.role, "definition": t.pass_named("\ud800")})),
+        raw("TagResource", json.dumps({"resourceArn": machine, "tags": [{"key": "k", "value": "\ud800"}]})),
+        raw("CreateStateMachine", json.dumps(t.create_body(loggingConfiguration=logging_to(LOG_GROUP + "\udc00")))),
         # NUL in other text a row keeps (bench/fuzz.py found the trace header)
         ("StartExecution", {"stateMachineArn": machine, "traceHeader": "a\u0000b"}),
         ("CreateStateMachine", t.create_body(versionDescription="\u0000", publish=True)),
@@ -105,6 +129,12 @@ def hostile_cases(t: FuzzTarget) -> list[tuple[str, Any] | tuple[str, Any, bool]
         raw("ListStateMachines", '{"maxResults": -Infinity}'),
         raw("ListStateMachines", '{"maxResults": 1e999}'),
         raw("UpdateMapRun", '{"mapRunArn": "' + t.map_run + '", "toleratedFailurePercentage": NaN}'),
+        raw(
+            "UpdateStateMachine",
+            '{"stateMachineArn": "' + machine + '", "loggingConfiguration": {"level": "ALL", '
+            '"includeExecutionData": NaN}}',
+        ),
+        raw("TagResource", '{"resourceArn": "' + machine + '", "tags": [{"key": "k", "value": Infinity}]}'),
         # non-objects where objects belong, and numbers that are not numbers
         ("CreateStateMachine", {"name": "tags", "roleArn": t.role, "definition": t.pass_definition, "tags": [1]}),
         ("CreateStateMachine", {"name": "tags", "roleArn": t.role, "definition": t.pass_definition, "tags": [None]}),
@@ -160,23 +190,103 @@ def hostile_cases(t: FuzzTarget) -> list[tuple[str, Any] | tuple[str, Any, bool]
     ]
 
 
+LOG_GROUP = "arn:aws:logs:us-east-1:123456789012:log-group:fuzz:*"
+
+
+def logging_to(log_group: str) -> dict[str, Any]:
+    destination = {"cloudWatchLogsLogGroup": {"logGroupArn": log_group}}
+    return {"level": "ALL", "includeExecutionData": True, "destinations": [destination]}
+
+
 def either(action: str, body: Any) -> tuple[str, Any, bool]:
     """A case AWS may accept (valid JSON holding a NUL, say): it only has to be answered well."""
     return action, body, False
 
 
 def test_the_hostile_inputs_of_the_issue_get_aws_errors(target: FuzzTarget) -> None:
-    failures = []
-    for case in hostile_cases(target):
+    failures = [problem for _, problem in answer_hostile_cases(target) if problem]
+    assert not failures, "\n".join(failures)
+
+
+def test_sqlite_answers_the_hostile_inputs_as_postgresql_does(target: FuzzTarget, sqlite_target: FuzzTarget) -> None:
+    # The same checks at the edge whatever the database: no string PostgreSQL refuses is let
+    # through on SQLite only to fail later, and none SQLite takes is refused on PostgreSQL only.
+    on_sqlite = answer_hostile_cases(sqlite_target)
+    failures = [problem for _, problem in on_sqlite if problem]
+    assert not failures, "\n".join(failures)
+    differences = [
+        f"case {index}: PostgreSQL {pg}, SQLite {lite}"
+        for index, ((pg, _), (lite, _)) in enumerate(zip(answer_hostile_cases(target), on_sqlite, strict=True))
+        if pg != lite
+    ]
+    assert not differences, "\n".join(differences)
+
+
+def answer_hostile_cases(t: FuzzTarget) -> list[tuple[tuple[int, str], str | None]]:
+    """Each hostile case's answer (status and error code) and what is wrong with it, if anything."""
+    answers = []
+    for case in hostile_cases(t):
         action, body, must_refuse = case if len(case) == 3 else (*case, True)
-        before = target.rows()
-        response = target.send(action, body)
-        problem = check_answer(response) or rows_written(action, response, before, target.rows())
+        before = t.rows()
+        response = t.send(action, body)
+        problem = check_answer(response) or rows_written(action, response, before, t.rows())
         if problem is None and must_refuse and response.status_code == 200:
             problem = "accepted where AWS refuses"
-        if problem:
-            failures.append(f"{action} {_shown(body)}: {problem}")
-    assert not failures, "\n".join(failures)
+        code = "" if response.status_code == 200 or problem else response.json()["__type"]
+        answers.append(((response.status_code, code), f"{action} {_shown(body)}: {problem}" if problem else None))
+    return answers
+
+
+ACTIVITY_MACHINE = {"StartAt": "Ask", "States": {"Ask": {"Type": "Task", "Resource": "", "End": True}}}
+# Outputs a real task token may be answered with (issue 13, item 6): refused, each with InvalidOutput...
+REFUSED_OUTPUTS = ["NaN", '{"n": Infinity}', '{"n": 1e999}', '"\\ud800"', deep(), '{"n": ' + HUGE + "}"]
+# ...or kept: a NUL is JSON (AWS keeps it), and has to come back out of the JSONB column as it went in.
+KEPT_OUTPUT = '{"nul": "a\\u0000b"}'
+
+
+def test_a_real_task_token_answered_with_hostile_outputs(target: FuzzTarget) -> None:
+    # Given an execution waiting on an activity task, and its task token
+    activity = target.call("CreateActivity", {"name": f"fuzz-out-{target.suffix}"})["activityArn"]
+    definition = json.dumps(ACTIVITY_MACHINE).replace('"Resource": ""', f'"Resource": "{activity}"')
+    machine = target.call("CreateStateMachine", target.create_body(definition=definition))["stateMachineArn"]
+    execution = target.call("StartExecution", {"stateMachineArn": machine})["executionArn"]
+    token = poll_task(target, activity)
+    # When it is answered with outputs no JSON column can hold, each is refused as AWS refuses them
+    for output in REFUSED_OUTPUTS:
+        response = target.send("SendTaskSuccess", {"taskToken": token, "output": output})
+        assert check_answer(response) is None, f"{output[:60]}: {response.text[:300]}"
+        assert (response.status_code, response.json()["__type"]) == (400, "InvalidOutput"), output[:60]
+    # And the token still stands: an output with an escaped NUL is taken, and read back as it was sent
+    target.call("SendTaskSuccess", {"taskToken": token, "output": KEPT_OUTPUT})
+    described = wait_until_done(target, execution)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {"nul": "a\u0000b"}
+    history = target.call("GetExecutionHistory", {"executionArn": execution})["events"]
+    outputs = [d["output"] for e in history for k, d in e.items() if k.endswith("EventDetails") and "output" in d]
+    assert {"nul": "a\u0000b"} in [json.loads(output) for output in outputs]
+
+
+def poll_task(target: FuzzTarget, activity: str) -> str:
+    for _ in range(5):  # each poll holds up to a minute while the worker schedules the task
+        response = target.http.post(
+            "/",
+            content=json.dumps({"activityArn": activity}).encode(),
+            headers={"x-amz-target": "AWSStepFunctions.GetActivityTask", "content-type": "application/x-amz-json-1.0"},
+            timeout=90,
+        )
+        token = response.json().get("taskToken")
+        if token:
+            return str(token)
+    raise AssertionError("the activity task was never scheduled")
+
+
+def wait_until_done(target: FuzzTarget, execution: str) -> dict[str, Any]:
+    for _ in range(600):
+        described = target.call("DescribeExecution", {"executionArn": execution})
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.1)
+    raise AssertionError(f"{execution} still runs")
 
 
 def _shown(body: Any) -> str:
