@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,8 +38,14 @@ def test_orchestrator_run_takes_each_branch(tmp_path: Path, name: str, verdict: 
     done = subprocess.run([*command, "--json"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     described = json.loads(done.stdout)
-    # times carry their timezone (the embedded SQLite database gave them none)
+    # times carry their timezone (the embedded SQLite database gave them none), in JSON and in tables
     assert described["startDate"].endswith("+00:00") and described["stopDate"].endswith("+00:00")
+    cli = [sys.executable, "-m", "orchestrator.cli", "executions"]
+    for command in (["list", "hello"], ["history", described["executionArn"]]):
+        shown = subprocess.run([*cli, *command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0, shown.stderr
+        times = re.findall(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(\S*)", shown.stdout)
+        assert times and set(times) == {"+00:00"}, shown.stdout
     # the keys in the order the states produced them: Greet's two, then the verdict
     assert list(json.loads(described["output"]).items()) == [
         ("greeting", f"Hello, {name}!"),
