@@ -280,7 +280,7 @@ def _started_before(existing: Execution, execution_input: Any) -> dict[str, Any]
 
 def _same_json(stored: Any, given: Any) -> bool:
     """Equal as JSON: ``1``, ``1.0`` and ``true`` differ (Python's ``==`` says they do not); key order
-    does not matter (PostgreSQL's jsonb does not keep it)."""
+    does not matter (an input stored on PostgreSQL before migration 0010 has its keys sorted)."""
     return json.dumps(stored, sort_keys=True) == json.dumps(given, sort_keys=True)
 
 
