@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import logging
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -126,8 +127,12 @@ def _before_commit(session: Session) -> None:
 
 
 def _after_commit(session: Session) -> None:
-    for observation in session.info.pop(_PENDING, ()):
-        observation.apply()
+    try:
+        for observation in session.info.pop(_PENDING, ()):
+            observation.apply()
+    except Exception:
+        # The transaction has committed: its caller must not see it fail.
+        log.exception("metrics: could not count a committed transaction's events")
 
 
 def _after_rollback(session: Session, previous: Any) -> None:
@@ -141,6 +146,8 @@ def _after_rollback(session: Session, previous: Any) -> None:
 
 # -- what events mean ------------------------------------------------------------------------------------
 
+# Both caches below are shared by a process's threads (the embedded runtime's, the API's).
+_CACHES = threading.Lock()
 # State machine names by execution id: they never change, so each process asks once per execution.
 _LABELS: collections.OrderedDict[int, ExecutionLabel] = collections.OrderedDict()
 _LABELS_KEPT = 10_000
@@ -177,9 +184,10 @@ class Remembered:
     event: StoredEvent
 
     def apply(self) -> None:
-        _RECENT[(self.history_id, self.event.id)] = self.event
-        if len(_RECENT) > _RECENT_KEPT:
-            _RECENT.popitem(last=False)
+        with _CACHES:
+            _RECENT[(self.history_id, self.event.id)] = self.event
+            if len(_RECENT) > _RECENT_KEPT:
+                _RECENT.popitem(last=False)
 
 
 def _slim(e: StoredEvent) -> StoredEvent:
@@ -201,14 +209,16 @@ def count_express(state_machine: str, events: Sequence[Event]) -> None:
 
 
 def _label(session: Session, history_id: int) -> ExecutionLabel | None:
-    label = _LABELS.get(history_id)
+    with _CACHES:
+        label = _LABELS.get(history_id)
     if label is None:
         label = queries.execution_label(session, history_id)
         if label is None:
             return None
-        _LABELS[history_id] = label
-        if len(_LABELS) > _LABELS_KEPT:
-            _LABELS.popitem(last=False)
+        with _CACHES:
+            _LABELS[history_id] = label
+            if len(_LABELS) > _LABELS_KEPT:
+                _LABELS.popitem(last=False)
     return label
 
 
@@ -281,7 +291,8 @@ def _back(
     for _ in range(_MAX_HOPS):
         if not previous:
             return None
-        found = known.get(previous) or _RECENT.get((history_id, previous))
+        with _CACHES:
+            found = known.get(previous) or _RECENT.get((history_id, previous))
         if found is None:
             if session is None:
                 return None
