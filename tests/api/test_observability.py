@@ -385,3 +385,34 @@ def test_a_worker_line_names_the_celery_task_it_ran(observed: Observed, workload
     ran = [r for r in records if r["logger"] == "celery.app.trace"]
     assert ran and all(r["task"].startswith("orchestrator.") and r["taskId"] for r in ran)
     assert any(r["logger"] == "celery.apps.worker" and "ready" in r["message"] for r in records)
+
+
+def test_an_activity_is_counted_under_its_arn(observed: Observed, workload: Workload) -> None:
+    """An activity's start and end are recorded by the API (GetActivityTask, SendTaskSuccess), its
+    scheduling by a worker: the metrics of the two processes make one Task."""
+    sfn = client(observed.api_url)
+    activity = sfn.create_activity(name=f"approve-{uuid.uuid4().hex[:6]}")["activityArn"]
+    machine = sfn.create_state_machine(
+        name=f"activity-{uuid.uuid4().hex[:6]}", definition=json.dumps(task(activity)), roleArn=ROLE
+    )
+    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")["executionArn"]
+    claimed = sfn.get_activity_task(activityArn=activity, workerName="approver")
+    assert claimed.get("taskToken"), "the activity task was not handed out"
+    sfn.send_task_success(taskToken=claimed["taskToken"], output='{"approved": true}')
+    assert observed.cluster.wait_all([execution], timeout=60) == {execution: "SUCCEEDED"}
+    labels = {"kind": "activity", "resource": activity}
+    wait_for(
+        lambda: _sample(observed.scrape(), "orchestrator_tasks_succeeded_total", **labels) == 1, 10, what="the count"
+    )
+    samples = observed.scrape()
+    counted = {
+        name: _sample(samples, name, **labels)
+        for name in (
+            "orchestrator_tasks_scheduled_total",
+            "orchestrator_tasks_started_total",
+            "orchestrator_tasks_succeeded_total",
+            "orchestrator_task_schedule_time_seconds_count",
+            "orchestrator_task_run_time_seconds_count",
+        )
+    }
+    assert counted == dict.fromkeys(counted, 1.0)
