@@ -106,6 +106,9 @@ def quiet_celery() -> None:
     warnings.filterwarnings("ignore", module="celery.platforms")
     for name in ("celery", "kombu", "amqp"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # A handler's exception is in the trace already (its error and cause); the traceback the worker
+    # logs with it is for a worker's log, not for this terminal.
+    logging.getLogger("orchestrator.runtime.tasks").setLevel(logging.ERROR)
 
 
 def ensure_schema(settings: Any) -> None:

@@ -52,6 +52,7 @@ def invoke(
     *,
     callback_answers: bool,
     now: Now = _wall_clock,
+    on_handler_error: Callable[[Exception], None] | None = None,
 ) -> Delivery:
     """Do ``request``'s work with the handler its resource names.
 
@@ -59,6 +60,7 @@ def invoke(
     the task's result (run_local, where the handler stands in for whoever answers) or only the
     response to the first call (the runtime, which then waits for SendTaskSuccess).
     ``now``: the time of the response (its Date header); run_local passes its clock's.
+    ``on_handler_error``: told of the exception a handler raised (a worker logs it, with its traceback).
     """
     resource = parse_resource(request.resource)
     name = handler_name(resource, request.payload)
@@ -74,6 +76,8 @@ def invoke(
     try:
         result = function(copy_json(argument), context)
     except Exception as exc:
+        if on_handler_error is not None:
+            on_handler_error(exc)
         return handler_failure(exc, resource)
     took = time.perf_counter() - started
     try:

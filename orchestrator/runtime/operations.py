@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from orchestrator.asl.model import StateMachine
 from orchestrator.config import Settings
 from orchestrator.engine.outcomes import Delivery, TaskFailed, TaskSubmitted, TaskSucceeded, TimerFired
+from orchestrator.runtime import log_context
 from orchestrator.runtime.driver import Tree, queue_messages
 from orchestrator.runtime.ending import end_if_deleted, end_tree
 from orchestrator.runtime.messages import ADVANCE, TIME_OUT, Message, encode_delivery
@@ -76,6 +77,10 @@ def advance(
     if found is None:
         return []
     tree, row = found
+    cursor = row.cursor or {}
+    log_context.note(
+        execution_arn=tree.root_row._mapping["arn"], state=cursor.get("state"), attempt=log_context.attempt_of(cursor)
+    )
     if row.seq != seq and (attempt is None or task_attempt(row.cursor) != attempt):
         return []
     # (a TaskSubmitted only records that the task started waiting: no state transition)

@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from orchestrator.engine.outcomes import Delivery, TaskContext
 from orchestrator.integrations import registry
 from orchestrator.integrations.invoke import invoke
-from orchestrator.runtime import leases, operations, poison
+from orchestrator.runtime import leases, log_context, operations, poison
 from orchestrator.runtime.app import settings_of
 from orchestrator.runtime.messages import (
     ADVANCE,
@@ -93,18 +93,21 @@ def advance(
     seq: int,
     delivery: dict[str, Any] | None,
     outbox_id: int | None = None,
-) -> None:
-    follow = _follow_on_policy(self)
-    attempt = delivery.get("attempt") if delivery else None
-    step = _guarded(
-        self.app,
-        root_id,
-        outbox_id,
-        lambda: resume(
-            self.app, root_id, run_id, seq, decode_delivery(delivery), outbox_id, attempt=attempt, follow=follow
-        ),
-    )
-    _go_on(self, step, follow)
+) -> str | None:
+    """Returns what it worked on, which Celery's log line about the task shows (`log_context`)."""
+    with log_context.working():
+        follow = _follow_on_policy(self)
+        attempt = delivery.get("attempt") if delivery else None
+        step = _guarded(
+            self.app,
+            root_id,
+            outbox_id,
+            lambda: resume(
+                self.app, root_id, run_id, seq, decode_delivery(delivery), outbox_id, attempt=attempt, follow=follow
+            ),
+        )
+        _go_on(self, step, follow)
+        return log_context.describe()
 
 
 def _guarded(app: Any, root_id: int, outbox_id: int | None, work: Callable[[], Step]) -> Step:
@@ -115,7 +118,7 @@ def _guarded(app: Any, root_id: int, outbox_id: int | None, work: Callable[[], S
     except (OperationalError, InterfaceError):
         raise
     except Exception as exc:
-        log.exception("execution %s: a step failed (outbox message %s)", root_id, outbox_id)
+        log.exception("execution %s: a step failed (outbox message %s)", root_id, outbox_id, extra=log_context.extra())
         if outbox_id is None:
             return Step([])  # a timer's fast path: its timer row brings the step back, in a counted message
         settings = settings_of(app)
@@ -163,16 +166,19 @@ def resume(
 @shared_task(name=INVOKE, bind=True, acks_late=True, max_retries=None)
 def invoke_handler(
     self: Any, root_id: int, run_id: int, seq: int, request: dict[str, Any], outbox_id: int | None = None
-) -> None:
-    follow = _follow_on_policy(self)
-    try:
-        lease = leases.take(settings_of(self.app), outbox_id)
-    except (OperationalError, InterfaceError) as exc:
-        # the database is away: try again later (the outbox row keeps the message meanwhile)
-        raise self.retry(exc=exc, countdown=min(30, 2**self.request.retries), max_retries=None) from exc
-    if lease is None:
-        return  # consumed already, or another worker runs it now
-    _go_on(self, _invoke_once(self.app, lease, follow, root_id, run_id, seq, request, outbox_id), follow)
+) -> str | None:
+    """Returns what it worked on, which Celery's log line about the task shows (`log_context`)."""
+    with log_context.working():
+        follow = _follow_on_policy(self)
+        try:
+            lease = leases.take(settings_of(self.app), outbox_id)
+        except (OperationalError, InterfaceError) as exc:
+            # the database is away: try again later (the outbox row keeps the message meanwhile)
+            raise self.retry(exc=exc, countdown=min(30, 2**self.request.retries), max_retries=None) from exc
+        if lease is None:
+            return None  # consumed already, or another worker runs it now
+        _go_on(self, _invoke_once(self.app, lease, follow, root_id, run_id, seq, request, outbox_id), follow)
+        return log_context.describe()
 
 
 def _follow_on_policy(task: Any) -> FollowOn:
@@ -219,7 +225,8 @@ def _invoke_and_resume(
     context = TaskContext(
         request.get("executionArn", ""), task.state, task.resource, request.get("retryCount", 0), task.token
     )
-    delivery = invoke(task, context, registry.handlers(), callback_answers=False)
+    log_context.note(execution_arn=context.execution_arn, state=task.state, attempt=context.retry_count + 1)
+    delivery = invoke(task, context, registry.handlers(), callback_answers=False, on_handler_error=_log_handler_error)
     try:
         return resume(
             app,
@@ -243,6 +250,18 @@ def _invoke_and_resume(
             countdown=1,
         )
         return Step([])
+
+
+def _log_handler_error(exc: Exception) -> None:
+    """A user's handler raised: the worker's log shows where (execution, state, attempt) and its traceback."""
+    log.warning(
+        "handler raised %s in %s: %s",
+        type(exc).__name__,
+        log_context.describe(latest_only=True),
+        exc,
+        exc_info=exc,
+        extra=log_context.extra(),
+    )
 
 
 def _database_away(exc: DBAPIError) -> bool:
