@@ -229,6 +229,7 @@ class Tree:
         self.ready: collections.deque[int] = collections.deque()  # children started, not stepped yet
         self.pending: dict[tuple[int, int], collections.deque[Row[Any]]] = {}  # next to start, by fan-out
         self.open: list[tuple[int, History]] = []  # histories being written (by history id), not recorded yet
+        self.root_end: dict[str, Any] | None = None  # how the execution ended here, if it did
         root_run = RunRow.of(root)
         self.rows[root_run.id] = root_run
 
@@ -299,10 +300,10 @@ class Tree:
         """Step the children started here; write every change; queue the messages in the outbox.
         Returns the messages, with their outbox ids."""
         self.run_ready()
-        root_ended = self.root.id in self.ended  # (write_all forgets what ended)
         self.write_all()
-        if root_ended:  # the execution's status changed: its event goes with the change
-            self.messages += status_events.emit(self.session, self.settings, self.root.id, self.now)
+        if self.root_end is not None:  # the execution's status changed: its event goes with the change
+            ended = {**self.root_row._mapping, **self.root_end}
+            self.messages += status_events.emit(self.session, self.settings, ended, self.now)
         return queue_messages(self.session, self.messages, self.now, published=self.publishing)
 
     def write_all(self) -> None:
@@ -614,6 +615,7 @@ class Tree:
             self._child_ended(row, status == "SUCCEEDED", error, cause)
 
     def _execution_ended(self, row: RunRow, status: str, output: Any, error: str | None, cause: str | None) -> None:
+        self.root_end = {"status": status, "output": output, "error": error, "cause": cause, "stop_date": self.now}
         history = self.history(row)
         if status == "SUCCEEDED":
             interpreter.end(Succeed(output, row.run), history)

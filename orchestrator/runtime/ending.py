@@ -90,7 +90,8 @@ def end_tree(
     messages = notify_caller(
         session, settings, root, status=status, output=None, error=_reported(status, error), cause=cause, now=now
     )
-    messages += status_events.emit(session, settings, execution_id, now)
+    ended = {**m, "status": status, "output": None, "error": error, "cause": cause, "stop_date": now}
+    messages += status_events.emit(session, settings, ended, now)
     if root._mapping["root_id"] is None:
         catalog.delete_when_idle(session, m["state_machine_id"])  # the last one of a machine being deleted
     # As AWS does for .sync tasks: the executions this one waits for are stopped too (best effort).

@@ -1,8 +1,8 @@
 """Delivering status-change events to their subscribers, at least once, on the handler queue.
 
-1. ``orchestrator.status_event`` (the event's message, written with the status change) finds the
-   subscribers whose filters let the event through and writes one PENDING delivery each, with its
-   message, in the transaction that consumes the event's message.
+1. ``orchestrator.status_event`` (the event's message, written with the status change) records the
+   event (``status_events``), finds the subscribers whose filters let it through and writes one
+   PENDING delivery each, with its message, in the transaction that consumes the event's message.
 2. ``orchestrator.deliver_status_event`` makes one attempt: a signed HTTP POST of the event to a
    webhook, or a call of a ``@subscriber`` function. A failure schedules the next attempt after
    the subscriber's backoff (a message with a countdown) and keeps the outbox message, which the
@@ -62,19 +62,23 @@ def delivery_messages(settings: Settings, delivery_ids: list[int]) -> list[Messa
 
 
 @shared_task(name=STATUS_EVENT, **_DB_RETRY)
-def fan_out(self: Any, event_id: str, outbox_id: int | None = None) -> None:
-    """Write a delivery of the event for each subscriber it is for, and send them."""
+def fan_out(self: Any, execution_id: int, text: str, outbox_id: int | None = None) -> None:
+    """Record the event its message carries, and write and send a delivery of it for each
+    subscriber whose filters let it through."""
     settings = settings_of(self.app)
     now = utcnow()
+    event = json.loads(text)
+    detail = event["detail"]
     with session_scope(settings.database_url) as session:
         if not runs.consume_message(session, outbox_id):
             return  # a copy of a message already handled
-        text = store.event_text(session, event_id)
-        if text is None:
-            return  # its execution was removed since
-        detail = json.loads(text)["detail"]
+        if not store.execution_exists(session, execution_id):
+            return  # removed since (retention)
+        store.add_event(
+            session, event_id=event["id"], execution_id=execution_id, status=detail["status"], time=now, text=text
+        )
         keys = [s.key for s in subscribers(settings) if s.filter.matches(detail["stateMachineArn"], detail["status"])]
-        ids = store.add_deliveries(session, event_id, keys, now)
+        ids = store.add_deliveries(session, event["id"], keys, now)
         messages = queue_messages(session, delivery_messages(settings, ids), now, published=True)
     publish(self.app, messages)
 

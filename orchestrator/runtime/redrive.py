@@ -61,7 +61,8 @@ def redrive(
         last_event_id=history.previous,
     )
     message = Message(ADVANCE, [execution_id, execution_id, seq, None], settings.engine_queue)
-    messages = [message, *status_events.emit(session, settings, execution_id, now)]
+    again = {**m, "status": "RUNNING", "stop_date": None, "output": None, "error": None, "cause": None}
+    messages = [message, *status_events.emit(session, settings, {**again, "redrive_count": count}, now)]
     return queue_messages(session, messages, now, published=publishing)
 
 

@@ -47,4 +47,5 @@ def insert_execution(
             session, execution_id, -1, "execution_timeout", now + dt.timedelta(seconds=machine.timeout_seconds)
         )
     first = Message(ADVANCE, [execution_id, execution_id, 0, None], settings.engine_queue)
-    return execution_id, [first, *status_events.emit(session, settings, execution_id, now)]
+    started = {**execution, "id": execution_id, "status": "RUNNING", "start_date": now}
+    return execution_id, [first, *status_events.emit(session, settings, started, now)]

@@ -1,12 +1,13 @@
-"""Status-change events: what AWS sends EventBridge when an execution's status changes, written here
+"""Status-change events: what AWS sends EventBridge when an execution's status changes, decided here
 in the transaction that changes it (docs/events.md).
 
 `emit` is called wherever an execution's status changes (started, ended, redriven) with the
-execution's row as that transaction has it. It writes the event (a ``status_events`` row) and a
-``orchestrator.status_event`` message to the outbox, so the event exists if and only if the change
-committed, and a worker delivers it at least once (`runtime.event_deliveries`). Express executions
-send none, as on AWS ("Express Workflows do not emit events to EventBridge"); nor do the child
-executions of a Distributed Map (rows inside their parent's tree).
+execution's columns as that transaction leaves them. The event rides in an
+``orchestrator.status_event`` message that the caller queues in the outbox with its other messages,
+so it exists if and only if the change committed; a worker then records it (``status_events``) and
+delivers it at least once (`runtime.event_deliveries`). Express executions send none, as on AWS
+("Express Workflows do not emit events to EventBridge"); nor do the child executions of a
+Distributed Map (rows inside their parent's tree).
 """
 
 from __future__ import annotations
@@ -17,17 +18,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator.config import Settings
 from orchestrator.runtime.messages import Message
-from orchestrator.store import runs
-from orchestrator.store import state_machines as catalog
 from orchestrator.store import status_events as store
-from orchestrator.store.models import HistoryEvent
 
-STATUS_EVENT = "orchestrator.status_event"  # (event_id, outbox_id): hand an event to its subscribers
+STATUS_EVENT = "orchestrator.status_event"  # (execution_id, event as JSON text, outbox_id): to its subscribers
 DETAIL_TYPE = "Step Functions Execution Status Change"
 # EventBridge's limit, as AWS applies it: past it, the input (then the output) is left out.
 MAX_DATA_BYTES = 248 * 1024
@@ -37,23 +34,27 @@ REDRIVE_REASONS = {
 }
 
 
-def emit(session: Session, settings: Settings, execution_id: int, now: dt.datetime) -> list[Message]:
-    """Write the status-change event of the execution as its row now is (its status just changed);
-    returns the message that delivers it, for the caller to queue in the outbox. Nothing when events
-    are off, and for runs that send none (an Express execution, a branch, a Map's child)."""
-    if not settings.events:
+def emit(session: Session, settings: Settings, execution: Mapping[str, Any], now: dt.datetime) -> list[Message]:
+    """The message that carries the status-change event of an execution whose status this
+    transaction just changed, for the caller to queue in the outbox with its other messages.
+
+    ``execution``: the ``executions`` row's columns as the transaction leaves them (with ``id``).
+    The event travels in the message, so events cost no statement of their own here (a redriven
+    execution's costs one, for the time it was redriven). Nothing when events are off, and for runs
+    that send none (an Express execution, a Distributed Map's child).
+    """
+    if not settings.events or execution.get("root_id") is not None or ":express:" in execution["arn"]:
         return []
-    row = runs.load_run(session, execution_id)
-    if row is None or row._mapping["root_id"] is not None or ":express:" in (row._mapping["arn"] or ""):
-        return []
-    m = row._mapping
-    machine = catalog.by_id(session, m["state_machine_id"])
-    assert machine is not None
-    redriven_at = _last_redriven_at(session, execution_id) if m["redrive_count"] else None
-    event = build_event(m, machine.arn, settings, event_id=str(uuid.uuid4()), now=now, redriven_at=redriven_at)
-    text = json.dumps(event, ensure_ascii=False)
-    store.add_event(session, event_id=event["id"], execution_id=execution_id, status=m["status"], time=now, text=text)
-    return [Message(STATUS_EVENT, [event["id"]], settings.handler_queue)]
+    redriven_at = store.last_redriven_at(session, execution["id"]) if execution.get("redrive_count") else None
+    machine_arn = state_machine_arn(execution["arn"])
+    event = build_event(execution, machine_arn, settings, event_id=str(uuid.uuid4()), now=now, redriven_at=redriven_at)
+    return [Message(STATUS_EVENT, [execution["id"], json.dumps(event, ensure_ascii=False)], settings.handler_queue)]
+
+
+def state_machine_arn(execution_arn: str) -> str:
+    """``arn:...:execution:<machine>:<name>`` -> ``arn:...:stateMachine:<machine>`` (names hold no colon)."""
+    prefix, _, rest = execution_arn.partition(":execution:")
+    return f"{prefix}:stateMachine:{rest.rsplit(':', 1)[0]}"
 
 
 def build_event(
@@ -86,14 +87,14 @@ def build_event(
             "name": execution["name"],
             "status": status,
             "startDate": _millis(execution["start_date"]),
-            "stopDate": _millis(execution["stop_date"]),
-            **_data(execution["input"], execution["output"] if status == "SUCCEEDED" else None, status),
-            "redriveCount": execution["redrive_count"],
+            "stopDate": _millis(execution.get("stop_date")),
+            **_data(execution["input"], execution.get("output") if status == "SUCCEEDED" else None, status),
+            "redriveCount": execution.get("redrive_count") or 0,
             "redriveDate": _millis(redriven_at),
             "redriveStatus": "NOT_REDRIVABLE" if status in REDRIVE_REASONS else "REDRIVABLE",
             "redriveStatusReason": REDRIVE_REASONS.get(status),
-            "error": execution["error"],
-            "cause": execution["cause"],
+            "error": execution.get("error"),
+            "cause": execution.get("cause"),
             **_versions(execution),
         },
     }
@@ -122,17 +123,6 @@ def _versions(execution: Mapping[str, Any]) -> dict[str, str]:
     if execution.get("state_machine_alias_arn"):
         found["stateMachineAliasArn"] = execution["state_machine_alias_arn"]
     return found
-
-
-def _last_redriven_at(session: Session, execution_id: int) -> dt.datetime | None:
-    H = HistoryEvent.__table__
-    query = (
-        select(H.c.timestamp)
-        .where(H.c.execution_id == execution_id, H.c.type == "ExecutionRedriven")
-        .order_by(H.c.id.desc())
-        .limit(1)
-    )
-    return session.scalar(query)
 
 
 def _json(value: Any) -> str:

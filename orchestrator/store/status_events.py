@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from orchestrator.store.models import EventDelivery, Execution, StatusEvent
+from orchestrator.store.models import EventDelivery, Execution, HistoryEvent, StatusEvent
 
 EV = StatusEvent.__table__
 D = EventDelivery.__table__
@@ -26,6 +26,17 @@ def add_event(session: Session, *, event_id: str, execution_id: int, status: str
     session.execute(
         insert(EV), [{"id": event_id, "execution_id": execution_id, "status": status, "time": time, "event": text}]
     )
+
+
+def last_redriven_at(session: Session, execution_id: int) -> dt.datetime | None:
+    """When the execution was last redriven (its last ExecutionRedriven event), if ever."""
+    H = HistoryEvent.__table__
+    query = select(H.c.timestamp).where(H.c.execution_id == execution_id, H.c.type == "ExecutionRedriven")
+    return session.scalar(query.order_by(H.c.id.desc()).limit(1))
+
+
+def execution_exists(session: Session, execution_id: int) -> bool:
+    return session.scalar(select(Execution.__table__.c.id).where(Execution.__table__.c.id == execution_id)) is not None
 
 
 def event_text(session: Session, event_id: str) -> str | None:

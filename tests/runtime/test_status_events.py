@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from orchestrator.events import SIGNATURE_HEADER, SignatureError, verify_signature
 from orchestrator.runtime import operations
 from orchestrator.runtime.driver import load_machine
 from orchestrator.store import state_machines as catalog
 from orchestrator.store.db import session_scope
-from orchestrator.store.models import EventDelivery, StatusEvent
+from orchestrator.store.models import EventDelivery, OutboxMessage, StatusEvent
 from tests.runtime.conftest import ROOT, Cluster, running_cluster, wait_for
 
 SECRETS = {"all": "all-secret", "flaky": "flaky-secret", "down": "down-secret"}
@@ -304,11 +304,10 @@ def test_stop_timeout_and_redrive_each_send_their_event(cluster: Cluster, receiv
     assert again["stopDate"] is None and again["error"] is None
 
 
-def test_an_event_exists_only_if_its_status_change_committed(cluster: Cluster) -> None:
-    # Given a StartExecution whose transaction rolls back after the execution was written
-    with session_scope(cluster.settings.database_url) as session:
-        before = len(list(session.scalars(select(StatusEvent.id))))
+def test_an_event_exists_only_if_its_status_change_committed(cluster: Cluster, receiver: Receiver) -> None:
+    # Given a StartExecution whose transaction rolls back after the execution and its event were written
     name = f"rolled-back-{uuid.uuid4().hex[:8]}"
+    arn = cluster.service.execution_arn(OK_MACHINE, name)
     with pytest.raises(RuntimeError), session_scope(cluster.settings.database_url) as session:
         machine = catalog.by_name(session, OK_MACHINE)
         assert machine is not None
@@ -317,7 +316,7 @@ def test_an_event_exists_only_if_its_status_change_committed(cluster: Cluster) -
             cluster.settings,
             machine=load_machine(session, machine.definition_hash),
             execution={
-                "arn": cluster.service.execution_arn(OK_MACHINE, name),
+                "arn": arn,
                 "name": name,
                 "state_machine_id": machine.id,
                 "definition_hash": machine.definition_hash,
@@ -326,11 +325,19 @@ def test_an_event_exists_only_if_its_status_change_committed(cluster: Cluster) -
             },
             now=dt.datetime.now(dt.UTC),
         )
-        assert any(m.task == "orchestrator.status_event" for m in messages)  # written in that transaction
+        event_messages = [m for m in messages if m.task == "orchestrator.status_event"]
+        assert len(event_messages) == 1 and arn in event_messages[0].args[1]  # written in that transaction
         raise RuntimeError("the caller's transaction fails")
-    # Then no event is left behind
+    # Then neither the event nor its message is left behind, and no webhook hears of it
     with session_scope(cluster.settings.database_url) as session:
-        assert len(list(session.scalars(select(StatusEvent.id)))) == before
+        assert session.scalar(select(OutboxMessage.id).where(OutboxMessage.id == event_messages[0].outbox_id)) is None
+    # (an execution committed after it is heard of: nothing of the rolled-back one came before it)
+    later = cluster.start(_arn(cluster, OK_MACHINE))
+    cluster.wait(later)
+    wait_for(lambda: len(receiver.received("/all", later)) == 2, 30, what="the later execution's events")
+    with session_scope(cluster.settings.database_url) as session:
+        assert session.scalar(select(func.count()).select_from(StatusEvent).where(StatusEvent.event.contains(arn))) == 0
+    assert receiver.received("/all", arn) == []
 
 
 def _cli(cluster: Cluster, *argv: str) -> Any:
