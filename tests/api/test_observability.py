@@ -387,6 +387,49 @@ def test_a_worker_line_names_the_celery_task_it_ran(observed: Observed, workload
     assert any(r["logger"] == "celery.apps.worker" and "ready" in r["message"] for r in records)
 
 
+def test_a_worker_line_names_the_execution_state_and_attempt(observed: Observed, workload: Workload) -> None:
+    # Given a Task whose Lambda function no handler implements (the worker logs a warning as it runs it)
+    sfn = client(observed.api_url)
+    name = f"missing-{uuid.uuid4().hex[:6]}"
+    machine = sfn.create_state_machine(name=name, definition=json.dumps(task(MISSING_ARN)), roleArn=ROLE)
+    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")["executionArn"]
+    assert observed.cluster.wait_all([execution], timeout=60) == {execution: "FAILED"}
+    # Then that line names what the worker was working on
+    warnings = [
+        record
+        for record in map(json.loads, observed.worker.lines())
+        if record["logger"] == "orchestrator.integrations.invoke" and MISSING_ARN in record["message"]
+    ]
+    assert [(w["executionArn"], w["stateName"], w["attempt"]) for w in warnings] == [(execution, "Work", 1)]
+
+
+MISSING_ARN = LAMBDA.format(f"missing-{uuid.uuid4().hex[:6]}")
+
+
+def test_the_cli_logs_json_lines_too(tmp_path: Path) -> None:
+    """``orchestrator run`` on the embedded default: its log lines on stderr, its report on stdout."""
+    definition = tmp_path / "flow.asl.json"
+    definition.write_text(json.dumps(task(MISSING_ARN)))
+    env = {**os.environ, "ORCHESTRATOR_HOME": str(tmp_path / "home"), "ORCHESTRATOR_LOG_FORMAT": "json"}
+    for variable in ("ORCHESTRATOR_DATABASE_URL", "ORCHESTRATOR_BROKER_URL"):
+        env.pop(variable, None)
+    ran = subprocess.run(
+        command("run", str(definition), "--input", json.dumps({"secret": SECRET_INPUT})),
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 1 and "FAILED" in ran.stdout, ran.stderr
+    records = [json.loads(line) for line in ran.stderr.splitlines() if line.strip()]
+    assert records and all({"timestamp", "level", "logger", "message"} <= set(r) for r in records)
+    warning = next(r for r in records if r["logger"] == "orchestrator.integrations.invoke")
+    assert warning["level"] == "WARNING" and warning["stateName"] == "Work" and warning["attempt"] == 1
+    assert warning["executionArn"].startswith("arn:aws:states:us-east-1:123456789012:execution:flow:")
+    assert SECRET_INPUT not in ran.stderr
+
+
 def test_an_activity_is_counted_under_its_arn(observed: Observed, workload: Workload) -> None:
     """An activity's start and end are recorded by the API (GetActivityTask, SendTaskSuccess), its
     scheduling by a worker: the metrics of the two processes make one Task."""
