@@ -361,8 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
         subparsers,
         "serve",
         cmd_serve,
-        "Serve the AWS Step Functions API (boto3, the AWS CLI and every AWS SDK work with --endpoint-url) "
-        "and the web console (/console/: graphs, executions, approvals).",
+        "Serve the AWS Step Functions API (boto3, the AWS CLI and every AWS SDK work with --endpoint-url), "
+        "the web console (/console/: graphs, executions, approvals) and Prometheus metrics (/metrics).",
         "orchestrator serve --port 8083   # then open http://127.0.0.1:8083/console/, or: "
         "aws stepfunctions list-state-machines --endpoint-url http://127.0.0.1:8083",
     )
