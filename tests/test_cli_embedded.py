@@ -120,3 +120,22 @@ def test_help_names_the_configured_database_without_its_password(tmp_path: Path)
 
     assert "Here: postgresql+psycopg://ada:***@db/orchestrator" in run.stdout
     assert "secret" not in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql+psycopg://postgres@127.0.0.1/no_such_database_for_this_test", 'database "no_such_database'),
+        ("postgresql+psycopg://postgres@127.0.0.1:1/orchestrator", "Connection refused"),
+    ],
+    ids=["no-such-database", "nothing-listening"],
+)
+def test_a_database_that_does_not_answer_is_one_line(tmp_path: Path, url: str, says: str) -> None:
+    """The newcomer's first try of ORCHESTRATOR_DATABASE_URL: a database never created, a server not running."""
+    run = orchestrator(tmp_path, "db", "upgrade", ORCHESTRATOR_DATABASE_URL=url)
+
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("orchestrator db upgrade: cannot connect to the database (ORCHESTRATOR_DATABASE_URL): ")
+    assert says in line

@@ -212,29 +212,16 @@ def with_a_cluster(text: str, newcomer: Newcomer) -> tuple[str, dict[str, str]]:
     return with_servers_in_background(text, check), extra
 
 
-APPROVAL = {
-    "StartAt": "Ask",
-    "States": {
-        "Ask": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
-            "Parameters": {
-                "TopicArn": "arn:aws:sns:us-east-1:123456789012:Approvals",
-                "Message": {"token.$": "$$.Task.Token"},
-            },
-            "End": True,
-        }
-    },
-}
+def waiting_command() -> str:
+    """The command the README suggests for a workflow that waits on a token (inline, beside the block)."""
+    found = re.search(r"`(orchestrator run [^`]*input-needs-approval\.json)`", README.read_text())
+    assert found, "README.md no longer shows a command that waits on a task token, for its TOKEN block"
+    return " ".join(found[1].split())
 
 
 def an_execution_waiting_for_a_token(newcomer: Newcomer) -> tuple[Background, str]:
-    """``orchestrator run`` of a workflow that waits for an approval, and the token it printed."""
-    definition = newcomer.root / "approval.asl.json"
-    definition.write_text(json.dumps(APPROVAL))
-    created = newcomer.sh("orchestrator topics create Approvals")
-    assert created.returncode == 0, created.stderr
-    waiting = newcomer.start("approval", f"orchestrator run {definition}")
+    """The README's ``orchestrator run`` of a workflow that waits for an approval, and the token it printed."""
+    waiting = newcomer.start("approval", waiting_command())
     deadline = time.monotonic() + 60
     while not (found := re.search(r"orchestrator send-task-success (\S+)", waiting.output())):
         assert waiting.process.poll() is None, waiting.output()

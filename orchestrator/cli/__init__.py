@@ -32,6 +32,7 @@ from orchestrator.cli.common import (
     silence_stdout,
 )
 from orchestrator.cli.embedded import refuse_without_broker, state_help
+from orchestrator.cli.unreachable import database_problem
 from orchestrator.integrations.registry import HandlerModuleNotFound
 
 # -- validate --------------------------------------------------------------------------------------
@@ -518,3 +519,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # command that SIGPIPE ended.
         silence_stdout()
         return 141
+    except Exception as exc:  # last: the clauses above handle their own kinds
+        problem = database_problem(exc)
+        if problem is None:
+            raise
+        print(f"{args.command_name}: {problem}", file=sys.stderr)
+        return 1
