@@ -1,8 +1,9 @@
 """Following an execution as it runs: what ``orchestrator run`` prints while it waits.
 
 `follow` polls the history through the service and hands each new event to a printer, which shows
-states as they are entered and left, errors as they happen, and, when the execution waits on a
-task token, the token and the command that answers it.
+states as they are entered and left (each line labelled with its Map iteration and Parallel branch,
+`trace`), errors as they happen, the retries that follow them and how long Waits last, and, when
+the execution waits on a task token, the token and the command that answers it.
 """
 
 from __future__ import annotations
