@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from orchestrator.store.db import get_engine
@@ -50,3 +50,22 @@ def test_times_come_back_in_utc_with_their_timezone(url: str) -> None:
         just_before = dt.datetime(2026, 7, 1, 1, 4, 5, tzinfo=dt.UTC).astimezone(PARIS_SUMMER)
         later = select(TopicMessage.id).where(TopicMessage.id == name, TopicMessage.published_at > just_before)
         assert session.scalars(later).all() == [name]
+
+
+def test_an_interval_can_be_added_on_postgresql(database_url: str) -> None:  # noqa: F811 - the fixture
+    """``column - timedelta`` binds an interval, not a time (tests move timers so)."""
+    name = "interval"
+    with Session(get_engine(database_url)) as session, session.begin():
+        topic = Topic(arn=f"arn:aws:sns:us-east-1:123456789012:{name}", name=name)
+        session.add(topic)
+        session.flush()
+        session.add(
+            TopicMessage(id=name, topic_id=topic.id, message="m", published_at=dt.datetime(2026, 7, 1, tzinfo=dt.UTC))
+        )
+        session.execute(
+            update(TopicMessage)
+            .where(TopicMessage.id == name)
+            .values(published_at=TopicMessage.published_at - dt.timedelta(hours=1))
+        )
+        moved = session.scalar(select(TopicMessage.published_at).where(TopicMessage.id == name))
+    assert moved == dt.datetime(2026, 6, 30, 23, tzinfo=dt.UTC)

@@ -10,6 +10,7 @@ read back, so callers always get ``datetime`` objects with ``tzinfo`` UTC.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
@@ -33,6 +34,10 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 
     def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
         return None if value is None else as_utc(value)
+
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        # ``fire_at - timedelta(...)``: the interval is an interval, not a time to convert
+        return self if isinstance(value, dt.datetime) else self.impl_instance.coerce_compared_value(op, value)
 
 
 def as_utc(moment: dt.datetime) -> dt.datetime:
