@@ -279,6 +279,9 @@ def test_distributed_map_runs(sfn: Any) -> None:
     running = sfn.describe_map_run(mapRunArn=arn)
     assert running["status"] == "RUNNING" and running["maxConcurrency"] == 1
     assert running["itemCounts"]["total"] == 4 and running["itemCounts"]["running"] == 1
+    # The model sets no maximum; a 32-bit column does (and a 500 would be the answer past it)
+    for member in ("maxConcurrency", "toleratedFailureCount"):
+        fails(sfn.update_map_run, "ValidationException", mapRunArn=arn, **{member: 2**31})
     sfn.update_map_run(mapRunArn=arn, maxConcurrency=4)
     assert json.loads(wait(sfn, execution)["output"]) == [1, 2, 3, 4]
     done = sfn.describe_map_run(mapRunArn=arn)
