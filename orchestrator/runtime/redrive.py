@@ -1,69 +1,212 @@
-"""RedriveExecution: an execution that failed, timed out or was stopped goes on where it stopped."""
+"""RedriveExecution: an execution that failed, timed out or was stopped goes on where it stopped.
+
+As on AWS, a redrive reruns only what did not succeed. The execution re-enters the state it
+stopped in, with the input it had there, unless that state is a Parallel or a Map whose branches
+or iterations had started: then that fan-out opens again, keeps the outputs of the children that
+succeeded, and redrives the others, each the same way (a child that failed or was stopped while
+running re-enters the state it stopped in; one that never ran starts). A Distributed Map's Map Run
+is redriven, not replaced: its iterations that are Standard executions are redriven (each records
+ExecutionRedriven in its own history), Express ones start again, as AWS restarts them with
+StartExecution, and the parent's history records MapRunRedriven.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from orchestrator.asl.model import MapState, ParallelState
 from orchestrator.config import Settings
-from orchestrator.engine.history import MAX_EVENTS, History
-from orchestrator.engine.outcomes import Cursor
+from orchestrator.engine import step as interpreter
+from orchestrator.engine.history import MAX_EVENTS, History, HistoryFull
+from orchestrator.engine.outcomes import Cursor, FanOut, Run
 from orchestrator.runtime import status_events
-from orchestrator.runtime.driver import queue_messages
+from orchestrator.runtime.driver import RunRow, Tree
 from orchestrator.runtime.messages import ADVANCE, Message
-from orchestrator.store import runs
+from orchestrator.store import map_runs, runs
+from orchestrator.store import state_machines as catalog
 
 REDRIVE_WINDOW = dt.timedelta(days=14)
+MAX_EXECUTION_TIME = dt.timedelta(days=365)
 REDRIVABLE = ("FAILED", "TIMED_OUT", "ABORTED")
+# A child's status that a redrive of its fan-out reruns.
+UNSUCCESSFUL = ("FAILED", "TIMED_OUT", "ABORTED")
 
 
 class NotRedrivable(Exception):
     """The execution cannot be redriven; the message says why."""
 
 
+@dataclass(frozen=True)
+class Redrivability:
+    """DescribeExecution's ``redriveStatus`` and, when NOT_REDRIVABLE, its ``redriveStatusReason``."""
+
+    status: str  # REDRIVABLE, NOT_REDRIVABLE or REDRIVABLE_BY_MAP_RUN
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Redriven:
+    """What a redrive did: the messages to publish after commit, and the time it recorded."""
+
+    messages: list[Message]
+    date: dt.datetime
+
+
+def redrivability(execution: Any, machine_status: str, now: dt.datetime) -> Redrivability:
+    """Whether RedriveExecution would take ``execution`` (a row or mapping of ``executions``) now.
+
+    The reasons are AWS's ``redriveStatusReason`` strings. An iteration of a Distributed Map is
+    redriven by redriving its parent (REDRIVABLE_BY_MAP_RUN).
+    """
+    status = execution["status"]
+    if machine_status != "ACTIVE":
+        return Redrivability("NOT_REDRIVABLE", "State machine is in DELETING status")
+    if status not in REDRIVABLE:
+        return Redrivability("NOT_REDRIVABLE", f"Execution is {status} and cannot be redriven")
+    if execution["next_event_id"] >= MAX_EVENTS:  # no room for ExecutionRedriven and a state's events
+        return Redrivability("NOT_REDRIVABLE", "Execution history event limit exceeded")
+    stopped = _utc(execution["stop_date"]) if execution["stop_date"] is not None else now
+    if stopped - _utc(execution["start_date"]) >= MAX_EXECUTION_TIME:
+        return Redrivability("NOT_REDRIVABLE", "Execution has exceeded the max execution time")
+    if now - stopped > REDRIVE_WINDOW:
+        return Redrivability("NOT_REDRIVABLE", "Execution redrivable period exceeded")
+    if execution["map_run_arn"] is not None:
+        return Redrivability("REDRIVABLE_BY_MAP_RUN")
+    return Redrivability("REDRIVABLE")
+
+
 def redrive(
     session: Session, settings: Settings, *, execution_id: int, now: dt.datetime, publishing: bool = True
-) -> list[Message]:
-    """Re-enter the state the execution stopped in, with the input it had there."""
+) -> Redriven:
+    """Redrive the execution ``execution_id`` (see the module's docstring); raises NotRedrivable."""
     root = runs.lock_execution(session, execution_id)
     if root is None:
         raise NotRedrivable("The execution does not exist")
     m = root._mapping
-    if m["status"] not in REDRIVABLE:
-        raise NotRedrivable(f"Execution is {m['status']}: only FAILED, TIMED_OUT or ABORTED executions can be redriven")
-    if m["stop_date"] is not None and now - _utc(m["stop_date"]) > REDRIVE_WINDOW:
-        raise NotRedrivable("Executions can be redriven within 14 days of their end")
+    machine_status, _ = catalog.identity(session, m["state_machine_id"])
+    verdict = redrivability(m, machine_status, now)
+    if verdict.status != "REDRIVABLE":
+        raise NotRedrivable(verdict.reason or "Execution is an iteration of a Map Run: redrive its parent")
     if m["cursor"] is None:
         raise NotRedrivable("The execution never entered a state")
-    if m["next_event_id"] >= MAX_EVENTS:  # no room for ExecutionRedriven and a state's events
-        raise NotRedrivable("Execution history event limit exceeded.")
-    stopped = Cursor.from_json(m["cursor"])
-    cursor = Cursor(state=stopped.state, input=stopped.input)
     count = m["redrive_count"] + 1
-    history = History(m["next_event_id"], m["last_event_id"], now)
-    history.add("ExecutionRedriven", {"redriveCount": count})
-    runs.append_events(session, execution_id, history.events)
-    seq = m["seq"] + 1
-    runs.update_run(
-        session,
-        execution_id,
-        status="RUNNING",
-        stop_date=None,
-        error=None,
-        cause=None,
-        output=None,
-        cursor=cursor.to_json(),
-        fan=None,
-        seq=seq,
-        redrive_count=count,
-        next_event_id=history.next_id,
-        last_event_id=history.previous,
-    )
-    message = Message(ADVANCE, [execution_id, execution_id, seq, None], settings.engine_queue)
+    tree = Tree(session, settings, root, now, publishing=publishing)
+    tree.context["Execution"]["RedriveCount"] = count
+    row = tree.root
+    _record(tree, row, "ExecutionRedriven", {"redriveCount": count})
+    row.set(status="RUNNING", stop_date=None, error=None, cause=None, output=None, redrive_count=count)
+    tree.write_all()  # the status event reads the time of ExecutionRedriven
     again = {**m, "status": "RUNNING", "stop_date": None, "output": None, "error": None, "cause": None}
-    messages = [message, *status_events.emit(session, settings, {**again, "redrive_count": count}, now)]
-    return queue_messages(session, messages, now, published=publishing)
+    tree.messages += status_events.emit(session, settings, {**again, "redrive_count": count}, tree.now)
+    try:
+        _reopen(tree, row)
+    except HistoryFull:
+        raise NotRedrivable("Execution history event limit exceeded") from None
+    return Redriven(tree.flush(), tree.now)
+
+
+def _reopen(tree: Tree, row: RunRow) -> None:
+    """Set ``row`` (a run that did not succeed, already RUNNING again) going from where it stopped."""
+    assert row.cursor is not None
+    cursor = Cursor.from_json(row.cursor)
+    children = runs.last_fan_out(tree.session, row.id) if cursor.phase == "fanout" else []
+    fan = _fan(tree, row, cursor, children) if children else None
+    if fan is None:
+        _enter_again(tree, row, cursor)
+    else:
+        _reopen_fan_out(tree, row, fan, children)
+
+
+def _enter_again(tree: Tree, row: RunRow, cursor: Cursor) -> None:
+    """Enter the state ``row`` stopped in again, with the input it had there, in a message of its own."""
+    row.set(cursor=Cursor(state=cursor.state, input=cursor.input).to_json(), fan=None, seq=row.seq + 1)
+    tree.messages.append(Message(ADVANCE, [row.root_id, row.id, row.seq, None], tree.settings.engine_queue))
+
+
+def _reopen_fan_out(tree: Tree, row: RunRow, fan: dict[str, Any], children: list[Any]) -> None:
+    """Keep the children that succeeded, redrive those that ran and did not, start the others."""
+    express = fan["distributed"] and _express_children(tree, row)
+    fresh: list[int] = []
+    started = ended = 0
+    for child in children:
+        if child.status == "SUCCEEDED":
+            started, ended = started + 1, ended + 1
+        elif child.status in UNSUCCESSFUL and child.cursor is not None and not express:
+            started += 1
+            _redrive_child(tree, child)
+        elif child.status != "PENDING":
+            fresh.append(child.id)
+    runs.reset_children(tree.session, fresh)
+    if fan["mapRunArn"] is not None:
+        _redrive_map_run(tree, row, fan["mapRunArn"])
+    fan.update(total=len(children), started=started, ended=ended, failed=0, lastEnded=None)
+    row.set(fan=fan)
+    tree.start_children(row)
+
+
+def _redrive_child(tree: Tree, child: Any) -> None:
+    run = tree.row(child.id)
+    assert run is not None
+    run.set(status="RUNNING", stop_date=None, error=None, cause=None, output=None)
+    if run.history_id == run.id:  # a Distributed Map iteration: an execution redriven in its own right
+        count = child.redrive_count + 1
+        _record(tree, run, "ExecutionRedriven", {"redriveCount": count})
+        run.set(redrive_count=count)
+    _reopen(tree, run)
+
+
+def _redrive_map_run(tree: Tree, row: RunRow, arn: str) -> None:
+    history_ids = sorted({row.root_id, row.history_id})
+    count = len(map_runs.redrive_dates(tree.session, history_ids, arn)) + 1
+    map_runs.reopen(tree.session, arn)
+    _record(tree, row, "MapRunRedriven", {"mapRunArn": arn, "redriveCount": count})
+
+
+def _fan(tree: Tree, row: RunRow, cursor: Cursor, children: list[Any]) -> dict[str, Any] | None:
+    """The fan-out record of ``row``'s Parallel or Map state as it was: kept when the execution was
+    stopped, else worked out again by entering the state on a scratch history (its limits, as they
+    were, come from its input), with the Map Run's limits as UpdateMapRun left them."""
+    generation = children[0].generation
+    if row.fan is not None and row.fan.get("generation") == generation:
+        return dict(row.fan)
+    scratch = History(1, 0, tree.now)
+    env = interpreter.Env(tree.context, scratch, tree.rng, lambda: "")
+    entered = Run(Cursor(state=cursor.state, input=cursor.input), row.variables, row.outer, row.scope)
+    outcome = interpreter.step(tree.machine, entered, None, env)
+    if not isinstance(outcome, FanOut) or len(outcome.children) != len(children):
+        return None  # the state no longer fans out as it did: it runs again from its start
+    fan = {
+        "concurrency": outcome.max_concurrency,
+        "isMap": outcome.is_map,
+        "distributed": outcome.map_run_arn is not None,
+        "toleratedCount": outcome.tolerated_failure_count,
+        "toleratedPercentage": outcome.tolerated_failure_percentage,
+        "generation": generation,
+        "mapRunArn": None,
+    }
+    if fan["distributed"]:
+        found = map_runs.of_fan_out(tree.session, row.id, generation)
+        if found is None:
+            return None
+        fan.update(mapRunArn=found.arn, concurrency=found.max_concurrency)
+    return fan
+
+
+def _express_children(tree: Tree, row: RunRow) -> bool:
+    assert row.cursor is not None
+    state = tree.machine.scope(row.scope).states[row.cursor["state"]]
+    assert isinstance(state, ParallelState | MapState)
+    return isinstance(state, MapState) and state.processor.execution_type == "EXPRESS"
+
+
+def _record(tree: Tree, row: RunRow, event_type: str, details: dict[str, Any]) -> None:
+    history = tree.history(row)
+    history.add(event_type, details)
+    tree.record(row, history)
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

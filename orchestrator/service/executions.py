@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from orchestrator.engine.history import Event
 from orchestrator.runtime import operations
 from orchestrator.runtime.driver import load_machine
-from orchestrator.runtime.redrive import NotRedrivable, redrive
+from orchestrator.runtime.redrive import NotRedrivable, redrivability, redrive
 from orchestrator.service import pages
 from orchestrator.service.base import (
     ServiceBase,
@@ -101,7 +101,7 @@ class ExecutionActions(ServiceBase):
                 "input": json_text(execution.input),
                 "inputDetails": {"included": True},
                 "redriveCount": execution.redrive_count,
-                "redriveStatus": "NOT_REDRIVABLE" if execution.status in ("RUNNING", "SUCCEEDED") else "REDRIVABLE",
+                **_redrive_fields(session, execution, machine.status),
             }
             if execution.stop_date is not None:
                 out["stopDate"] = execution.stop_date
@@ -128,7 +128,14 @@ class ExecutionActions(ServiceBase):
         max_results: int = 0,
         next_token: str | None = None,
         map_run_arn: str | None = None,
+        redrive_filter: str | None = None,
     ) -> dict[str, Any]:
+        if redrive_filter is not None and redrive_filter not in ("REDRIVEN", "NOT_REDRIVEN"):
+            raise ServiceError(
+                "ValidationException",
+                f"Value '{redrive_filter}' at 'redriveFilter' failed to satisfy "
+                "constraint: Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]",
+            )
         if map_run_arn is not None:
             return self.list_map_run_executions(  # type: ignore[attr-defined]
                 map_run_arn, status_filter=status_filter, max_results=max_results, next_token=next_token
@@ -147,7 +154,7 @@ class ExecutionActions(ServiceBase):
                 "constraint: Member must satisfy enum value set",
             )
         limit = page_size(max_results)
-        scope = f"ListExecutions {state_machine_arn} {status_filter or ''}"
+        scope = f"ListExecutions {state_machine_arn} {status_filter or ''} {redrive_filter or ''}"
         before = None
         if next_token:
             position = pages.read(self.settings, scope, next_token, {"start": dt.datetime, "id": int})
@@ -160,8 +167,11 @@ class ExecutionActions(ServiceBase):
                 statuses=[status_filter] if status_filter else None,
                 before=before,
                 limit=limit + 1,
+                redriven=None if redrive_filter is None else redrive_filter == "REDRIVEN",
             )
-            items = [_execution_item(e, machine.arn) for e in found[:limit]]
+            page = found[:limit]
+            redriven = runs.redrive_dates(session, [e.id for e in page if e.redrive_count])
+            items = [_execution_item(e, machine.arn, redriven.get(e.id)) for e in page]
         out: dict[str, Any] = {"executions": items}
         if len(found) > limit:
             last = found[limit - 1]
@@ -225,29 +235,31 @@ class ExecutionActions(ServiceBase):
             }
 
     def redrive_execution(self, arn: str, *, client_token: str | None = None) -> dict[str, Any]:
-        """RedriveExecution: a failed, timed-out or aborted execution goes on from the state where it stopped.
-
-        A Map or Parallel state that failed runs again as a whole (AWS reruns only its failed
-        iterations or branches).
-        """
+        """RedriveExecution: a failed, timed-out or aborted execution goes on from the state where it
+        stopped; a Parallel or Map state reruns only its branches or iterations that did not succeed
+        (`runtime.redrive`)."""
         now = utcnow()
         with self._transaction() as session:
             execution = self._execution(session, arn)
+            if execution.map_run_arn is not None:
+                raise ServiceError(
+                    "ExecutionNotRedrivable",
+                    f"Execution '{arn}' is an iteration of the Map Run '{execution.map_run_arn}': "
+                    "redrive the execution that runs it",
+                )
             if execution.root_id is not None or execution.cursor is None:
                 raise ServiceError("ExecutionNotRedrivable", f"Execution cannot be redriven: '{arn}'")
             machine = session.get(StateMachine, execution.state_machine_id)
             if machine is not None and machine.type == "EXPRESS":
                 raise ServiceError("ExecutionNotRedrivable", "Express executions cannot be redriven")
-            if machine is not None and machine.status != "ACTIVE":
-                raise ServiceError("ExecutionNotRedrivable", "The execution's state machine is deleted")
             try:
-                messages = redrive(
+                redriven = redrive(
                     session, self.settings, execution_id=execution.id, now=now, publishing=self.publishing
                 )
             except NotRedrivable as exc:
-                raise ServiceError("ExecutionNotRedrivable", str(exc)) from None
-        self._publish_after_commit(messages)
-        return {"redriveDate": now}
+                raise ServiceError("ExecutionNotRedrivable", f"{exc}: '{arn}'") from None
+        self._publish_after_commit(redriven.messages)
+        return {"redriveDate": redriven.date}
 
     def history_after(self, arn: str, after: int, *, limit: int = 1000) -> list[dict[str, Any]]:
         """The events after event id ``after``, oldest first (for following a running execution)."""
@@ -284,7 +296,23 @@ def _same_json(stored: Any, given: Any) -> bool:
     return json.dumps(stored, sort_keys=True) == json.dumps(given, sort_keys=True)
 
 
-def _execution_item(execution: Execution, machine_arn: str) -> dict[str, Any]:
+def _redrive_fields(session: Session, execution: Execution, machine_status: str) -> dict[str, Any]:
+    """DescribeExecution's redriveDate (once redriven), redriveStatus and redriveStatusReason."""
+    verdict = redrivability(
+        {c: getattr(execution, c) for c in ("status", "next_event_id", "start_date", "stop_date", "map_run_arn")},
+        machine_status,
+        utcnow(),
+    )
+    out: dict[str, Any] = {}
+    if execution.redrive_count:
+        out["redriveDate"] = runs.redrive_dates(session, [execution.id]).get(execution.id)
+    out["redriveStatus"] = verdict.status
+    if verdict.reason is not None:
+        out["redriveStatusReason"] = verdict.reason
+    return out
+
+
+def _execution_item(execution: Execution, machine_arn: str, redriven_at: dt.datetime | None = None) -> dict[str, Any]:
     item: dict[str, Any] = {
         "executionArn": execution.arn,
         "stateMachineArn": machine_arn,
@@ -294,4 +322,8 @@ def _execution_item(execution: Execution, machine_arn: str) -> dict[str, Any]:
     }
     if execution.stop_date is not None:
         item["stopDate"] = execution.stop_date
+    if execution.redrive_count:
+        item["redriveCount"] = execution.redrive_count
+        if redriven_at is not None:
+            item["redriveDate"] = redriven_at
     return item

@@ -14,10 +14,19 @@ from orchestrator.service.base import (
     utcnow,
 )
 from orchestrator.store import map_runs as store
+from orchestrator.store import runs
 from orchestrator.store import state_machines as catalog
 from orchestrator.store.models import MapRun
 
 _COUNTED = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+def _histories(session: Any, run: MapRun) -> list[int]:
+    """The histories that may hold the Map Run's MapRunRedriven events: the execution's, and that of
+    the run whose state started it when that run is a Distributed Map iteration of its own."""
+    state_run = runs.load_run(session, run.run_id)
+    history_id = state_run._mapping["history_id"] if state_run is not None else None
+    return sorted({run.execution_id, history_id or run.execution_id})
 
 
 class MapRunActions(ServiceBase):
@@ -53,6 +62,7 @@ class MapRunActions(ServiceBase):
             run = self._map_run(session, arn)
             counts = store.iteration_counts(session, arn)
             execution = catalog.by_id_execution(session, run.execution_id)
+            redriven = store.redrive_dates(session, _histories(session, run), arn)
         items = {status.lower().replace("timed_out", "timedOut"): counts.get(status, 0) for status in _COUNTED}
         items.update(
             total=sum(counts.values()),
@@ -70,10 +80,12 @@ class MapRunActions(ServiceBase):
             "toleratedFailureCount": run.tolerated_failure_count,
             "itemCounts": items,
             "executionCounts": dict(items),
-            "redriveCount": 0,
+            "redriveCount": len(redriven),
         }
         if run.stop_date is not None:
             out["stopDate"] = run.stop_date
+        if redriven:
+            out["redriveDate"] = redriven[-1]
         return out
 
     def update_map_run(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from orchestrator.store.models import Execution, MapRun
+from orchestrator.store.models import Execution, HistoryEvent, MapRun
 
 M = MapRun.__table__
 
@@ -58,3 +58,26 @@ def iterations_page(
 
 def set_limits(session: Session, arn: str, **values: Any) -> None:
     session.execute(update(M).where(M.c.arn == arn).values(**values))
+
+
+def of_fan_out(session: Session, run_id: int, generation: int) -> MapRun | None:
+    """The Map Run a Distributed Map state started in its fan-out ``generation``."""
+    query = select(MapRun).where(MapRun.run_id == run_id, MapRun.generation == generation)
+    return session.scalar(query.order_by(MapRun.id.desc()).limit(1))
+
+
+def reopen(session: Session, arn: str) -> None:
+    """A redriven Map Run runs again."""
+    session.execute(update(M).where(M.c.arn == arn).values(status="RUNNING", stop_date=None))
+
+
+def redrive_dates(session: Session, history_ids: list[int], arn: str) -> list[dt.datetime]:
+    """When the Map Run ``arn`` was redriven (its MapRunRedriven events, oldest first), found in the
+    histories that may hold them (the execution's, or a Distributed Map iteration's of its own)."""
+    H = HistoryEvent.__table__
+    rows = session.execute(
+        select(H.c.timestamp, H.c.details)
+        .where(H.c.execution_id.in_(history_ids), H.c.type == "MapRunRedriven")
+        .order_by(H.c.timestamp, H.c.id)
+    )
+    return [timestamp for timestamp, details in rows if (details or {}).get("mapRunArn") == arn]

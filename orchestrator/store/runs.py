@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -96,6 +96,32 @@ def running_children(session: Session, parent_id: int, generation: int) -> list[
     )
 
 
+def last_fan_out(session: Session, parent_id: int) -> list[Row[Any]]:
+    """The children of ``parent_id``'s latest fan-out (its highest generation), in index order: what
+    a redrive of a Parallel or Map state that stopped finds of its branches or iterations."""
+    latest = select(func.max(E.c.generation)).where(E.c.parent_id == parent_id).scalar_subquery()
+    return list(
+        session.execute(
+            select(E.c.id, E.c.child_index, E.c.status, E.c.cursor, E.c.generation, E.c.redrive_count)
+            .where(E.c.parent_id == parent_id, E.c.generation == latest)
+            .order_by(E.c.child_index)
+        )
+    )
+
+
+def reset_children(session: Session, run_ids: Sequence[int]) -> None:
+    """Make branches or iterations that never ran (or will run again from their start) PENDING, as
+    when their fan-out began."""
+    if run_ids:
+        session.execute(
+            update(E)
+            .where(E.c.id.in_(list(run_ids)))
+            .values(
+                status="PENDING", cursor=None, seq=0, stop_date=None, output=None, error=None, cause=None, variables={}
+            )
+        )
+
+
 def descendants(session: Session, run_ids: Iterable[int]) -> list[int]:
     """Every run below ``run_ids`` (their children, their children's children, ...)."""
     found: list[int] = []
@@ -141,6 +167,20 @@ def append_events(session: Session, history_id: int, events: Sequence[Event]) ->
             for e in events
         ],
     )
+
+
+def redrive_dates(session: Session, execution_ids: Collection[int]) -> dict[int, dt.datetime]:
+    """When each of ``execution_ids`` was last redriven (its last ExecutionRedriven event), for those
+    redriven at least once."""
+    if not execution_ids:
+        return {}
+    H = HistoryEvent.__table__
+    rows = session.execute(
+        select(H.c.execution_id, func.max(H.c.timestamp))
+        .where(H.c.execution_id.in_(list(execution_ids)), H.c.type == "ExecutionRedriven")
+        .group_by(H.c.execution_id)
+    )
+    return {execution_id: moment for execution_id, moment in rows}
 
 
 def not_before_last_event(session: Session, history_id: int, now: dt.datetime) -> dt.datetime:

@@ -180,11 +180,15 @@ def executions_page(
     statuses: Sequence[str] | None,
     before: tuple[Any, int] | None,
     limit: int,
+    redriven: bool | None = None,
 ) -> list[Execution]:
-    """Executions of a state machine, newest first; ``before`` is (start_date, id) of the previous page's last."""
+    """Executions of a state machine, newest first; ``before`` is (start_date, id) of the previous page's last.
+    ``redriven``: only those redriven at least once (True), or never (False)."""
     query = select(Execution).where(Execution.state_machine_id == machine_id, Execution.root_id.is_(None))
     if statuses:
         query = query.where(Execution.status.in_(list(statuses)))
+    if redriven is not None:
+        query = query.where(Execution.redrive_count > 0 if redriven else Execution.redrive_count == 0)
     if before is not None:
         start, execution_id = before
         query = query.where(

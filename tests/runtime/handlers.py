@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +71,42 @@ def tally(payload: dict[str, Any], context: Any) -> dict[str, Any]:
         out.write(f"{os.getpid()}\n")
     time.sleep(float(payload.get("seconds", 0)))
     return {"tallied": True}
+
+
+class FirstTry(Exception):
+    error = "Test.FirstTry"
+
+
+@handler("fails_once")
+def fails_once(payload: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Counts its calls, a file ``<item>.<id>.call`` each in the folder ``dir``. With ``fail``, its first
+    call for an item fails (Test.FirstTry), once ``after`` branches or iterations of its execution
+    have succeeded (so that those end first); every other call succeeds and returns the item."""
+    folder, item = Path(payload["dir"]), str(payload["item"])
+    (folder / f"{item}.{uuid.uuid4().hex}.call").touch()
+    failed_before = folder / f"{item}.failed"
+    if payload.get("fail") and not failed_before.exists():
+        failed_before.touch()
+        deadline = time.monotonic() + 60
+        while _succeeded_children(context.execution_arn) < int(payload.get("after", 0)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{payload.get('after')} children of {context.execution_arn} never succeeded")
+            time.sleep(0.05)
+        raise FirstTry(f"item {item} fails its first call")
+    return {"item": payload["item"]}
+
+
+def _succeeded_children(execution_arn: str) -> int:
+    """How many branches or iterations of the execution's tree have succeeded (read from its database)."""
+    from sqlalchemy import func, select
+
+    from orchestrator import config
+    from orchestrator.store.db import session_scope
+    from orchestrator.store.models import Execution
+
+    with session_scope(config.load(dict(os.environ)).database_url) as session:
+        # (a Distributed Map iteration is an execution of its own, in its parent's tree)
+        tree = func.coalesce(Execution.root_id, Execution.id)
+        root = select(tree).where(Execution.arn == execution_arn).scalar_subquery()
+        query = select(func.count()).where(Execution.root_id == root, Execution.status == "SUCCEEDED")
+        return int(session.scalar(query) or 0)

@@ -15,8 +15,9 @@ from orchestrator import config
 from orchestrator.runtime.app import configure
 from orchestrator.runtime.embedded import EmbeddedRuntime
 from orchestrator.service import Service
+from orchestrator.service.base import ServiceError
 from orchestrator.store.migrate import upgrade
-from tests.runtime.conftest import ROLE, wait_for
+from tests.runtime.conftest import LAMBDA, ROLE, Cluster, running_cluster, wait_for
 
 # Fails while the input's "fail" is true; a redrive runs the failed state again with its input.
 FAILS = {
@@ -66,3 +67,175 @@ def test_on_the_embedded_default_a_failed_execution_is_redriven(embedded: Servic
     events = [e["type"] for e in embedded.get_execution_history(execution, max_results=1000)["events"]]
     assert events.count("ExecutionFailed") == 2 and "ExecutionRedriven" in events
     assert events.count("PassStateEntered") == 1  # it went on from Fail, not from the start
+
+
+# -- a real cluster (PostgreSQL, Redis, a worker, the scheduler): only what did not succeed reruns ----
+
+WORK = {"Type": "Task", "Resource": LAMBDA.format("fails_once"), "End": True}
+ITEM = {"dir.$": "$.dir", "item.$": "$$.Map.Item.Value.n", "fail.$": "$$.Map.Item.Value.fail", "after": 3}
+
+
+def _map(mode: str) -> dict[str, Any]:
+    config = {"Mode": mode, **({"ExecutionType": "STANDARD"} if mode == "DISTRIBUTED" else {})}
+    each = {
+        "Type": "Map",
+        "ItemsPath": "$.items",
+        "ItemSelector": ITEM,
+        "ItemProcessor": {"ProcessorConfig": config, "StartAt": "Work", "States": {"Work": WORK}},
+        "End": True,
+    }
+    return {"StartAt": "Each", "States": {"Each": each}}
+
+
+PARALLEL = {
+    "StartAt": "Both",
+    "States": {
+        "Both": {
+            "Type": "Parallel",
+            "Branches": [
+                {"StartAt": "A", "States": {"A": {**WORK, "Parameters": {"dir.$": "$.dir", "item": "a"}}}},
+                {
+                    "StartAt": "B",
+                    "States": {"B": {**WORK, "Parameters": {"dir.$": "$.dir", "item": "b", "fail": True, "after": 1}}},
+                },
+            ],
+            "End": True,
+        }
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def cluster(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    # The items that fail wait for the others to succeed first: a slot each (threads are cheap).
+    with running_cluster(database_url, tmp_path_factory.mktemp("redrive"), workers=0) as cluster:
+        cluster.start_worker(concurrency=8, pool="threads")
+        yield cluster
+
+
+def _items(folder: Path, failing: set[int]) -> dict[str, Any]:
+    return {"dir": str(folder), "items": [{"n": n, "fail": n in failing} for n in range(5)]}
+
+
+def _calls(folder: Path, item: object) -> int:
+    return len(list(folder.glob(f"{item}.*.call")))
+
+
+def _redriven(cluster: Cluster, execution: str) -> dict[str, Any]:
+    return wait_for(
+        lambda: (d := cluster.describe(execution))["status"] != "RUNNING" and d["redriveCount"] == 1 and d,
+        60,
+        what=f"{execution} to end after its redrive",
+    )
+
+
+def test_a_map_reruns_only_its_failed_iterations_and_keeps_the_others_results(cluster: Cluster, tmp_path: Path) -> None:
+    # Given a Map of 5 items whose items 1 and 3 fail their first call, and so the execution
+    machine = cluster.state_machine(_map("INLINE"))
+    execution = cluster.start(machine, _items(tmp_path, {1, 3}))
+    failed = cluster.wait(execution)
+    assert (failed["status"], failed["error"]) == ("FAILED", "Test.FirstTry")
+    assert (failed["redriveCount"], failed["redriveStatus"]) == (0, "REDRIVABLE")
+    assert "redriveDate" not in failed and "redriveStatusReason" not in failed
+
+    # When it is redriven
+    redriven = cluster.service.redrive_execution(execution)
+
+    # Then only the two failed items run again, and the output holds all five results in order
+    again = _redriven(cluster, execution)
+    assert again["status"] == "SUCCEEDED", again
+    assert json.loads(again["output"]) == [{"item": n} for n in range(5)]
+    assert [_calls(tmp_path, n) for n in range(5)] == [1, 2, 1, 2, 1]
+    assert again["redriveDate"] == redriven["redriveDate"]
+    assert again["redriveStatus"] == "NOT_REDRIVABLE"
+    assert again["redriveStatusReason"] == "Execution is SUCCEEDED and cannot be redriven"
+    events = cluster.history(execution)
+    assert [e["executionRedrivenEventDetails"] for e in events if e["type"] == "ExecutionRedriven"] == [
+        {"redriveCount": 1}
+    ]
+    assert [e["type"] for e in events].count("MapStateEntered") == 1  # the Map went on; it did not start over
+    assert_history_is_sound_but_for_the_redrive(events)
+
+
+def test_a_parallel_reruns_only_its_failed_branch(cluster: Cluster, tmp_path: Path) -> None:
+    machine = cluster.state_machine(PARALLEL)
+    execution = cluster.start(machine, {"dir": str(tmp_path)})
+    assert cluster.wait(execution)["status"] == "FAILED"
+
+    cluster.service.redrive_execution(execution)
+
+    again = _redriven(cluster, execution)
+    assert again["status"] == "SUCCEEDED", again
+    assert json.loads(again["output"]) == [{"item": "a"}, {"item": "b"}]
+    assert (_calls(tmp_path, "a"), _calls(tmp_path, "b")) == (1, 2)
+
+
+def test_a_distributed_map_redrives_its_map_run(cluster: Cluster, tmp_path: Path) -> None:
+    machine = cluster.state_machine(_map("DISTRIBUTED"))
+    execution = cluster.start(machine, _items(tmp_path, {0, 4}))
+    assert cluster.wait(execution)["status"] == "FAILED"
+    [run] = cluster.service.list_map_runs(execution)["mapRuns"]
+    before = cluster.service.describe_map_run(run["mapRunArn"])
+    assert (before["status"], before["redriveCount"]) == ("FAILED", 0) and "redriveDate" not in before
+
+    cluster.service.redrive_execution(execution)
+
+    again = _redriven(cluster, execution)
+    assert again["status"] == "SUCCEEDED", again
+    assert json.loads(again["output"]) == [{"item": n} for n in range(5)]
+    assert [_calls(tmp_path, n) for n in range(5)] == [2, 1, 1, 1, 2]
+    # the same Map Run, redriven once
+    assert [r["mapRunArn"] for r in cluster.service.list_map_runs(execution)["mapRuns"]] == [run["mapRunArn"]]
+    after = cluster.service.describe_map_run(run["mapRunArn"])
+    assert (after["status"], after["redriveCount"], after["itemCounts"]["succeeded"]) == ("SUCCEEDED", 1, 5)
+    assert after["redriveDate"] >= again["redriveDate"]
+    redriven = [e["mapRunRedrivenEventDetails"] for e in cluster.history(execution) if e["type"] == "MapRunRedriven"]
+    assert redriven == [{"mapRunArn": run["mapRunArn"], "redriveCount": 1}]
+    # its iterations that failed were redriven, as executions of their own; the others ran once
+    children = cluster.service.list_executions("", map_run_arn=run["mapRunArn"])["executions"]
+    counts = sorted(cluster.describe(c["executionArn"])["redriveCount"] for c in children)
+    assert counts == [0, 0, 0, 1, 1] and {c["status"] for c in children} == {"SUCCEEDED"}
+
+
+def test_list_executions_filters_by_redrive(cluster: Cluster, tmp_path: Path) -> None:
+    machine = cluster.state_machine(PARALLEL)
+    (tmp_path / "redriven").mkdir()
+    (tmp_path / "b.failed").touch()  # in this folder, b fails no more
+    redriven = cluster.start(machine, {"dir": str(tmp_path / "redriven")})
+    never = cluster.start(machine, {"dir": str(tmp_path)})
+    assert cluster.wait(redriven)["status"] == "FAILED" and cluster.wait(never)["status"] == "SUCCEEDED"
+    cluster.service.redrive_execution(redriven)
+    _redriven(cluster, redriven)
+
+    def listed(redrive_filter: str | None) -> list[dict[str, Any]]:
+        return cluster.service.list_executions(machine, redrive_filter=redrive_filter)["executions"]
+
+    assert [e["executionArn"] for e in listed("REDRIVEN")] == [redriven]
+    assert [e["executionArn"] for e in listed("NOT_REDRIVEN")] == [never]
+    assert {e["executionArn"] for e in listed(None)} == {redriven, never}
+    [item] = listed("REDRIVEN")
+    assert item["redriveCount"] == 1 and item["redriveDate"] == cluster.describe(redriven)["redriveDate"]
+    with pytest.raises(ServiceError) as refused:
+        listed("SOMETIMES")
+    assert refused.value.code == "ValidationException"
+
+
+def test_a_succeeded_execution_is_not_redrivable_and_says_why(cluster: Cluster, tmp_path: Path) -> None:
+    machine = cluster.state_machine(PARALLEL)
+    (tmp_path / "b.failed").touch()
+    execution = cluster.start(machine, {"dir": str(tmp_path)})
+    assert cluster.wait(execution)["status"] == "SUCCEEDED"
+
+    with pytest.raises(ServiceError) as refused:
+        cluster.service.redrive_execution(execution)
+
+    assert refused.value.code == "ExecutionNotRedrivable"
+    assert str(refused.value.message).startswith("Execution is SUCCEEDED and cannot be redriven")
+
+
+def assert_history_is_sound_but_for_the_redrive(events: list[dict[str, Any]]) -> None:
+    """Ids 1..n with no gap, links to earlier events, and the one failure the redrive followed."""
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+    assert all(e["previousEventId"] < e["id"] for e in events)
+    ends = [e["type"] for e in events if e["type"] in ("ExecutionFailed", "ExecutionSucceeded", "ExecutionRedriven")]
+    assert ends == ["ExecutionFailed", "ExecutionRedriven", "ExecutionSucceeded"]
