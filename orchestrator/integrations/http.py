@@ -43,6 +43,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from opentelemetry import propagate
 
 from orchestrator import config
 from orchestrator.engine.outcomes import TaskContext, TaskRequest
@@ -317,6 +318,8 @@ def build_request(call: HttpCall, region: str, timeout: float) -> httpx.Request:
     }
     if call.connection:
         headers.update(authorize(connection, call.connection, timeout))
+    if not any(name.lower() == "traceparent" for name in headers):
+        propagate.inject(headers)  # the Task's span when its execution is traced (W3C traceparent)
     query = [*call.query, *_pairs(connection.get("query"), "the connection's query")]
     content = _content(call, connection.get("body"), headers)
     url = httpx.URL(call.endpoint)

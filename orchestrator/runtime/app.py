@@ -11,7 +11,7 @@ from __future__ import annotations
 from celery import Celery
 
 from orchestrator import config
-from orchestrator.runtime import execution_logs, inprocess, metrics
+from orchestrator.runtime import execution_logs, inprocess, metrics, tracing
 
 
 def configure(app: Celery, settings: config.Settings) -> None:
@@ -45,6 +45,7 @@ def configure(app: Celery, settings: config.Settings) -> None:
     app.orchestrator_settings = settings  # type: ignore[attr-defined]
     # this process's history, logged as the state machines' loggingConfiguration says
     execution_logs.install(settings.execution_log)
+    tracing.install()  # spans of the executions of traced state machines, when they end
 
 
 def settings_of(current: Celery) -> config.Settings:

@@ -60,7 +60,7 @@ from orchestrator.engine.outcomes import (
 )
 from orchestrator.engine.resources import Resource, handler_name, parse_resource
 from orchestrator.integrations import registry
-from orchestrator.runtime import nested, status_events
+from orchestrator.runtime import nested, status_events, tracing
 from orchestrator.runtime.messages import ADVANCE, EXPRESS_ITERATION, INVOKE, Message, encode_delivery, encode_request
 from orchestrator.store import map_runs, runs
 from orchestrator.store.models import StateMachine as StateMachineRow
@@ -436,6 +436,12 @@ class Tree:
         request = encode_request(task)
         request["executionArn"] = self.context["Execution"]["Id"]
         request["retryCount"] = row.run.cursor.retry_count
+        root = self.root_row._mapping
+        if row.history_id == root["id"] and tracing.machine_traced(self.session, root["state_machine_id"]):
+            # the span exported at the end for this Task is named by its *Scheduled event, just recorded
+            events = self.events.get(row.history_id, ())
+            scheduled = next((e.id for e in reversed(events) if e.type.endswith("Scheduled")), None)
+            request["traceParent"] = tracing.traceparent(root["arn"], root["trace_header"], "task", str(scheduled))
         self.messages.append(Message(INVOKE, [row.root_id, row.id, row.seq, request], queue))
 
     def _start_nested(self, row: RunRow, task: TaskRequest, resource: Resource) -> None:

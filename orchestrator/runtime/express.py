@@ -28,7 +28,7 @@ from orchestrator.config import Settings
 from orchestrator.engine.local import EXPRESS_MAX_SECONDS, ExecutionResult, RealClock, execute
 from orchestrator.integrations import registry
 from orchestrator.integrations.invoke import invoke
-from orchestrator.runtime import execution_logs, metrics, poison
+from orchestrator.runtime import execution_logs, metrics, poison, tracing
 from orchestrator.runtime.app import settings_of
 from orchestrator.runtime.driver import Tree
 from orchestrator.runtime.ending import end_if_deleted
@@ -99,9 +99,12 @@ def express_task(self: Any, execution_id: int, outbox_id: int | None = None) -> 
         machine_name = m["arn"].split(":express:", 1)[1].split(":", 1)[0]
         machine = state_machines.by_id(session, m["state_machine_id"])
         logging_configuration = machine.logging_configuration if machine is not None else None
+        traced = tracing.enabled(machine.tracing_configuration) if machine is not None else False
     try:
         result = run_express(definition, m["input"], name=m["name"], state_machine_name=machine_name)
         execution_logs.log_result(logging_configuration, result.events, m["arn"])
+        if traced:
+            tracing.export_execution(result.events, m["arn"], machine_name, m["trace_header"])
         ended = {
             "status": result.status,
             "output": result.output,

@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from orchestrator.engine.outcomes import Delivery, TaskContext
 from orchestrator.integrations import registry
 from orchestrator.integrations.invoke import invoke
-from orchestrator.runtime import leases, log_context, operations, poison
+from orchestrator.runtime import leases, log_context, operations, poison, tracing
 from orchestrator.runtime.app import settings_of
 from orchestrator.runtime.messages import (
     ADVANCE,
@@ -226,7 +226,10 @@ def _invoke_and_resume(
         request.get("executionArn", ""), task.state, task.resource, request.get("retryCount", 0), task.token
     )
     log_context.note(execution_arn=context.execution_arn, state=task.state, attempt=context.retry_count + 1)
-    delivery = invoke(task, context, registry.handlers(), callback_answers=False, on_handler_error=_log_handler_error)
+    with tracing.activated(request.get("traceParent")):
+        delivery = invoke(
+            task, context, registry.handlers(), callback_answers=False, on_handler_error=_log_handler_error
+        )
     try:
         return resume(
             app,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from orchestrator.runtime import execution_logs
+from orchestrator.runtime import execution_logs, tracing
 from orchestrator.runtime.driver import queue_messages
 from orchestrator.runtime.express import run_express
 from orchestrator.runtime.messages import EXPRESS, Message
@@ -46,9 +46,12 @@ class ExpressActions(ServiceBase):
             definition = catalog.definition_text(session, target.definition_hash)
             machine_name = machine.name
             logging_configuration = machine.logging_configuration
+            traced = tracing.enabled(machine.tracing_configuration)
         arn = self.express_arn(machine_name, name)
         result = run_express(definition, execution_input, name=name, state_machine_name=machine_name)
         execution_logs.log_result(logging_configuration, result.events, arn)
+        if traced:
+            tracing.export_execution(result.events, arn, machine_name, trace_header)
         out: dict[str, Any] = {
             "executionArn": arn,
             "stateMachineArn": state_machine_arn,
