@@ -42,7 +42,9 @@ BLOCKS = read_blocks(README)
 TO_RUN = [block for block in BLOCKS if block.not_run is None]
 # The only blocks that are not tests, by their first line; a new one must be added here on purpose.
 NOT_RUN = {
-    "pip install -e .": "installs the package",
+    "python3 -m venv .venv && . .venv/bin/activate     # Debian's python3 needs its python3-venv package": (
+        "creates a virtual environment and installs the package in it"
+    ),
     "pip install -e '.[test]' && python -m pytest": "runs the whole suite",
 }
 
