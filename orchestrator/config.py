@@ -5,7 +5,8 @@
   ``postgresql+psycopg://user@host/db`` in production.
 - ``ORCHESTRATOR_BROKER_URL`` (``memory://``, in-process): the Celery broker, ``redis://...`` or
   ``amqp://...``.
-- ``ORCHESTRATOR_HANDLER_MODULES``: extra modules of ``@handler`` functions, comma-separated.
+- ``ORCHESTRATOR_HANDLER_MODULES``: extra modules of ``@handler`` functions, comma-separated, found in the
+  current directory or on the Python path (`integrations.registry.load_modules`).
 - ``ORCHESTRATOR_HANDLER_QUEUE`` (``orchestrator.handlers``): the queue handlers run on unless they
   name their own.
 - ``ORCHESTRATOR_ENGINE_QUEUE`` (``orchestrator``): the queue of the engine's own tasks.
