@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from orchestrator.events import SignatureError, sign, verify_signature
 from orchestrator.runtime.event_subscribers import EventsConfigError, Filter, RetryPolicy, webhooks
 from orchestrator.runtime.status_events import MAX_DATA_BYTES, build_event
 
+ROOT = Path(__file__).resolve().parents[1]
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:CreditApplication"
 
 
@@ -140,3 +144,41 @@ def test_past_eventbridge_s_limit_the_output_then_the_input_are_left_out() -> No
     # A failed execution has no output at all
     detail = build_event(_execution("FAILED", "small", big), ARN, settings, event_id="e", now=now)["detail"]
     assert (detail["output"], detail["outputDetails"]) == (None, None)
+
+
+def _cli(tmp_path: Path, events_file: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "ORCHESTRATOR_HOME": str(tmp_path / "home"),
+        "ORCHESTRATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
+        "ORCHESTRATOR_EVENTS_FILE": str(events_file),
+        "ORCHESTRATOR_HANDLER_MODULES": "tests.runtime.status_subscribers",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "events", *argv],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_command_line_lists_the_subscribers_or_says_what_is_wrong_with_the_file(tmp_path: Path) -> None:
+    events_file = tmp_path / "events.toml"
+    events_file.write_text(
+        '[[webhook]]\nname = "ops"\nurl = "https://ops.example.com/sfn"\nsecret = "s"\nstatuses = ["FAILED"]\n'
+    )
+    listed = _cli(tmp_path, events_file, "subscribers", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == {
+        "eventsOn": True,
+        "subscribers": [
+            {"subscriber": "webhook:ops", "stateMachines": [], "statuses": ["FAILED"], "maxAttempts": 8,
+             "url": "https://ops.example.com/sfn"},
+            {"subscriber": "python:failures-to-file", "stateMachines": [], "statuses": ["FAILED"], "maxAttempts": 8},
+        ],
+    }  # fmt: skip
+    assert _cli(tmp_path, events_file, "dead-letters").stdout.strip() == "no dead letters"
+    events_file.write_text('[[webhook]]\nname = "ops"\nurl = "https://ops.example.com/sfn"\n')
+    broken = _cli(tmp_path, events_file, "subscribers")
+    assert broken.returncode == 1
+    assert "give it a secret" in broken.stderr and "Traceback" not in broken.stderr
+    refused = _cli(tmp_path, events_file, "replay")
+    assert refused.returncode != 0 and "--all" in refused.stderr
