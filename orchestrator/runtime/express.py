@@ -162,9 +162,10 @@ def express_iteration_task(self: Any, root_id: int, run_id: int, outbox_id: int 
     publish(self.app, messages)
 
 
-def _iteration(session: Session, run_id: int) -> tuple[StateMachine, Any, str, str, str] | None:
+def _iteration(session: Session, run_id: int) -> tuple[StateMachine, Any, str, str, str, Any] | None:
     """What an iteration runs: its Map's ItemProcessor as a machine of its own, its input, its name,
-    its state machine's name and its ARN; None if it runs no more (its Map ended, a copy ran it)."""
+    its state machine's name, its ARN and the machine's logging configuration; None if it runs no
+    more (its Map ended, a copy ran it)."""
     row = runs.load_run(session, run_id)
     if row is None or row._mapping["status"] != "RUNNING":
         return None
@@ -172,18 +173,23 @@ def _iteration(session: Session, run_id: int) -> tuple[StateMachine, Any, str, s
     machine = parse(runs.definition_text(session, m["definition_hash"]) or "")
     scope = machine.scope((m["scope_state"], m["scope_branch"]))
     processor = dataclasses.replace(machine, root=scope, timeout_seconds=None)  # the Map's limits are its own
-    _, machine_name = state_machines.identity(session, m["state_machine_id"])
-    return processor, m["input"], m["name"], machine_name, m["arn"]
+    owner = state_machines.by_id(session, m["state_machine_id"])
+    assert owner is not None
+    return processor, m["input"], m["name"], owner.name, m["arn"], owner.logging_configuration
 
 
-def _run_iteration(machine: StateMachine, item: Any, name: str, machine_name: str, arn: str) -> dict[str, Any]:
-    """How the iteration ended: status, output, error, cause (a failure of ours fails it)."""
+def _run_iteration(
+    machine: StateMachine, item: Any, name: str, machine_name: str, arn: str, logging_configuration: Any
+) -> dict[str, Any]:
+    """How the iteration ended: status, output, error, cause (a failure of ours fails it). Its events
+    are logged as its state machine's logging configuration says (it keeps no history)."""
     try:
         result = run_express(machine, item, name=name, state_machine_name=machine_name, execution_arn=arn)
     except Exception as exc:
         log.exception("Express iteration %s failed to run", arn)
         cause = f"The engine could not run the execution: {poison.describe(exc)}"
         return {"status": "FAILED", "output": None, "error": poison.ERROR, "cause": cause}
+    execution_logs.log_result(logging_configuration, result.events, arn)
     return {"status": result.status, "output": result.output, "error": result.error, "cause": result.cause}
 
 

@@ -48,8 +48,10 @@ def cluster(database_url: str, tmp_path_factory: pytest.TempPathFactory, log_fil
         execution_logs.install("")  # this test process logs nothing more
 
 
-def _machine(cluster: Cluster, level: str, data: bool, definition: dict[str, Any], kind: str = "STANDARD") -> str:
-    name = f"logs-{level.lower()}-{'data' if data else 'nodata'}-{kind.lower()}"
+def _machine(
+    cluster: Cluster, level: str, data: bool, definition: dict[str, Any], kind: str = "STANDARD", tag: str = ""
+) -> str:
+    name = f"logs-{level.lower()}-{'data' if data else 'nodata'}-{kind.lower()}{tag}"
     created = cluster.service.create_state_machine(
         name=name,
         definition=json.dumps(definition),
@@ -145,3 +147,32 @@ def test_express_executions_are_logged_though_they_keep_no_history(cluster: Clus
     # At FATAL, an Express execution that succeeds logs nothing
     quiet = cluster.service.start_sync_execution(_machine(cluster, "FATAL", True, passing, kind="EXPRESS"))
     assert quiet["status"] == "SUCCEEDED" and _records(log_file, quiet["executionArn"]) == []
+
+
+def test_a_distributed_map_s_express_iterations_are_logged_as_their_own_executions(
+    cluster: Cluster, log_file: Path
+) -> None:
+    processor = {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+        "StartAt": "Add",
+        "States": {"Add": {"Type": "Task", "Resource": LAMBDA.format("add"), "End": True}},
+    }
+    each = {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": processor, "End": True}
+    machine = _machine(cluster, "ALL", True, {"StartAt": "Each", "States": {"Each": each}}, tag="-map")
+    arn = cluster.start(machine, {"items": [{"n": 1}, {"n": 2}, {"n": 3}]})
+    assert cluster.wait(arn)["status"] == "SUCCEEDED"
+    map_run = cluster.service.list_map_runs(arn)["mapRuns"][0]["mapRunArn"]
+    children = cluster.service.list_executions("", map_run_arn=map_run)["executions"]
+    assert len(children) == 3 and all(":express:" in c["executionArn"] for c in children)
+    outputs = set()
+    for child in children:
+        wait_for(lambda c=child: _records(log_file, c["executionArn"]), 30, what="an iteration's records")
+        records = _records(log_file, child["executionArn"])
+        assert [r["type"] for r in records] == [
+            "ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded", "TaskStateExited", "ExecutionSucceeded",
+        ]  # fmt: skip
+        outputs.add(json.loads(records[-1]["details"]["output"])["n"])
+    assert outputs == {2, 3, 4}  # each iteration's own data (the "add" handler adds one)
+    # and the parent's own history is logged as a Standard execution's
+    assert [r["type"] for r in _records(log_file, arn)] == [e["type"] for e in cluster.history(arn)]
