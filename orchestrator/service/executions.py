@@ -257,7 +257,7 @@ class ExecutionActions(ServiceBase):
                     session, self.settings, execution_id=execution.id, now=now, publishing=self.publishing
                 )
             except NotRedrivable as exc:
-                raise ServiceError("ExecutionNotRedrivable", f"{exc}: '{arn}'") from None
+                raise ServiceError("ExecutionNotRedrivable", f"{exc}.") from None
         self._publish_after_commit(redriven.messages)
         return {"redriveDate": redriven.date}
 

@@ -230,7 +230,7 @@ def test_a_succeeded_execution_is_not_redrivable_and_says_why(cluster: Cluster, 
         cluster.service.redrive_execution(execution)
 
     assert refused.value.code == "ExecutionNotRedrivable"
-    assert str(refused.value.message).startswith("Execution is SUCCEEDED and cannot be redriven")
+    assert refused.value.message == "Execution is SUCCEEDED and cannot be redriven."
 
 
 def assert_history_is_sound_but_for_the_redrive(events: list[dict[str, Any]]) -> None:
