@@ -17,7 +17,7 @@ from orchestrator.runtime.embedded import EmbeddedRuntime
 from orchestrator.service import Service
 from orchestrator.service.base import ServiceError
 from orchestrator.store.migrate import upgrade
-from tests.runtime.conftest import LAMBDA, ROLE, Cluster, running_cluster, wait_for
+from tests.runtime.conftest import CALLBACK, CALLBACK_PARAMETERS, LAMBDA, ROLE, Cluster, running_cluster, wait_for
 
 # Fails while the input's "fail" is true; a redrive runs the failed state again with its input.
 FAILS = {
@@ -239,3 +239,38 @@ def assert_history_is_sound_but_for_the_redrive(events: list[dict[str, Any]]) ->
     assert all(e["previousEventId"] < e["id"] for e in events)
     ends = [e["type"] for e in events if e["type"] in ("ExecutionFailed", "ExecutionSucceeded", "ExecutionRedriven")]
     assert ends == ["ExecutionFailed", "ExecutionRedriven", "ExecutionSucceeded"]
+
+
+def test_a_stopped_map_goes_on_with_the_iteration_it_was_waiting_in(cluster: Cluster) -> None:
+    # Given a Map whose iteration 1 waits for a callback when the execution is stopped
+    wait = {"Type": "Task", "Resource": CALLBACK, "Parameters": CALLBACK_PARAMETERS, "End": True}
+    processor = {
+        "StartAt": "Which",
+        "States": {
+            "Which": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.wait", "BooleanEquals": True, "Next": "Wait"}],
+                "Default": "Done",
+            },
+            "Wait": wait,
+            "Done": {"Type": "Pass", "End": True},
+        },
+    }
+    each = {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": processor, "End": True}
+    machine = cluster.state_machine({"StartAt": "Each", "States": {"Each": each}})
+    execution = cluster.start(machine, {"items": [{"wait": False}, {"wait": True}, {"wait": False}]})
+    old_token = cluster.token_for(execution)
+    cluster.service.stop_execution(execution)
+    assert cluster.wait(execution)["status"] == "ABORTED"
+
+    # When it is redriven, the iteration waits again (a new token), and its answer comes
+    cluster.service.redrive_execution(execution)
+    new_token = cluster.token_for(execution)  # the old one was closed when the execution stopped
+    assert new_token != old_token
+    cluster.service.send_task_success(new_token, json.dumps({"answered": True}))
+
+    # Then the Map ends with every iteration's output, the others not run again
+    again = _redriven(cluster, execution)
+    assert again["status"] == "SUCCEEDED", again
+    assert json.loads(again["output"]) == [{"wait": False}, {"answered": True}, {"wait": False}]
+    assert [e["type"] for e in cluster.history(execution)].count("PassStateEntered") == 2
