@@ -74,8 +74,9 @@ def fan_out(self: Any, execution_id: int, text: str, outbox_id: int | None = Non
             return  # a copy of a message already handled
         if not store.execution_exists(session, execution_id):
             return  # removed since (retention)
+        changed = dt.datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
         store.add_event(
-            session, event_id=event["id"], execution_id=execution_id, status=detail["status"], time=now, text=text
+            session, event_id=event["id"], execution_id=execution_id, status=detail["status"], time=changed, text=text
         )
         keys = [s.key for s in subscribers(settings) if s.filter.matches(detail["stateMachineArn"], detail["status"])]
         ids = store.add_deliveries(session, event["id"], keys, now)

@@ -207,6 +207,12 @@ def test_a_success_sends_running_then_succeeded_in_eventbridge_shape_signed(
     assert succeeded["detail"]["outputDetails"] == {"included": True}
     assert succeeded["detail"]["redriveStatusReason"] == "Execution is SUCCEEDED and cannot be redriven"
     assert running["id"] != succeeded["id"]
+    # And each is kept in status_events as it was sent
+    for event in (running, succeeded):
+        with session_scope(cluster.settings.database_url) as session:
+            row = wait_for(lambda e=event: session.get(StatusEvent, e["id"]), 10, what="the event's row")
+            assert (row.status, json.loads(row.event)) == (event["detail"]["status"], event)
+            assert row.time.strftime("%Y-%m-%dT%H:%M:%SZ") == event["time"]
     # And each request is signed with the webhook's secret, over the exact body received
     for request in receiver.received("/all", arn):
         signature = request["headers"][SIGNATURE_HEADER]
