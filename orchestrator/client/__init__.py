@@ -229,8 +229,10 @@ class Client:
         max_results: int | None = None,
         next_token: str | None = None,
         session: Session | None = None,
+        redrive_filter: str | None = None,
     ) -> dict[str, Any]:
-        """ListExecutions: one page, newest first (``nextToken`` when there are more)."""
+        """ListExecutions: one page, newest first (``nextToken`` when there are more);
+        ``redrive_filter``: ``REDRIVEN`` or ``NOT_REDRIVEN`` executions only."""
         return self._call(
             "ListExecutions",
             session,
@@ -238,6 +240,7 @@ class Client:
             statusFilter=status_filter,
             maxResults=max_results,
             nextToken=next_token,
+            redriveFilter=redrive_filter,
         )
 
     def stop_execution(

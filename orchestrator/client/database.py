@@ -63,6 +63,7 @@ ACTIONS: dict[str, Callable[[Service, dict[str, Any]], dict[str, Any]]] = {
         status_filter=p.get("statusFilter"),
         max_results=p.get("maxResults", 0),
         next_token=p.get("nextToken"),
+        redrive_filter=p.get("redriveFilter"),
     ),
     "GetExecutionHistory": lambda s, p: s.get_execution_history(
         p["executionArn"],

@@ -283,8 +283,12 @@ def test_redrive_a_failed_execution(sfn: Any) -> None:
     assert redriven["redriveDate"]
     described = wait(sfn, arn)
     assert described["status"] == "FAILED" and described["redriveCount"] == 1
+    assert (described["redriveDate"], described["redriveStatus"]) == (redriven["redriveDate"], "REDRIVABLE")
     types = [e["type"] for e in sfn.get_execution_history(executionArn=arn)["events"]]
     assert types.count("ExecutionRedriven") == 1 and types.count("TaskStateEntered") == 2
+    listed = sfn.list_executions(stateMachineArn=machine, redriveFilter="REDRIVEN")["executions"]
+    assert [(e["executionArn"], e["redriveCount"]) for e in listed] == [(arn, 1)]
+    assert sfn.list_executions(stateMachineArn=machine, redriveFilter="NOT_REDRIVEN")["executions"] == []
     done = sfn.start_execution(stateMachineArn=create(sfn))["executionArn"]
     wait(sfn, done)
     fails(sfn.redrive_execution, "ExecutionNotRedrivable", executionArn=done)
