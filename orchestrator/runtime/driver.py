@@ -304,6 +304,7 @@ class Tree:
         if self.root_end is not None:  # the execution's status changed: its event goes with the change
             ended = {**self.root_row._mapping, **self.root_end}
             self.messages += status_events.emit(self.session, self.settings, ended, self.now)
+            tracing.note_end(self.session, ended)
         return queue_messages(self.session, self.messages, self.now, published=self.publishing)
 
     def write_all(self) -> None:

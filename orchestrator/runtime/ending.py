@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from orchestrator.asl.errors import RUNTIME
 from orchestrator.config import Settings
 from orchestrator.engine.history import History
-from orchestrator.runtime import status_events
+from orchestrator.runtime import status_events, tracing
 from orchestrator.runtime.driver import queue_messages
 from orchestrator.runtime.messages import Message
 from orchestrator.runtime.nested import notify_caller
@@ -92,6 +92,7 @@ def end_tree(
     )
     ended = {**m, "status": status, "output": None, "error": error, "cause": cause, "stop_date": now}
     messages += status_events.emit(session, settings, ended, now)
+    tracing.note_end(session, ended)
     if root._mapping["root_id"] is None:
         catalog.delete_when_idle(session, m["state_machine_id"])  # the last one of a machine being deleted
     # As AWS does for .sync tasks: the executions this one waits for are stopped too (best effort).

@@ -38,8 +38,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from orchestrator.engine.history import Event
-from orchestrator.store.metrics import APPENDED_EVENTS
-from orchestrator.store.models import Execution, HistoryEvent, StateMachine
+from orchestrator.store.models import HistoryEvent, StateMachine
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +46,7 @@ END_EVENTS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAbort
 _TASK_FAMILIES = ("LambdaFunction", "Activity", "Task")
 _TASK_ENDS = ("Succeeded", "Failed", "TimedOut", "StartFailed", "ScheduleFailed", "SubmitFailed")
 _PENDING = "orchestrator.tracing_pending"
+_ENDING = "orchestrator.tracing_ending"
 _W3C = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$", re.IGNORECASE)
 _XRAY_ROOT = re.compile(r"Root=1-([0-9a-f]{8})-([0-9a-f]{24})", re.IGNORECASE)
 _XRAY_PARENT = re.compile(r"Parent=([0-9a-f]{16})", re.IGNORECASE)
@@ -272,39 +272,36 @@ class _Ended:
 def install() -> None:
     """Export the spans of every traced execution that ends in a transaction of this process."""
     if not event.contains(Session, "before_commit", _before_commit):
-        event.listen(Session, "before_commit", _before_commit, insert=True)  # before the metrics take the events
+        event.listen(Session, "before_commit", _before_commit)
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_soft_rollback", _after_rollback)
 
 
+def note_end(session: Session, execution: Mapping[str, Any]) -> None:
+    """The transaction of ``session`` ends this execution (its ``executions`` columns): if its state
+    machine is traced, its spans are exported once the transaction commits."""
+    if execution.get("root_id") is None and ":express:" not in (execution.get("arn") or ""):
+        session.info.setdefault(_ENDING, []).append(execution)
+
+
 def _before_commit(session: Session) -> None:
-    if session.in_nested_transaction():
-        return
-    appended: Sequence[tuple[int, Sequence[Event]]] = session.info.get(APPENDED_EVENTS) or ()
-    ended = sorted({history_id for history_id, events in appended if any(e.type in END_EVENTS for e in events)})
-    if not ended:
+    ending = session.info.pop(_ENDING, None)
+    if not ending or session.in_nested_transaction():
         return
     try:
-        session.info.setdefault(_PENDING, []).extend(_traced(session, ended))
+        traced = [e for e in ending if machine_traced(session, e["state_machine_id"])]
+        session.info.setdefault(_PENDING, []).extend(_read(session, e) for e in traced)
     except Exception:
         log.exception("tracing: could not read the ended executions' histories; their spans are not exported")
 
 
-def _traced(session: Session, execution_ids: list[int]) -> list[_Ended]:
-    E, M, H = Execution.__table__, StateMachine.__table__, HistoryEvent.__table__
-    rows = session.execute(
-        select(E.c.id, E.c.arn, E.c.trace_header, M.c.name, M.c.tracing_configuration)
-        .join(M, M.c.id == E.c.state_machine_id)
-        .where(E.c.id.in_(execution_ids))
-    )
-    found = []
-    for row in rows:
-        if not enabled(row.tracing_configuration) or not row.arn:
-            continue
-        history = session.execute(select(H).where(H.c.execution_id == row.id).order_by(H.c.id))
-        events = tuple(Event(h.id, h.previous_event_id, h.timestamp, h.type, h.details) for h in history)
-        found.append(_Ended(events, row.arn, row.name, row.trace_header))
-    return found
+def _read(session: Session, execution: Mapping[str, Any]) -> _Ended:
+    H = HistoryEvent.__table__
+    rows = session.execute(select(H).where(H.c.execution_id == execution["id"]).order_by(H.c.id))
+    events = tuple(Event(h.id, h.previous_event_id, h.timestamp, h.type, h.details) for h in rows)
+    arn = execution["arn"]
+    machine_name = arn.split(":execution:", 1)[1].rsplit(":", 1)[0]
+    return _Ended(events, arn, machine_name, execution.get("trace_header"))
 
 
 def _after_commit(session: Session) -> None:
@@ -317,6 +314,7 @@ def _after_commit(session: Session) -> None:
 
 def _after_rollback(session: Session, previous: Any) -> None:
     if not previous.nested:
+        session.info.pop(_ENDING, None)
         session.info.pop(_PENDING, None)
 
 
@@ -324,21 +322,23 @@ def enabled(configuration: Mapping[str, Any] | None) -> bool:
     return bool((configuration or {}).get("enabled"))
 
 
-# -- whether a state machine is traced, for the Tasks of its running executions -----------------------
+# -- which state machines are traced ---------------------------------------------------------------------
 
-_ENABLED_FOR: dict[int, tuple[float, bool]] = {}
-ENABLED_CACHE_SECONDS = 10.0  # an UpdateStateMachine of tracingConfiguration reaches running Tasks within this
+# An UpdateStateMachine of tracingConfiguration reaches the running executions within this.
+ENABLED_CACHE_SECONDS = 10.0
+_traced_machines: dict[int, tuple[float, bool]] = {}
 
 
 def machine_traced(session: Session, state_machine_id: int) -> bool:
-    """Whether the state machine's tracing is enabled (read at most every `ENABLED_CACHE_SECONDS`)."""
-    cached = _ENABLED_FOR.get(state_machine_id)
+    """Whether the state machine's tracing is enabled, read at most every `ENABLED_CACHE_SECONDS`
+    by this process (one primary-key probe)."""
+    cached = _traced_machines.get(state_machine_id)
     if cached is not None and time.monotonic() - cached[0] < ENABLED_CACHE_SECONDS:
         return cached[1]
     M = StateMachine.__table__
     configuration = session.scalar(select(M.c.tracing_configuration).where(M.c.id == state_machine_id))
-    _ENABLED_FOR[state_machine_id] = (time.monotonic(), enabled(configuration))
-    return _ENABLED_FOR[state_machine_id][1]
+    _traced_machines[state_machine_id] = (time.monotonic(), enabled(configuration))
+    return _traced_machines[state_machine_id][1]
 
 
 @contextlib.contextmanager
