@@ -12,6 +12,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.test_embedded import _command, _definition, _env, _Lines, _run
 
 WAIT = {"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 600, "End": True}}}
@@ -25,7 +27,16 @@ def _describe(home: Path, *reference: str) -> dict[str, object]:
     return result
 
 
-def test_ctrl_c_stops_the_execution_says_so_and_exits_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "status_expected", "said", "why"),
+    [
+        (signal.SIGINT, 130, "Interrupted", "interrupted by the user at the terminal (ctrl-c"),
+        (signal.SIGTERM, 143, "Interrupted (SIGTERM)", "was asked to end (sigterm)"),
+    ],
+)
+def test_ctrl_c_or_sigterm_stops_the_execution_says_so_and_exits(
+    tmp_path: Path, signum: int, status_expected: int, said: str, why: str
+) -> None:
     # Given `orchestrator run` in a ten-minute Wait
     home = tmp_path / "home"
     runner = subprocess.Popen(
@@ -41,8 +52,8 @@ def test_ctrl_c_stops_the_execution_says_so_and_exits_130(tmp_path: Path) -> Non
         lines.until(r"^-> Nap \(Wait\)$", timeout=90)
         # (the trace says how long the Wait lasts: issue 16, item 12)
         lines.until(r"^   Waiting 600 s, until \d\d:\d\d:\d\dZ$|^   Waiting 600 s, until \d{4}-\d\d-\d\d ", timeout=30)
-        # When the user presses Ctrl-C
-        runner.send_signal(signal.SIGINT)
+        # When the user presses Ctrl-C (or a process manager sends SIGTERM)
+        runner.send_signal(signum)
         status = runner.wait(timeout=60)
         output = lines.rest()
     finally:
@@ -51,16 +62,16 @@ def test_ctrl_c_stops_the_execution_says_so_and_exits_130(tmp_path: Path) -> Non
         runner.wait(timeout=30)
         if runner.stdout is not None:
             runner.stdout.close()
-    # Then it exits 130 with one line saying the execution was stopped
-    assert status == 130, output
+    # Then it exits 128 + the signal with one line saying the execution was stopped
+    assert status == status_expected, output
     arn = "arn:aws:states:us-east-1:123456789012:execution:nap:napping"
-    assert f"Interrupted: stopped {arn} (ABORTED)" in output.splitlines()
+    assert f"{said}: stopped {arn} (ABORTED)" in output.splitlines()
     assert "Traceback" not in output
     # and the execution is ABORTED, saying why
     described = _describe(home, arn)
     assert described["status"] == "ABORTED"
     assert described["error"] == "Orchestrator.Interrupted"
-    assert "interrupted by the user at the terminal" in str(described["cause"]).lower()
+    assert why in str(described["cause"]).lower()
     # and a later run (whose embedded worker would have finished it) leaves it ABORTED
     later = _run(home, "run", _definition(tmp_path, "other", PASS))
     assert later.returncode == 0, later.stdout + later.stderr

@@ -1,12 +1,14 @@
 """``orchestrator run``: create (or reuse) a state machine from a file, start it, follow it to its end.
 
 Ctrl-C stops the execution it started (StopExecution: ABORTED, saying it was interrupted at the
-terminal) and exits 130, so nothing is left running for a later command to finish unseen.
+terminal) and exits 130, so nothing is left running for a later command to finish unseen; so do
+SIGTERM (exit 143) and SIGHUP, the terminal closing (exit 129).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import signal
@@ -29,8 +31,11 @@ from orchestrator.cli.common import (
 )
 
 INTERRUPTED_ERROR = "Orchestrator.Interrupted"
-INTERRUPTED_CAUSE = "Interrupted by the user at the terminal (Ctrl-C during `orchestrator run`)."
-INTERRUPTED_EXIT = 130  # 128 + SIGINT, what a shell reports for a command ended by Ctrl-C
+INTERRUPTED_CAUSES = {
+    signal.SIGINT: "Interrupted by the user at the terminal (Ctrl-C during `orchestrator run`).",
+    signal.SIGTERM: "`orchestrator run` was asked to end (SIGTERM).",
+    signal.SIGHUP: "The terminal running `orchestrator run` was closed (SIGHUP).",
+}
 
 
 def machine_name(path: str) -> str:
@@ -62,8 +67,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         quiet_celery()
         runtime = EmbeddedRuntime(app, settings).start()
     try:
-        with _ctrl_c_noted() as ctrl_c:
-            return _run(service, args, text, execution_input, ctrl_c)
+        with _interruptions_noted() as interruption:
+            return _run(service, args, text, execution_input, interruption)
     finally:
         if runtime is not None:
             runtime.stop()
@@ -80,7 +85,7 @@ def _valid(path: str, text: str) -> bool:
     return not errors
 
 
-def _run(service: Any, args: argparse.Namespace, text: str, execution_input: Any, ctrl_c: _CtrlC) -> int:
+def _run(service: Any, args: argparse.Namespace, text: str, execution_input: Any, interruption: _Interruption) -> int:
     from orchestrator.follow import Printer, follow
 
     name = args.state_machine_name or machine_name(args.file)
@@ -90,9 +95,9 @@ def _run(service: Any, args: argparse.Namespace, text: str, execution_input: Any
         print(said)
         print(f"Started {started['executionArn']}")
     printer = None if args.json else Printer(sys.stdout, tokens=service.pending_tokens, definition=text)
-    result = follow(service, started["executionArn"], printer, interrupted=ctrl_c)
-    if ctrl_c.pressed and result["status"] == "RUNNING":
-        return _stop_interrupted(service, started["executionArn"])
+    result = follow(service, started["executionArn"], printer, interrupted=interruption)
+    if interruption.signum is not None and result["status"] == "RUNNING":
+        return _stop_interrupted(service, started["executionArn"], interruption.signum)
     if args.json:
         print_json(result)
     else:
@@ -138,43 +143,53 @@ def _same_definition(stored: str, text: str) -> bool:
         return stored == text
 
 
-class _CtrlC:
-    """Whether Ctrl-C was pressed: a plain attribute, as a lock taken in a signal handler could
-    deadlock the very thread the signal interrupted."""
+class _Interruption:
+    """The signal that asked the run to end, if one did: a plain attribute, as a lock taken in a
+    signal handler could deadlock the very thread the signal interrupted."""
 
     def __init__(self) -> None:
-        self.pressed = False
+        self.signum: int | None = None
 
     def __call__(self) -> bool:
-        return self.pressed
+        return self.signum is not None
 
 
 @contextmanager
-def _ctrl_c_noted() -> Iterator[_CtrlC]:
-    """While in the block, the first Ctrl-C is noted (the run then stops its execution, between two
-    database calls, never inside one); a second one interrupts at once, as Ctrl-C usually does."""
-    ctrl_c = _CtrlC()
+def _interruptions_noted() -> Iterator[_Interruption]:
+    """While in the block, the first Ctrl-C (or SIGTERM, or SIGHUP) is noted, for the run to stop its
+    execution between two database calls, never inside one; a second one interrupts at once, as
+    Ctrl-C usually does."""
+    interruption = _Interruption()
 
-    def on_sigint(signum: int, frame: Any) -> None:
-        if ctrl_c.pressed:
+    def on_signal(signum: int, frame: Any) -> None:
+        if interruption.signum is not None:
             raise KeyboardInterrupt
-        ctrl_c.pressed = True
+        interruption.signum = signum
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {signum: signal.signal(signum, on_signal) for signum in INTERRUPTED_CAUSES}
     try:
-        yield ctrl_c
+        yield interruption
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
-def _stop_interrupted(service: Any, execution_arn: str) -> int:
-    service_call(lambda: service.stop_execution(execution_arn, error=INTERRUPTED_ERROR, cause=INTERRUPTED_CAUSE))
+def _stop_interrupted(service: Any, execution_arn: str, signum: int) -> int:
+    cause = INTERRUPTED_CAUSES[signal.Signals(signum)]
+    service_call(lambda: service.stop_execution(execution_arn, error=INTERRUPTED_ERROR, cause=cause))
     status = service_call(lambda: service.describe_execution(execution_arn))["status"]
+    said = "Interrupted" if signum == signal.SIGINT else f"Interrupted ({signal.Signals(signum).name})"
     if status == "ABORTED":
-        print(f"Interrupted: stopped {execution_arn} (ABORTED)", file=sys.stderr, flush=True)
-    else:  # it ended on its own between the Ctrl-C and the stop
-        print(f"Interrupted: {execution_arn} had already ended {status}", file=sys.stderr, flush=True)
-    return INTERRUPTED_EXIT
+        _say(f"{said}: stopped {execution_arn} (ABORTED)")
+    else:  # it ended on its own between the signal and the stop
+        _say(f"{said}: {execution_arn} had already ended {status}")
+    return 128 + signum  # what a shell reports for a command a signal ended
+
+
+def _say(line: str) -> None:
+    # The terminal may be gone (SIGHUP): the execution is stopped all the same.
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr, flush=True)
 
 
 def print_outcome(result: dict[str, Any]) -> None:
@@ -198,7 +213,7 @@ def register(subparsers: Any) -> None:
         "and an in-process worker; set ORCHESTRATOR_DATABASE_URL and ORCHESTRATOR_BROKER_URL to use a "
         "cluster). The state machine is named after FILE and created on the first run; a machine of that "
         "name with another definition is replaced only with --update. Exits 0 if the execution succeeds, "
-        "1 otherwise; Ctrl-C stops the execution (ABORTED) and exits 130.",
+        "1 otherwise; Ctrl-C (or SIGTERM, SIGHUP) stops the execution (ABORTED) and exits 130 (143, 129).",
         "orchestrator run workflow.asl.json --input '{\"amount\": 4200}'",
     )
     run.add_argument("file", metavar="FILE", help="the ASL definition (JSON)")
