@@ -20,6 +20,9 @@ serialised, as AWS does implicitly. A refusal is ``Sfn.<Code>Exception`` (``Sfn.
 
 The durable runtime calls the Service: startExecution starts a real execution, which workers run
 (the Task does not wait for it), and sendTaskSuccess resumes whichever execution waits on the token.
+The Service sits above this layer, so it reaches it as a `StepFunctions`, which the service layer
+lends `INTEGRATION` when it is imported (`orchestrator.service`; every process that runs the durable
+runtime imports it).
 ``.waitForTaskToken`` works as for any service: the response is recorded and the task waits.
 
 `run_local` has no database: `LocalStepFunctions` is Step Functions as one run_local call sees it.
@@ -50,7 +53,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from orchestrator.engine.history import to_text
 from orchestrator.engine.local import ROLE_ARN, ExecutionResult
@@ -225,23 +228,38 @@ def refused(code: str, message: str) -> services.IntegrationError:
 # -- the durable runtime: our own Service ------------------------------------------------------------------------
 
 
+class StepFunctions(Protocol):
+    """Step Functions' API as the service layer serves it to ``aws-sdk:sfn`` Tasks."""
+
+    def perform(self, action: str, parameters: Any) -> dict[str, Any]:
+        """`perform` ``action`` on the Service; a refusal is raised as `refused` makes it."""
+        ...
+
+
 class SfnIntegration:
     """``aws-sdk:sfn:<action>`` on this engine's Service (unless ORCHESTRATOR_AWS_SDK_SFN=boto3)."""
 
     name = "sfn"
+
+    def __init__(self) -> None:
+        self.api: Callable[[], StepFunctions] | None = None
+
+    def serve_with(self, api: Callable[[], StepFunctions]) -> None:
+        """Lend the integration the Service (called by the service layer: it sits above this one)."""
+        self.api = api
 
     def handles(self, resource: Resource) -> bool:
         return resource.service == SERVICE and os.environ.get(TO_AWS) != "boto3"
 
     def call(self, request: TaskRequest, context: TaskContext) -> Any:
         action = action_of(parse_resource(request.resource))
-        # Imported here: the Service brings SQLAlchemy and Celery, which run_local does without.
-        from orchestrator.service import Service, ServiceError
-
-        try:
-            return perform(Service(), action, request.payload)
-        except ServiceError as exc:
-            raise refused(exc.code, exc.message) from None
+        if self.api is None:
+            raise services.IntegrationError(
+                "States.Runtime",
+                "aws-sdk:sfn is served by the engine's service layer, which this process has not loaded "
+                "(import orchestrator.service)",
+            )
+        return self.api().perform(action, request.payload)
 
 
 INTEGRATION = services.register(SfnIntegration())

@@ -9,6 +9,9 @@ module per resource; `Service` combines them.
 
 from __future__ import annotations
 
+from typing import Any
+
+from orchestrator.integrations import sfn
 from orchestrator.service.activities import ActivityActions
 from orchestrator.service.base import ServiceError, utcnow
 from orchestrator.service.browse import BrowseActions
@@ -45,3 +48,17 @@ class Service(
     EventActions,
 ):
     """Every action, bound to a configuration and a Celery app (for publishing)."""
+
+
+class ServiceStepFunctions:
+    """The Service as ``aws-sdk:sfn`` Tasks call it (`integrations.sfn.StepFunctions`)."""
+
+    def perform(self, action: str, parameters: Any) -> dict[str, Any]:
+        try:
+            return sfn.perform(Service(), action, parameters)
+        except ServiceError as exc:
+            raise sfn.refused(exc.code, exc.message) from None
+
+
+# The integrations sit below this layer: what they need of it is lent to them, here.
+sfn.INTEGRATION.serve_with(ServiceStepFunctions)
