@@ -16,6 +16,7 @@ from typing import Any
 
 Note = Mapping[str, Any]
 _CURRENT: ContextVar[tuple[Note, ...]] = ContextVar("orchestrator_work", default=())
+_MOST = 20  # notes kept for one task (follow-on runs a few Tasks in one)
 
 
 @contextmanager
@@ -31,7 +32,9 @@ def working() -> Iterator[None]:
 def note(*, execution_arn: str | None, state: str | None = None, attempt: int | None = None) -> None:
     """Record what the current task is working on now (a field left None is not known). A task that
     runs the next Task of its execution itself (follow-on) notes each, in turn."""
-    _CURRENT.set((*_CURRENT.get(), {"executionArn": execution_arn, "stateName": state, "attempt": attempt}))
+    # The latest few only: a caller outside `working` (a test, a script) must not make it grow for ever.
+    kept = _CURRENT.get()[-(_MOST - 1) :]
+    _CURRENT.set((*kept, {"executionArn": execution_arn, "stateName": state, "attempt": attempt}))
 
 
 def current_fields() -> dict[str, Any]:
