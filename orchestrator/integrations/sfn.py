@@ -262,7 +262,8 @@ class SfnIntegration:
         return self.api().perform(action, request.payload)
 
 
-INTEGRATION = services.register(SfnIntegration())
+INTEGRATION = SfnIntegration()
+services.register(INTEGRATION)
 
 
 # -- run_local: Step Functions in memory ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
@@ -535,12 +535,18 @@ def _schema_ready(database_url: str) -> bool:
     return True
 
 
-def _runtime_app() -> Any:
-    """The Celery app of the durable-runtime task running this call, if there is one."""
-    from celery import current_task
+class DeliveryQueue(Protocol):
+    """How the durable runtime delivers a publication (it sits above this layer, and lends it to
+    `SnsPublish` with `deliver_through`): a message per delivery, queued in the outbox by the
+    transaction that records the publication, and published once it has committed."""
 
-    app = current_task.app if current_task else None
-    return app if getattr(app, "orchestrator_settings", None) is not None else None
+    settings: config.Settings
+
+    def enqueue(
+        self, session: Session, delivery_ids: tuple[int, ...], structure: str | None, now: dt.datetime
+    ) -> list[Any]: ...
+
+    def publish(self, messages: list[Any]) -> None: ...
 
 
 class SnsPublish:
@@ -548,40 +554,47 @@ class SnsPublish:
 
     name = "sns"
 
+    def __init__(self) -> None:
+        self.queue: Callable[[], DeliveryQueue | None] = lambda: None
+
+    def deliver_through(self, queue: Callable[[], DeliveryQueue | None]) -> None:
+        """``queue()``: the runtime's queue when the publish runs in one of its workers, else None."""
+        self.queue = queue
+
     def handles(self, resource: Resource) -> bool:
         return resource.service == "sns" and resource.action == "publish"
 
     def call(self, request: TaskRequest, context: TaskContext) -> Any:
         publication = parse_publication(request.payload)
-        app = _runtime_app()
-        settings: config.Settings = app.orchestrator_settings if app is not None else config.load()
+        queue = self.queue()
+        settings = queue.settings if queue is not None else config.load()
         now = utcnow()
         try:
             _schema_ready(settings.database_url)
-            published, messages = _store(settings, app, publication, context.execution_arn, now)
+            published, messages = _store(settings, queue, publication, context.execution_arn, now)
         except SQLAlchemyError as exc:
             raise sns_error("InternalError", f"The local SNS service cannot use its database: {exc}", 500) from None
-        if app is not None:
-            from orchestrator.runtime.publish import publish
-
-            publish(app, messages)
+        if queue is not None:
+            queue.publish(messages)
         else:
             deliver_now(settings.database_url, published.deliveries, publication.structure)
         return publish_result(published.message_id, published.sequence_number, now)
 
 
 def _store(
-    settings: config.Settings, app: Any, publication: Publication, execution_arn: str, now: dt.datetime
+    settings: config.Settings,
+    queue: DeliveryQueue | None,
+    publication: Publication,
+    execution_arn: str,
+    now: dt.datetime,
 ) -> tuple[Published, list[Any]]:
     """Record the publication; in the runtime, also its delivery messages (outbox), in the same transaction."""
     with session_scope(settings.database_url) as session:
         published = record(session, publication, execution_arn=execution_arn or None, now=now)
-        if app is None:
+        if queue is None:
             return published, []
-        # Imported here: the runtime imports the integrations, not the other way round.
-        from orchestrator.runtime import deliveries
-
-        return published, deliveries.enqueue(session, settings, published.deliveries, publication.structure, now)
+        return published, queue.enqueue(session, published.deliveries, publication.structure, now)
 
 
-services.register(SnsPublish())
+INTEGRATION = SnsPublish()
+services.register(INTEGRATION)

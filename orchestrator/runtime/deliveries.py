@@ -11,9 +11,10 @@ countdown, and keeps the outbox message, so the scheduler republishes it if that
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
-from celery import shared_task
+from celery import Celery, current_task, shared_task
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from orchestrator.integrations import sns
 from orchestrator.runtime.app import settings_of
 from orchestrator.runtime.driver import queue_messages
 from orchestrator.runtime.messages import Message
+from orchestrator.runtime.publish import publish
 from orchestrator.store import runs, topics
 from orchestrator.store.db import session_scope
 
@@ -47,6 +49,36 @@ def enqueue(
     """Outbox messages for the first attempt of each delivery; publish them after the commit."""
     messages = [Message(DELIVER, [delivery_id, structure], settings.handler_queue) for delivery_id in delivery_ids]
     return queue_messages(session, messages, now, published=True)
+
+
+@dataclass(frozen=True)
+class RuntimeDeliveries:
+    """This runtime as `integrations.sns` delivers through it (`sns.DeliveryQueue`)."""
+
+    app: Celery
+
+    @property
+    def settings(self) -> config.Settings:
+        return settings_of(self.app)
+
+    def enqueue(
+        self, session: Session, delivery_ids: tuple[int, ...], structure: str | None, now: dt.datetime
+    ) -> list[Message]:
+        return enqueue(session, self.settings, delivery_ids, structure, now)
+
+    def publish(self, messages: list[Message]) -> None:
+        publish(self.app, messages)
+
+
+def current_queue() -> RuntimeDeliveries | None:
+    """The runtime's delivery queue when an SNS publish runs in one of its tasks (a handler's worker);
+    None elsewhere (run_local, the CLI without a worker), where SNS delivers at once."""
+    app = current_task.app if current_task else None
+    return RuntimeDeliveries(app) if getattr(app, "orchestrator_settings", None) is not None else None
+
+
+# The integrations sit below the runtime: the way it delivers is lent to them, here.
+sns.INTEGRATION.deliver_through(current_queue)
 
 
 @shared_task(name=DELIVER, bind=True, acks_late=True, **_DB_RETRY)
