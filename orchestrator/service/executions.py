@@ -138,7 +138,11 @@ class ExecutionActions(ServiceBase):
             )
         if map_run_arn is not None:
             return self.list_map_run_executions(  # type: ignore[attr-defined]
-                map_run_arn, status_filter=status_filter, max_results=max_results, next_token=next_token
+                map_run_arn,
+                status_filter=status_filter,
+                max_results=max_results,
+                next_token=next_token,
+                redrive_filter=redrive_filter,
             )
         if status_filter is not None and status_filter not in (
             "RUNNING",

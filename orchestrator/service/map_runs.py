@@ -126,15 +126,26 @@ class MapRunActions(ServiceBase):
         return {}
 
     def list_map_run_executions(
-        self, arn: str, *, status_filter: str | None = None, max_results: int = 0, next_token: str | None = None
+        self,
+        arn: str,
+        *,
+        status_filter: str | None = None,
+        max_results: int = 0,
+        next_token: str | None = None,
+        redrive_filter: str | None = None,
     ) -> dict[str, Any]:
         limit = page_size(max_results)
-        scope = f"ListExecutions {arn} {status_filter or ''}"
+        scope = f"ListExecutions {arn} {status_filter or ''} {redrive_filter or ''}"
         after = pages.read(self.settings, scope, next_token, {"after": int})["after"] if next_token else 0
         with self._transaction() as session:
             run = self._map_run(session, arn)
             found = store.iterations_page(
-                session, arn, statuses=[status_filter] if status_filter else None, after_id=after, limit=limit + 1
+                session,
+                arn,
+                statuses=[status_filter] if status_filter else None,
+                after_id=after,
+                limit=limit + 1,
+                redriven=None if redrive_filter is None else redrive_filter == "REDRIVEN",
             )
             machine_arn = f"{arn.split(':mapRun:', 1)[0]}:stateMachine:{arn.split(':mapRun:', 1)[1].split(':')[0]}"
         del run
@@ -148,6 +159,7 @@ class MapRunActions(ServiceBase):
                     "startDate": e.start_date,
                     "mapRunArn": arn,
                     **({"stopDate": e.stop_date} if e.stop_date else {}),
+                    **({"redriveCount": e.redrive_count} if e.redrive_count else {}),
                 }
                 for e in found[:limit]
             ]

@@ -48,11 +48,13 @@ def iteration_counts(session: Session, arn: str) -> dict[str, int]:
 
 
 def iterations_page(
-    session: Session, arn: str, *, statuses: list[str] | None, after_id: int, limit: int
+    session: Session, arn: str, *, statuses: list[str] | None, after_id: int, limit: int, redriven: bool | None = None
 ) -> list[Execution]:
     query = select(Execution).where(Execution.map_run_arn == arn, Execution.id > after_id)
     if statuses:
         query = query.where(Execution.status.in_(statuses))
+    if redriven is not None:
+        query = query.where(Execution.redrive_count > 0 if redriven else Execution.redrive_count == 0)
     return list(session.scalars(query.order_by(Execution.id).limit(limit)))
 
 

@@ -196,6 +196,13 @@ def test_a_distributed_map_redrives_its_map_run(cluster: Cluster, tmp_path: Path
     counts = sorted(cluster.describe(c["executionArn"])["redriveCount"] for c in children)
     assert counts == [0, 0, 0, 1, 1] and {c["status"] for c in children} == {"SUCCEEDED"}
 
+    def iterations(redrive_filter: str) -> list[dict[str, Any]]:
+        found = cluster.service.list_executions("", map_run_arn=run["mapRunArn"], redrive_filter=redrive_filter)
+        return list(found["executions"])
+
+    assert [e["redriveCount"] for e in iterations("REDRIVEN")] == [1, 1]
+    assert len(iterations("NOT_REDRIVEN")) == 3 and all("redriveCount" not in e for e in iterations("NOT_REDRIVEN"))
+
 
 def test_list_executions_filters_by_redrive(cluster: Cluster, tmp_path: Path) -> None:
     machine = cluster.state_machine(PARALLEL)
