@@ -52,7 +52,7 @@ def test_the_log_names_execution_state_and_attempt(redis_cluster: Cluster, tmp_p
     for attempt in ("state Flaky, attempt 1", "state Flaky, attempt 2", "state Boom, attempt 1"):
         assert attempt in said, log
     assert all(words.startswith(f"execution {arn}, ") for _, words in done), log
-    assert {task for task, _ in done} == {"invoke", "advance"}, log
+    # (which tasks ran the handlers depends on follow-on: an advance may run the next Task itself)
     # And each handler's exception is in the log, where it happened, with the handler's traceback
     raised = (("Flaky", "Flaky", "call 1 fails", "flaky"), ("Boom", "Boom", "failed on purpose", "fail"))
     for state, error, message, function in raised:
