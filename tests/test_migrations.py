@@ -94,15 +94,22 @@ def test_migrations_on_a_fresh_sqlite_file_match_the_models(tmp_path: Path) -> N
 def test_orchestrator_db_upgrade_applies_them_too(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
     env = {**os.environ, "ORCHESTRATOR_DATABASE_URL": url, "ORCHESTRATOR_HOME": str(tmp_path / "home")}
-    done = subprocess.run(
-        [sys.executable, "-m", "orchestrator.cli", "db", "upgrade"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "up to date" in done.stdout
+
+    def db_upgrade() -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestrator.cli", "db", "upgrade"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    first = db_upgrade()
+    revisions = sorted((ROOT / "orchestrator" / "migrations" / "versions").glob("*.py"))
+    assert f"applied {len(revisions)} migration(s)" in first
     assert is_current(url)
     assert _differences(url) == []
+    assert "already up to date" in db_upgrade()
