@@ -22,7 +22,7 @@ from orchestrator.asl.model import MapState, ParallelState
 from orchestrator.config import Settings
 from orchestrator.engine import step as interpreter
 from orchestrator.engine.history import MAX_EVENTS, History, HistoryFull
-from orchestrator.engine.outcomes import Cursor, FanOut, Run
+from orchestrator.engine.outcomes import ChildrenSucceeded, Cursor, FanOut, Run
 from orchestrator.runtime import status_events
 from orchestrator.runtime.driver import RunRow, Tree
 from orchestrator.runtime.messages import ADVANCE, Message
@@ -145,7 +145,13 @@ def _reopen_fan_out(tree: Tree, row: RunRow, fan: dict[str, Any], children: list
         _redrive_map_run(tree, row, fan["mapRunArn"])
     fan.update(total=len(children), started=started, ended=ended, failed=0, lastEnded=None)
     row.set(fan=fan)
-    tree.start_children(row)
+    if ended == len(children):  # it failed after its children (its ResultSelector, say): go on from there
+        tree.write_rows()
+        outputs = runs.child_outputs(tree.session, row.id, fan["generation"])
+        row.set(fan=None)
+        tree.deliver(row, ChildrenSucceeded(tuple(outputs)))
+    else:
+        tree.start_children(row)
 
 
 def _redrive_child(tree: Tree, child: Any) -> None:

@@ -281,3 +281,21 @@ def test_a_stopped_map_goes_on_with_the_iteration_it_was_waiting_in(cluster: Clu
     assert again["status"] == "SUCCEEDED", again
     assert json.loads(again["output"]) == [{"wait": False}, {"answered": True}, {"wait": False}]
     assert [e["type"] for e in cluster.history(execution)].count("PassStateEntered") == 2
+
+
+def test_a_parallel_that_failed_after_its_branches_does_not_run_them_again(cluster: Cluster, tmp_path: Path) -> None:
+    # Given a Parallel whose branches succeed and whose ResultSelector then fails
+    machine = cluster.state_machine(
+        {**PARALLEL, "States": {"Both": {**PARALLEL["States"]["Both"], "ResultSelector": {"x.$": "$.missing"}}}}
+    )
+    (tmp_path / "b.failed").touch()  # b does not fail
+    execution = cluster.start(machine, {"dir": str(tmp_path)})
+    first = cluster.wait(execution)
+    assert (first["status"], first["error"]) == ("FAILED", "States.Runtime")
+
+    # When it is redriven, it goes on from its branches' results: it fails the same way, at once
+    cluster.service.redrive_execution(execution)
+
+    again = _redriven(cluster, execution)
+    assert (again["status"], again["error"]) == ("FAILED", "States.Runtime")
+    assert (_calls(tmp_path, "a"), _calls(tmp_path, "b")) == (1, 1)
