@@ -299,3 +299,23 @@ def test_a_parallel_that_failed_after_its_branches_does_not_run_them_again(clust
     again = _redriven(cluster, execution)
     assert (again["status"], again["error"]) == ("FAILED", "States.Runtime")
     assert (_calls(tmp_path, "a"), _calls(tmp_path, "b")) == (1, 1)
+
+
+def test_a_map_inside_a_failed_branch_reruns_only_its_own_failed_iteration(cluster: Cluster, tmp_path: Path) -> None:
+    # Given a Parallel whose second branch is a Map of 3 items, item 1 failing its first call once
+    # branch a and items 0 and 2 have succeeded
+    item = {**ITEM, "after": 3}
+    inner = {**_map("INLINE")["States"]["Each"], "ItemSelector": item}
+    branches = [PARALLEL["States"]["Both"]["Branches"][0], {"StartAt": "Each", "States": {"Each": inner}}]
+    machine = cluster.state_machine(
+        {"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "Branches": branches, "End": True}}}
+    )
+    execution = cluster.start(machine, _items(tmp_path, {1}) | {"items": [{"n": n, "fail": n == 1} for n in range(3)]})
+    assert cluster.wait(execution)["status"] == "FAILED"
+
+    cluster.service.redrive_execution(execution)
+
+    again = _redriven(cluster, execution)
+    assert again["status"] == "SUCCEEDED", again
+    assert json.loads(again["output"]) == [{"item": "a"}, [{"item": 0}, {"item": 1}, {"item": 2}]]
+    assert [_calls(tmp_path, name) for name in ("a", 0, 1, 2)] == [1, 1, 2, 1]
