@@ -630,6 +630,9 @@ class Tree:
             interpreter.end(Fail(error, cause, row.run), history)
         self.record(row, history)
         runs.drop_timers(self.session, row.id, keep_execution_timeout=False)
+        # A callback Task whose handler failed leaves its token behind, as may a branch's: once the
+        # execution has ended nobody can answer them, so they must not stay waiting.
+        runs.close_execution_tokens(self.session, row.id, "ABORTED", self.now)
         self.messages += nested.notify_caller(
             self.session,
             self.settings,

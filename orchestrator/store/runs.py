@@ -308,6 +308,16 @@ def close_tokens(session: Session, run_ids: Sequence[int], status: str, now: dt.
     )
 
 
+def close_execution_tokens(session: Session, execution_id: int, status: str, now: dt.datetime) -> None:
+    """Close what an execution's tree still waits on, in every branch and iteration (the tokens carry
+    their execution's id)."""
+    session.execute(
+        update(K)
+        .where(K.c.execution_id == execution_id, K.c.status == "PENDING")
+        .values(status=status, completed_at=now)
+    )
+
+
 def pending_tokens(session: Session, limit: int = 1000) -> list[Row[Any]]:
     return list(session.execute(select(K).where(K.c.status == "PENDING").order_by(K.c.created_at).limit(limit)))
 

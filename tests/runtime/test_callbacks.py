@@ -172,3 +172,14 @@ def test_each_attempt_has_its_own_unguessable_token(cluster: Cluster) -> None:
     assert json.loads(result["output"]) == {"answer": "second"}
     # at least 128 random bits: URL-safe base64 carries 6 bits a character
     assert len(second) * 6 >= 128 and second.isascii()
+
+
+def test_no_token_stays_waiting_once_its_execution_has_ended(cluster: Cluster) -> None:
+    """The handler of a callback Task fails: the Task fails and so does the execution; the token the
+    handler was given can no longer be answered, so it must not be listed as waiting."""
+    failing = {**CALLBACK_PARAMETERS, "FunctionName": "fail"}
+    machine = cluster.state_machine(approval(Parameters=failing))
+    execution = cluster.start(machine)
+    result = cluster.wait(execution)
+    assert result["status"] == "FAILED"
+    assert [t for t in cluster.service.pending_tokens() if t["executionArn"] == execution] == []
