@@ -310,7 +310,8 @@ def test_a_map_inside_a_failed_branch_reruns_only_its_own_failed_iteration(clust
     machine = cluster.state_machine(
         {"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "Branches": branches, "End": True}}}
     )
-    execution = cluster.start(machine, _items(tmp_path, {1}) | {"items": [{"n": n, "fail": n == 1} for n in range(3)]})
+    items = [{"n": n, "fail": n == 1} for n in range(3)]
+    execution = cluster.start(machine, {"dir": str(tmp_path), "items": items})
     assert cluster.wait(execution)["status"] == "FAILED"
 
     cluster.service.redrive_execution(execution)
@@ -319,3 +320,21 @@ def test_a_map_inside_a_failed_branch_reruns_only_its_own_failed_iteration(clust
     assert again["status"] == "SUCCEEDED", again
     assert json.loads(again["output"]) == [{"item": "a"}, [{"item": 0}, {"item": 1}, {"item": 2}]]
     assert [_calls(tmp_path, name) for name in ("a", 0, 1, 2)] == [1, 1, 2, 1]
+
+
+def test_a_distributed_map_of_express_iterations_starts_its_failed_ones_again(cluster: Cluster, tmp_path: Path) -> None:
+    definition = _map("DISTRIBUTED")
+    definition["States"]["Each"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = "EXPRESS"
+    machine = cluster.state_machine(definition)
+    items = [{"n": n, "fail": n == 2} for n in range(4)]
+    execution = cluster.start(machine, {"dir": str(tmp_path), "items": items})
+    assert cluster.wait(execution)["status"] == "FAILED"
+
+    cluster.service.redrive_execution(execution)
+
+    again = _redriven(cluster, execution)
+    assert again["status"] == "SUCCEEDED", again
+    assert json.loads(again["output"]) == [{"item": n} for n in range(4)]
+    assert [_calls(tmp_path, n) for n in range(4)] == [1, 1, 2, 1]
+    [run] = cluster.service.list_map_runs(execution)["mapRuns"]
+    assert cluster.service.describe_map_run(run["mapRunArn"])["redriveCount"] == 1
