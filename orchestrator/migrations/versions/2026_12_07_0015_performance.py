@@ -1,0 +1,23 @@
+"""storage changes for performance (issue 17)
+
+Revision ID: f5b6c7d8a015
+Revises: e4a5b6c7f014
+Create Date: 2026-12-07 06:20:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "f5b6c7d8a015"
+down_revision: str | None = "e4a5b6c7f014"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
