@@ -18,11 +18,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from orchestrator.asl.errors import RUNTIME
 from orchestrator.asl.model import MapState, ParallelState
 from orchestrator.config import Settings
 from orchestrator.engine import step as interpreter
 from orchestrator.engine.history import MAX_EVENTS, History, HistoryFull
-from orchestrator.engine.outcomes import ChildrenSucceeded, Cursor, FanOut, Run
+from orchestrator.engine.outcomes import ChildFailed, ChildrenSucceeded, Cursor, FanOut, Run
 from orchestrator.runtime import status_events
 from orchestrator.runtime.driver import RunRow, Tree
 from orchestrator.runtime.messages import ADVANCE, Message
@@ -32,6 +33,7 @@ from orchestrator.store import state_machines as catalog
 REDRIVE_WINDOW = dt.timedelta(days=14)
 MAX_EXECUTION_TIME = dt.timedelta(days=365)
 REDRIVABLE = ("FAILED", "TIMED_OUT", "ABORTED")
+MAP_RUN_REDRIVES = 1_000  # AWS's hard limit of redrives of one Map Run
 # A child's status that a redrive of its fan-out reruns.
 UNSUCCESSFUL = ("FAILED", "TIMED_OUT", "ABORTED")
 
@@ -129,23 +131,20 @@ def _enter_again(tree: Tree, row: RunRow, cursor: Cursor) -> None:
 
 def _reopen_fan_out(tree: Tree, row: RunRow, fan: dict[str, Any], children: list[Any]) -> None:
     """Keep the children that succeeded, redrive those that ran and did not, start the others."""
+    if fan["mapRunArn"] is not None and not _redrive_map_run(tree, row, fan["mapRunArn"]):
+        return
     express = fan["distributed"] and _express_children(tree, row)
-    fresh: list[int] = []
-    started = ended = 0
-    for child in children:
-        if child.status == "SUCCEEDED":
-            started, ended = started + 1, ended + 1
-        elif child.status in UNSUCCESSFUL and child.cursor is not None and not express:
-            started += 1
-            _redrive_child(tree, child)
-        elif child.status != "PENDING":
-            fresh.append(child.id)
-    runs.reset_children(tree.session, fresh)
-    if fan["mapRunArn"] is not None:
-        _redrive_map_run(tree, row, fan["mapRunArn"])
-    fan.update(total=len(children), started=started, ended=ended, failed=0, lastEnded=None)
+    kept = {c.id for c in children if c.status == "SUCCEEDED"}
+    again = [c for c in children if c.status in UNSUCCESSFUL and c.cursor is not None and not express]
+    fresh = {c.id for c in children if c.status != "PENDING"} - kept - {c.id for c in again}
+    fan.update(total=len(children), started=len(kept) + len(again), ended=len(kept), failed=0, lastEnded=None)
     row.set(fan=fan)
-    if ended == len(children):  # it failed after its children (its ResultSelector, say): go on from there
+    runs.reset_children(tree.session, sorted(fresh))
+    for child in again:
+        _redrive_child(tree, child)
+        if row.fan is None:  # that child failed at once (a Map Run redriven too often): so did this state
+            return
+    if len(kept) == len(children):  # it failed after its children (its ResultSelector, say): go on from there
         tree.write_rows()
         outputs = runs.child_outputs(tree.session, row.id, fan["generation"])
         row.set(fan=None)
@@ -165,11 +164,19 @@ def _redrive_child(tree: Tree, child: Any) -> None:
     _reopen(tree, run)
 
 
-def _redrive_map_run(tree: Tree, row: RunRow, arn: str) -> None:
+def _redrive_map_run(tree: Tree, row: RunRow, arn: str) -> bool:
+    """Redrive the Map Run ``arn`` of ``row``'s Distributed Map; False if it has been redriven as
+    often as AWS allows, when the Map state fails with States.Runtime instead, as on AWS."""
     history_ids = sorted({row.root_id, row.history_id})
     count = len(map_runs.redrive_dates(tree.session, history_ids, arn)) + 1
+    if count > MAP_RUN_REDRIVES:
+        cause = f"The Map Run {arn} has been redriven {MAP_RUN_REDRIVES} times, the most a Map Run can be"
+        row.set(fan=None)
+        tree.deliver(row, ChildFailed(RUNTIME, cause))
+        return False
     map_runs.reopen(tree.session, arn)
     _record(tree, row, "MapRunRedriven", {"mapRunArn": arn, "redriveCount": count})
+    return True
 
 
 def _fan(tree: Tree, row: RunRow, cursor: Cursor, children: list[Any]) -> dict[str, Any] | None:

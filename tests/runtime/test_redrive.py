@@ -12,6 +12,7 @@ import pytest
 from celery import Celery
 
 from orchestrator import config
+from orchestrator.runtime import redrive as redrive_rules
 from orchestrator.runtime.app import configure
 from orchestrator.runtime.embedded import EmbeddedRuntime
 from orchestrator.service import Service
@@ -336,5 +337,37 @@ def test_a_distributed_map_of_express_iterations_starts_its_failed_ones_again(cl
     assert again["status"] == "SUCCEEDED", again
     assert json.loads(again["output"]) == [{"item": n} for n in range(4)]
     assert [_calls(tmp_path, n) for n in range(4)] == [1, 1, 2, 1]
+    [run] = cluster.service.list_map_runs(execution)["mapRuns"]
+    assert cluster.service.describe_map_run(run["mapRunArn"])["redriveCount"] == 1
+
+
+def test_a_map_run_redriven_as_often_as_aws_allows_fails_its_map_state(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a Distributed Map whose iteration 1 always fails, and a limit of one redrive a Map Run
+    monkeypatch.setattr(redrive_rules, "MAP_RUN_REDRIVES", 1)  # AWS's 1,000, made small
+    processor = {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "Check",
+        "States": {"Check": FAILS["States"]["Check"], "Fail": FAILS["States"]["Fail"], "Done": FAILS["States"]["Done"]},
+    }
+    each = {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": processor, "End": True}
+    machine = cluster.state_machine({"StartAt": "Each", "States": {"Each": each}})
+    execution = cluster.start(machine, {"items": [{"fail": False}, {"fail": True}]})
+    assert cluster.wait(execution)["error"] == "Test.Failed"
+    cluster.service.redrive_execution(execution)
+    assert _redriven(cluster, execution)["error"] == "Test.Failed"  # its Map Run redriven once
+
+    # When it is redriven again
+    cluster.service.redrive_execution(execution)
+
+    # Then its Map state fails at once with States.Runtime, and its Map Run is not redriven again
+    ended = wait_for(
+        lambda: (d := cluster.describe(execution))["redriveCount"] == 2 and d["status"] != "RUNNING" and d,
+        60,
+        what="the second redrive to end",
+    )
+    assert (ended["status"], ended["error"]) == ("FAILED", "States.Runtime")
+    assert "redriven 1 times, the most a Map Run can be" in ended["cause"]
     [run] = cluster.service.list_map_runs(execution)["mapRuns"]
     assert cluster.service.describe_map_run(run["mapRunArn"])["redriveCount"] == 1
