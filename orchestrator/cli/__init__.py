@@ -483,6 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
     tables.register(subparsers)
     topics.register(subparsers)
     events.register(subparsers)
+    from orchestrator.cli import queues
+
+    queues.register(subparsers)
     from orchestrator.cli import prune
 
     prune.register(subparsers)

@@ -23,6 +23,8 @@ BUILT_IN = (
     "orchestrator.integrations.dynamodb",
     "orchestrator.integrations.http",
     "orchestrator.integrations.sfn",
+    "orchestrator.integrations.s3_tasks",
+    "orchestrator.integrations.sqs",
     # last: it takes every aws-sdk: resource, so the local services above must register first
     "orchestrator.integrations.aws_sdk",
 )

@@ -19,6 +19,7 @@ from orchestrator.service.events import EventActions
 from orchestrator.service.executions import ExecutionActions
 from orchestrator.service.express import ExpressActions
 from orchestrator.service.map_runs import MapRunActions
+from orchestrator.service.queues import QueueActions
 from orchestrator.service.retention import RetentionActions
 from orchestrator.service.state_machines import StateMachineActions
 from orchestrator.service.tables import TableActions
@@ -42,6 +43,7 @@ class Service(
     MapRunActions,
     TestStateActions,
     TopicActions,
+    QueueActions,
     TableActions,
     BrowseActions,
     RetentionActions,

@@ -519,3 +519,40 @@ class EventDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime]
+
+
+class Queue(Base):
+    """A local SQS queue: a QueueUrl or queue ARN names it by its last part (``.fifo`` for a FIFO queue)."""
+
+    __tablename__ = "queues"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    # VisibilityTimeout, DelaySeconds, MessageRetentionPeriod, FifoQueue, ContentBasedDeduplication (SQS's names)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_sequence: Mapped[int] = mapped_column(BigInteger, default=0)  # a FIFO queue's last SequenceNumber
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.current_timestamp())
+
+
+class QueueMessage(Base):
+    """A message in a local queue, until a consumer deletes it: hidden from other receivers until
+    ``visible_at`` (its delay, then each receive's visibility timeout)."""
+
+    __tablename__ = "queue_messages"
+    __table_args__ = (Index(None, "queue_id", "visible_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)  # the order it was sent in
+    message_id: Mapped[str] = mapped_column(String(36), unique=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(SafeText())
+    message_attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    md5_of_body: Mapped[str] = mapped_column(String(32))
+    group_id: Mapped[str | None] = mapped_column(String(128))
+    deduplication_id: Mapped[str | None] = mapped_column(String(128))
+    sequence_number: Mapped[str | None] = mapped_column(String(20))
+    execution_arn: Mapped[str | None] = mapped_column(String(512))
+    sent_at: Mapped[dt.datetime]
+    visible_at: Mapped[dt.datetime]
+    receive_count: Mapped[int] = mapped_column(default=0)
+    receipt_handle: Mapped[str | None] = mapped_column(String(64), unique=True)
+    first_received_at: Mapped[dt.datetime | None]
