@@ -395,7 +395,7 @@ class _LocalExecution:
         fan = parent.fan
         children = fan.outcome.children
         if not children:
-            self.ready.append((parent_id, ChildrenSucceeded(())))
+            self.ready.append((parent_id, ChildrenSucceeded((), fan.outcome.map_run_arn)))
             return
         limit = fan.outcome.max_concurrency or len(children)
         state = self._state_of(parent)
@@ -464,7 +464,7 @@ class _LocalExecution:
             # AWS links the state's next event to the last MapIterationSucceeded
             parent.previous = fan.last_ended or parent.previous
             parent.fan = None
-            self.ready.append((slot.parent, ChildrenSucceeded(outputs)))
+            self.ready.append((slot.parent, ChildrenSucceeded(outputs, fan.outcome.map_run_arn)))
         else:
             self._start_children(slot.parent)
 

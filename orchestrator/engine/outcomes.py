@@ -16,7 +16,7 @@ from typing import Any, Literal
 from orchestrator.asl.errors import HEARTBEAT_TIMEOUT, TIMEOUT
 
 # Where a run stands inside its current state.
-Phase = Literal["enter", "task", "wait", "retry", "fanout"]
+Phase = Literal["enter", "task", "wait", "retry", "fanout", "reader", "writer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +107,13 @@ class TimerFired:
 
 @dataclass(frozen=True, slots=True)
 class ChildrenSucceeded:
-    """Every branch or iteration ended; ``outputs`` in branch or item order (None for a tolerated failure)."""
+    """Every branch or iteration ended; ``outputs`` in branch or item order (None for a tolerated failure).
+
+    ``map_run_arn``: a Distributed Map's run, for its ResultWriter to name.
+    """
 
     outputs: tuple[Any, ...]
+    map_run_arn: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,7 @@ from orchestrator.asl.model import (
     scope_key,
 )
 from orchestrator.asl.payload import compile_template, read_reference
-from orchestrator.engine import dataflow
+from orchestrator.engine import dataflow, map_io
 from orchestrator.engine.dataflow import Scope
 from orchestrator.engine.history import History
 from orchestrator.engine.history import iso as _iso
@@ -188,6 +188,8 @@ def _resume(machine: StateMachine, state: State, run: Run, delivery: Delivery | 
         return _task_answered(state, run, delivery, env)
     if phase == "fanout" and isinstance(state, ParallelState | MapState):
         return _joined(state, run, delivery, env)
+    if phase in ("reader", "writer") and isinstance(state, MapState):
+        return _map_io_answered(machine, state, run, delivery, env)
     raise TypeError(f"state {state.name!r} in phase {phase!r} cannot take {delivery!r}")
 
 
@@ -651,23 +653,30 @@ def _parallel(state: ParallelState, run: Run, env: Env) -> Outcome:
     return FanOut(children, 0, run.at(replace(run.cursor, phase="fanout")), is_map=False)
 
 
-def _map(machine: StateMachine, state: MapState, run: Run, env: Env) -> Outcome:
+def _map(machine: StateMachine, state: MapState, run: Run, env: Env, read: list[Any] | None = None) -> Outcome:
+    """Fan out over the Map's items: from its input, or (``read``) what its ItemReader read."""
     scope = _scope(state, run, env)
     raw = run.cursor.input
     if state.is_jsonata:
         states = scope.states(raw)
-        items = _jsonata_items(state, scope, states)
         limits = lambda: _map_limits_jsonata(state, scope, states)  # noqa: E731 - read after MapStateStarted
         selector_data = raw
     else:
-        effective = dataflow.apply_input_path(state, raw, scope)
-        items = _jsonpath_items(state, effective, scope)
-        limits = lambda: _map_limits_jsonpath(state, effective, scope)  # noqa: E731
-        selector_data = effective
+        selector_data = dataflow.apply_input_path(state, raw, scope)
+        limits = lambda: _map_limits_jsonpath(state, selector_data, scope)  # noqa: E731
+    if state.item_reader and read is None:
+        return Invoke(map_io.reader_request(state, selector_data, scope), run.at(replace(run.cursor, phase="reader")))
+    if read is not None:
+        items = read  # (ItemsPath does not apply to what an ItemReader read)
+    elif state.is_jsonata:
+        items = _jsonata_items(state, scope, states)
+    else:
+        items = _jsonpath_items(state, selector_data, scope)
     inputs = [_item_input(state, run, env, selector_data, index, item) for index, item in enumerate(items)]
     if state.item_batcher:
         inputs = _batches(state, inputs, selector_data, scope)
-    env.history.add("MapStateStarted", {"length": len(inputs)})
+    # AWS gives the length of the Map's input array, none when an ItemReader reads the items
+    env.history.add("MapStateStarted", {"length": 0 if state.item_reader else len(inputs)})
     concurrency, count, percentage = limits()
     map_run = None
     if state.is_distributed:
@@ -866,10 +875,30 @@ def _joined(state: ParallelState | MapState, run: Run, delivery: Delivery | None
         raise StatesError(delivery.error or "", delivery.cause)
     if not isinstance(delivery, ChildrenSucceeded):
         raise TypeError(f"a {prefix} state waits for its branches, not {delivery!r}")
+    if isinstance(state, MapState) and state.is_distributed and state.result_writer:
+        scope = _scope(state, run, env)
+        data = run.cursor.input if state.is_jsonata else dataflow.apply_input_path(state, run.cursor.input, scope)
+        request = map_io.writer_request(state, data, scope, delivery.map_run_arn or "", delivery.outputs)
+        return Invoke(request, run.at(replace(run.cursor, phase="writer")))
     if isinstance(state, MapState) and state.is_distributed:
         env.history.add("MapRunSucceeded")
     env.history.add(f"{prefix}StateSucceeded", link=False)
     return _finish(state, run, list(delivery.outputs), env)
+
+
+def _map_io_answered(machine: StateMachine, state: MapState, run: Run, delivery: Delivery | None, env: Env) -> Outcome:
+    """The ItemReader read the items (fan out over them), or the ResultWriter wrote the results (finish)."""
+    phase = run.cursor.phase
+    if isinstance(delivery, TaskFailed):
+        raise StatesError(map_io.failure_name(phase, delivery.error), delivery.cause)
+    if not isinstance(delivery, TaskSucceeded):
+        raise TypeError(f"a Map's {'ItemReader' if phase == 'reader' else 'ResultWriter'} answers, not {delivery!r}")
+    if phase == "reader":
+        items = delivery.output
+        return _map(machine, state, run.at(replace(run.cursor, phase="enter")), env, read=list(items or ()))
+    env.history.add("MapRunSucceeded")
+    env.history.add("MapStateSucceeded", link=False)
+    return _finish(state, run, delivery.output, env)
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -899,7 +928,7 @@ def _on_error(machine: StateMachine, state: State, run: Run, failure: StatesErro
     if retry is not None:
         return retry
     if isinstance(state, ParallelState | MapState) and error != RUNTIME:
-        if isinstance(state, MapState) and state.is_distributed and run.cursor.phase == "fanout":
+        if isinstance(state, MapState) and state.is_distributed and run.cursor.phase in ("fanout", "writer"):
             env.history.add("MapRunFailed", _error_details(error, cause))
         env.history.add(f"{'Parallel' if isinstance(state, ParallelState) else 'Map'}StateFailed")
     catcher = next((c for c in state.catch if error_matches(c.error_equals, error)), None)

@@ -496,7 +496,7 @@ class Tree:
 
     def _fan_out(self, row: RunRow, fan: FanOut) -> None:
         if not fan.children:
-            self.deliver(row, ChildrenSucceeded(()))
+            self.deliver(row, ChildrenSucceeded((), fan.map_run_arn))
             return
         distributed = fan.map_run_arn is not None
         express = _runs_as_express(self._state_of(row))
@@ -686,7 +686,7 @@ class Tree:
                 parent.set(last_event_id=fan["lastEnded"])
             map_runs.finish(self.session, fan.get("mapRunArn"), "SUCCEEDED", self.now)
             parent.set(fan=None)
-            self.deliver(parent, ChildrenSucceeded(tuple(outputs)))
+            self.deliver(parent, ChildrenSucceeded(tuple(outputs), fan.get("mapRunArn")))
         else:
             self.start_children(parent)
 

@@ -62,8 +62,8 @@ def encode_delivery(delivery: Delivery | None) -> dict[str, Any] | None:
             return {"kind": "timer"}
         case ChildFailed(error, cause):
             return {"kind": "child_failed", "error": error, "cause": cause}
-        case ChildrenSucceeded(outputs):
-            return {"kind": "children_succeeded", "outputs": list(outputs)}
+        case ChildrenSucceeded(outputs, map_run_arn):
+            return {"kind": "children_succeeded", "outputs": list(outputs), "mapRunArn": map_run_arn}
     raise TypeError(f"not a delivery: {delivery!r}")
 
 
@@ -82,7 +82,7 @@ def decode_delivery(data: dict[str, Any] | None) -> Delivery | None:
     if kind == "child_failed":
         return ChildFailed(data["error"], data["cause"])
     if kind == "children_succeeded":
-        return ChildrenSucceeded(tuple(data["outputs"]))
+        return ChildrenSucceeded(tuple(data["outputs"]), data.get("mapRunArn"))
     raise ValueError(f"unknown delivery kind {kind!r}")
 
 

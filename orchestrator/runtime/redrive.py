@@ -148,7 +148,7 @@ def _reopen_fan_out(tree: Tree, row: RunRow, fan: dict[str, Any], children: list
         tree.write_rows()
         outputs = runs.child_outputs(tree.session, row.id, fan["generation"])
         row.set(fan=None)
-        tree.deliver(row, ChildrenSucceeded(tuple(outputs)))
+        tree.deliver(row, ChildrenSucceeded(tuple(outputs), fan.get("mapRunArn")))
     else:
         tree.start_children(row)
 

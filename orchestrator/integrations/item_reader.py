@@ -1,0 +1,202 @@
+"""A Distributed Map's ItemReader: the items of an S3 object, or the objects under an S3 prefix.
+
+``Resource`` says which:
+
+- ``arn:aws:states:::s3:getObject`` reads one object (``Parameters``/``Arguments``: Bucket, Key), by
+  ``ReaderConfig.InputType``: ``JSON`` (an array), ``JSONL`` (a value per line), ``CSV`` (a row per
+  item, an object of the headers: ``CSVHeaderLocation`` FIRST_ROW or GIVEN with ``CSVHeaders``;
+  ``CSVDelimiter`` COMMA, PIPE, SEMICOLON, SPACE or TAB), or ``MANIFEST`` (an S3 Inventory
+  manifest.json: every row of the CSV files it lists, named by its ``fileSchema``);
+- ``arn:aws:states:::s3:listObjectsV2`` lists the objects under ``Prefix``, each item
+  ``{"Etag", "Key", "LastModified" (epoch seconds), "Size", "StorageClass"}`` as AWS gives them.
+
+``ReaderConfig.MaxItems`` (already resolved from MaxItemsPath or JSONata by the engine) stops after
+that many; 0 or absent reads all. CSV and JSON Lines are read line by line from the stream; a JSON
+array is parsed whole. Any failure is `IntegrationError` ``States.ItemReaderFailed``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import itertools
+import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, BinaryIO
+
+from orchestrator.asl.errors import ITEM_READER_FAILED
+from orchestrator.integrations.s3 import ObjectStore, S3Error, iter_objects
+from orchestrator.integrations.services import IntegrationError
+
+GET_OBJECT = "arn:aws:states:::s3:getObject"
+LIST_OBJECTS = "arn:aws:states:::s3:listObjectsV2"
+MAX_ITEMS_LIMIT = 100_000_000  # AWS reads no more than this, whatever MaxItems says
+
+DELIMITERS = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
+INPUT_TYPES = ("CSV", "JSON", "JSONL", "MANIFEST")
+
+
+def read_items(store: ObjectStore, resource: str, parameters: dict[str, Any], config: dict[str, Any]) -> Iterator[Any]:
+    """The items the reader yields, at most MaxItems of them; raises IntegrationError on any failure."""
+    limit = _max_items(config.get("MaxItems"))
+    return _guarded(lambda: _items(store, resource, parameters, config), limit)
+
+
+def _guarded(open_items: Callable[[], Iterator[Any]], limit: int) -> Iterator[Any]:
+    """The items, with S3's and the parsers' errors turned into States.ItemReaderFailed as they come."""
+    try:
+        items = open_items()
+        yield from itertools.islice(items, limit) if limit else items
+    except S3Error as exc:
+        raise IntegrationError(ITEM_READER_FAILED, f"{exc.code}: {exc.message}") from None
+    except (ValueError, csv.Error, OSError, UnicodeDecodeError) as exc:
+        raise IntegrationError(ITEM_READER_FAILED, str(exc)) from None
+
+
+def _max_items(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise IntegrationError(ITEM_READER_FAILED, "field MaxItems must be an integer")
+    if value < 0:
+        raise IntegrationError(ITEM_READER_FAILED, "field MaxItems must be positive")
+    return min(int(value), MAX_ITEMS_LIMIT)
+
+
+def _items(store: ObjectStore, resource: str, parameters: dict[str, Any], config: dict[str, Any]) -> Iterator[Any]:
+    bucket = _text_parameter(parameters, "Bucket")
+    if resource.startswith(LIST_OBJECTS):
+        return _listed(store, bucket, str(parameters.get("Prefix") or ""))
+    if not resource.startswith(GET_OBJECT):
+        raise IntegrationError(ITEM_READER_FAILED, f"ItemReader cannot read with the resource '{resource}'")
+    key = _text_parameter(parameters, "Key")
+    input_type = config.get("InputType", "JSON")
+    if input_type not in INPUT_TYPES:
+        raise IntegrationError(ITEM_READER_FAILED, f"ReaderConfig.InputType must be one of {', '.join(INPUT_TYPES)}")
+    if input_type == "CSV":
+        headers = _given_headers(config)
+        return _object_lines(store, bucket, key, lambda lines: csv_items(lines, headers, _delimiter(config)))
+    if input_type == "JSONL":
+        return _object_lines(store, bucket, key, jsonl_items)
+    if input_type == "MANIFEST":
+        return manifest_items(store, _read_json(store, bucket, key))
+    return iter(_json_array(_read_json(store, bucket, key)))
+
+
+def _text_parameter(parameters: dict[str, Any], name: str) -> str:
+    value = parameters.get(name)
+    if not isinstance(value, str) or not value:
+        raise IntegrationError(ITEM_READER_FAILED, f"The ItemReader needs a {name} (a string) in its Parameters")
+    return value
+
+
+def _listed(store: ObjectStore, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    for info in iter_objects(store, bucket, prefix):
+        yield {
+            "Etag": info.etag,
+            "Key": info.key,
+            "LastModified": int(info.last_modified.timestamp()),
+            "Size": info.size,
+            "StorageClass": info.storage_class,
+        }
+
+
+def _object_lines(store: ObjectStore, bucket: str, key: str, parse: Any) -> Iterator[Any]:
+    """Open the object and hand its text, a line at a time, to ``parse``; close it at the end."""
+    stream = store.get_object(bucket, key)
+    try:
+        yield from parse(_text_lines(stream))
+    finally:
+        stream.close()
+
+
+def _text_lines(stream: BinaryIO) -> Iterator[str]:
+    # botocore's StreamingBody is not an io.RawIOBase: read it in chunks and split the lines here
+    pending = b""
+    while chunk := stream.read(64 * 1024):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.decode("utf-8-sig") + "\n"
+    if pending:
+        yield pending.decode("utf-8-sig")
+
+
+def _given_headers(config: dict[str, Any]) -> list[str] | None:
+    location = config.get("CSVHeaderLocation", "FIRST_ROW")
+    if location == "FIRST_ROW":
+        return None
+    if location != "GIVEN":
+        raise IntegrationError(ITEM_READER_FAILED, "ReaderConfig.CSVHeaderLocation must be FIRST_ROW or GIVEN")
+    headers = config.get("CSVHeaders")
+    if not isinstance(headers, list) or not headers or not all(isinstance(h, str) for h in headers):
+        raise IntegrationError(ITEM_READER_FAILED, "CSVHeaders must be a non-empty list of strings with GIVEN")
+    return headers
+
+
+def _delimiter(config: dict[str, Any]) -> str:
+    name = config.get("CSVDelimiter", "COMMA")
+    if name not in DELIMITERS:
+        raise IntegrationError(ITEM_READER_FAILED, f"ReaderConfig.CSVDelimiter must be one of {', '.join(DELIMITERS)}")
+    return DELIMITERS[name]
+
+
+def csv_items(lines: Iterable[str], headers: list[str] | None, delimiter: str = ",") -> Iterator[dict[str, str]]:
+    """Each row as an object of its headers' names (the first row's, or those given); values stay text.
+
+    A row with more fields than headers loses the extra ones; one with fewer has "" for the rest.
+    """
+    rows = csv.reader(lines, delimiter=delimiter)
+    if headers is None:
+        headers = next(rows, None)
+        if headers is None:
+            return
+    if len(set(headers)) != len(headers):
+        raise IntegrationError(ITEM_READER_FAILED, "CSV headers cannot contain duplicates.")
+    for row in rows:
+        if not row:
+            continue  # a blank line, the file's last most often
+        yield {name: row[i] if i < len(row) else "" for i, name in enumerate(headers)}
+
+
+def jsonl_items(lines: Iterable[str]) -> Iterator[Any]:
+    """A JSON value per non-blank line."""
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                yield json.loads(line)
+            except ValueError as exc:
+                raise IntegrationError(ITEM_READER_FAILED, f"line {number} is not JSON: {exc}") from None
+
+
+def _read_json(store: ObjectStore, bucket: str, key: str) -> Any:
+    stream = store.get_object(bucket, key)
+    try:
+        return json.loads(stream.read())
+    finally:
+        stream.close()
+
+
+def _json_array(document: Any) -> list[Any]:
+    if not isinstance(document, list):
+        raise IntegrationError(ITEM_READER_FAILED, "Attempting to map over non-iterable node.")
+    return document
+
+
+def manifest_items(store: ObjectStore, manifest: Any) -> Iterator[dict[str, str]]:
+    """The rows of every CSV file an S3 Inventory manifest lists, named by its fileSchema."""
+    if not isinstance(manifest, dict) or manifest.get("fileFormat") != "CSV" or "files" not in manifest:
+        raise IntegrationError(
+            ITEM_READER_FAILED, "A MANIFEST must be an S3 Inventory manifest.json of fileFormat CSV, with files"
+        )
+    headers = [name.strip() for name in str(manifest.get("fileSchema", "")).split(",")]
+    bucket = str(manifest.get("destinationBucket", "")).removeprefix("arn:aws:s3:::")
+    for entry in manifest["files"]:
+        stream = store.get_object(bucket, entry["key"])
+        try:
+            raw = stream.read()
+        finally:
+            stream.close()
+        text = gzip.decompress(raw) if entry["key"].endswith(".gz") else raw
+        yield from csv_items(io.StringIO(text.decode("utf-8")), headers)

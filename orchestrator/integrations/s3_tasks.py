@@ -1,0 +1,149 @@
+"""The S3 work of a state machine, on the engine's `ObjectStore` (local buckets, or boto3's S3).
+
+- A Distributed Map's ItemReader (``arn:aws:states:::s3:getObject``, ``s3:listObjectsV2``) and
+  ResultWriter (``arn:aws:states:::s3:putObject``): the engine asks for them as Tasks of its own,
+  with the reader's or writer's settings as payload (`item_reader`, `result_writer`).
+- ``aws-sdk:s3:getObject``, ``putObject``, ``headObject`` and ``listObjectsV2`` Task states, with
+  AWS's response shapes: getObject's Body is the object's text; putObject's Body may be any JSON
+  value (an object or array is stored as compact JSON). Errors are ``S3.<Code>Exception``
+  (``S3.NoSuchKeyException``), with S3's message and the status, as Step Functions reports them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from typing import Any
+
+from orchestrator.engine.outcomes import TaskContext, TaskRequest
+from orchestrator.engine.resources import Resource
+from orchestrator.integrations import item_reader, result_writer
+from orchestrator.integrations.s3 import LIST_PAGE, ObjectInfo, S3Error, object_store
+from orchestrator.integrations.services import IntegrationError, register, sdk_error_name
+
+ENGINE_RESOURCES = (item_reader.GET_OBJECT, item_reader.LIST_OBJECTS, result_writer.PUT_OBJECT)
+SDK_ACTIONS = ("getObject", "putObject", "headObject", "listObjectsV2")
+STATUS = {"NoSuchKey": 404, "NoSuchBucket": 404, "InvalidBucketName": 400, "InvalidArgument": 400}
+
+
+class S3Integration:
+    name = "s3"
+
+    def handles(self, resource: Resource) -> bool:
+        if resource.arn in ENGINE_RESOURCES:
+            return True
+        return resource.service == "aws-sdk:s3" and resource.action in SDK_ACTIONS
+
+    def call(self, request: TaskRequest, context: TaskContext) -> Any:
+        payload = request.payload if isinstance(request.payload, dict) else {}
+        if request.resource == result_writer.PUT_OBJECT:
+            return result_writer.write_results(
+                object_store(),
+                payload.get("Parameters") or {},
+                payload.get("WriterConfig") or {},
+                payload["MapRunArn"],
+                payload["Results"],
+            )
+        if request.resource in ENGINE_RESOURCES:
+            reader = payload.get("ReaderConfig") or {}
+            return list(
+                item_reader.read_items(object_store(), request.resource, payload.get("Parameters") or {}, reader)
+            )
+        action = request.resource.rsplit(":", 1)[1].split(".", 1)[0]
+        try:
+            return _SDK[action](payload)
+        except S3Error as exc:
+            status = STATUS.get(exc.code, 400)
+            raise IntegrationError(
+                sdk_error_name("S3", exc.code), f"{exc.message} (Service: S3, Status Code: {status})"
+            ) from None
+
+
+def _bucket_and_key(payload: dict[str, Any]) -> tuple[str, str]:
+    bucket, key = payload.get("Bucket"), payload.get("Key")
+    if not isinstance(bucket, str) or not isinstance(key, str):
+        raise IntegrationError("S3.ValidationException", "Bucket and Key are required strings")
+    return bucket, key
+
+
+def get_object(payload: dict[str, Any]) -> dict[str, Any]:
+    bucket, key = _bucket_and_key(payload)
+    store = object_store()
+    info = store.head_object(bucket, key)
+    stream = store.get_object(bucket, key)
+    try:
+        body = stream.read()
+    finally:
+        stream.close()
+    return {
+        "AcceptRanges": "bytes",
+        "ContentLength": info.size,
+        "ContentType": "binary/octet-stream",
+        "ETag": info.etag,
+        "LastModified": _date(info),
+        "Metadata": {},
+        "ServerSideEncryption": "AES256",
+        "Body": body.decode("utf-8", errors="replace"),
+    }
+
+
+def put_object(payload: dict[str, Any]) -> dict[str, Any]:
+    bucket, key = _bucket_and_key(payload)
+    body = payload.get("Body", "")
+    data = body.encode() if isinstance(body, str) else json.dumps(body, separators=(",", ":")).encode()
+    info = object_store().put_object(bucket, key, data)
+    return {
+        "ChecksumCRC32": base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode(),
+        "ChecksumType": "FULL_OBJECT",
+        "ETag": info.etag,
+        "ServerSideEncryption": "AES256",
+    }
+
+
+def head_object(payload: dict[str, Any]) -> dict[str, Any]:
+    bucket, key = _bucket_and_key(payload)
+    info = object_store().head_object(bucket, key)
+    return {
+        "AcceptRanges": "bytes",
+        "ContentLength": info.size,
+        "ContentType": "binary/octet-stream",
+        "ETag": info.etag,
+        "LastModified": _date(info),
+        "Metadata": {},
+        "ServerSideEncryption": "AES256",
+    }
+
+
+def list_objects_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    bucket = payload.get("Bucket")
+    if not isinstance(bucket, str):
+        raise IntegrationError("S3.ValidationException", "Bucket is a required string")
+    prefix = str(payload.get("Prefix") or "")
+    max_keys = int(payload.get("MaxKeys") or LIST_PAGE)
+    page = object_store().list_objects(bucket, prefix, payload.get("ContinuationToken"), max_keys)
+    answer: dict[str, Any] = {
+        "Contents": [
+            {"ETag": o.etag, "Key": o.key, "LastModified": _date(o), "Size": o.size, "StorageClass": o.storage_class}
+            for o in page.objects
+        ],
+        "IsTruncated": page.next_token is not None,
+        "KeyCount": len(page.objects),
+        "MaxKeys": max_keys,
+        "Name": bucket,
+        "Prefix": prefix,
+    }
+    if page.next_token is not None:
+        answer["NextContinuationToken"] = page.next_token
+    if not page.objects:
+        del answer["Contents"]  # S3 leaves it out of an empty page
+    return answer
+
+
+def _date(info: ObjectInfo) -> str:
+    return info.last_modified.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_SDK = {"getObject": get_object, "putObject": put_object, "headObject": head_object, "listObjectsV2": list_objects_v2}
+
+register(S3Integration())
