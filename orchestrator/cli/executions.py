@@ -1,4 +1,5 @@
-"""``orchestrator executions list | describe | history | stop``: look at executions and stop them.
+"""``orchestrator executions list | describe | history | stop | redrive``: look at executions, stop
+and redrive them.
 
 An execution is named by its ARN or by its name, as ``executions list`` shows both: a name is looked
 for among the executions of the state machine given (``--state-machine``) or, without one, of every
@@ -59,7 +60,11 @@ def resolve_execution(service: Any, reference: str, state_machine: str | None) -
 def cmd_executions_list(args: argparse.Namespace) -> int:
     service = open_service()
     arn = args.state_machine if args.state_machine.startswith("arn:") else service.state_machine_arn(args.state_machine)
-    page = service_call(lambda: service.list_executions(arn, status_filter=args.status, max_results=args.limit))
+    page = service_call(
+        lambda: service.list_executions(
+            arn, status_filter=args.status, max_results=args.limit, redrive_filter=args.redrive_filter
+        )
+    )
     if args.json:
         print_json(page)
         return 0
@@ -126,12 +131,25 @@ def cmd_executions_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_executions_redrive(args: argparse.Namespace) -> int:
+    from orchestrator import config
+
+    service = open_service()
+    arn = resolve_execution(service, args.execution, args.state_machine)
+    service_call(lambda: service.redrive_execution(arn))
+    count = service_call(lambda: service.describe_execution(arn))["redriveCount"]
+    print(f"redriven {arn} (redrive {count}): it goes on from the state where it stopped")
+    if config.load().embedded_broker:
+        print("  On the embedded default it runs when `orchestrator serve` or `orchestrator run` next runs here.")
+    return 0
+
+
 def register(subparsers: Any) -> None:
     """Add ``executions`` and its subcommands to the ``orchestrator`` parser's subcommands."""
     executions = subparsers.add_parser(
         "executions",
-        help="List, inspect and stop executions.",
-        description="List, inspect and stop executions. An execution is named by its ARN, or by its name "
+        help="List, inspect, stop and redrive executions.",
+        description="List, inspect, stop and redrive executions. An execution is named by its ARN, or by its name "
         "(with --state-machine when several state machines have an execution of that name).",
         epilog="example:\n  orchestrator executions list my-workflow --status RUNNING\n"
         "  orchestrator executions describe run-1",
@@ -147,6 +165,11 @@ def register(subparsers: Any) -> None:
     )
     listing.add_argument("state_machine", metavar="STATE_MACHINE", help="its name or ARN")
     listing.add_argument("--status", help="RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED")
+    listing.add_argument(
+        "--redrive-filter",
+        choices=("REDRIVEN", "NOT_REDRIVEN"),
+        help="only the executions redriven at least once, or never",
+    )
     listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     listing.add_argument("--json", action="store_true", help="print ListExecutions' result as JSON")
 
@@ -182,6 +205,17 @@ def register(subparsers: Any) -> None:
     _execution_arguments(stop)
     stop.add_argument("--error", help="the error recorded on the execution (up to 256 characters)")
     stop.add_argument("--cause", help="a longer explanation recorded with it")
+
+    redrive = add_command(
+        commands,
+        "redrive",
+        cmd_executions_redrive,
+        "Redrive an execution that failed, timed out or was stopped, within 14 days (RedriveExecution): it "
+        "goes on from the state where it stopped; a Parallel or Map reruns only its branches or iterations "
+        "that did not succeed.",
+        "orchestrator executions redrive run-1 --state-machine my-workflow",
+    )
+    _execution_arguments(redrive)
 
 
 def _execution_arguments(parser: argparse.ArgumentParser) -> None:
