@@ -482,6 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     tables.register(subparsers)
     topics.register(subparsers)
+    from orchestrator.cli import buckets
+
+    buckets.register(subparsers)
     events.register(subparsers)
     from orchestrator.cli import queues
 
