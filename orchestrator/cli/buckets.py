@@ -123,7 +123,7 @@ def register(subparsers: Any) -> None:
         "orchestrator buckets ls data --prefix in/",
     )
     ls.add_argument("bucket", nargs="?", help="the bucket to list (none: list the buckets)")
-    ls.add_argument("--prefix", default="", help="only the keys that begin with this")
+    ls.add_argument("--prefix", default="", help="only the keys that begin with this (default: every key)")
     ls.add_argument("--json", action="store_true", help="print as JSON")
     get = add_command(
         commands, "get", cmd_get, "Print an object (or save it).", "orchestrator buckets get data out/manifest.json"
