@@ -52,6 +52,7 @@ REDIS_URL = os.environ.get("BENCH_FUZZ_REDIS_URL", "redis://127.0.0.1:6379/12")
 REGION = "us-east-1"
 KEY, SECRET = "AKIDFUZZ", "fuzz-secret"
 SHOWN = 20  # problems printed of each kind
+NOT_AWS = "not AWS's answer"
 
 
 class Stack:
@@ -188,7 +189,14 @@ def campaign(target: FuzzTarget, requests: int, seed: int, forge_every: int) -> 
             _forge(target, tally, action, body, pick.choice(FORGERIES))
         if tally.tried % 5_000 == 0:
             rate = tally.tried / (time.monotonic() - started)
-            say(f"{tally.tried:,} requests ({rate:.0f}/s), {_count(tally, '5xx')} 5xx, {tally.forgeries:,} forgeries")
+            # Every figure of the report, so that a campaign cut short still has them
+            refused = tally.forgeries_refused + tally.forgeries_too_large
+            say(
+                f"{tally.tried:,} requests ({rate:.0f}/s), {_count(tally, '5xx')} 5xx, "
+                f"{_count(tally, NOT_AWS)} not AWS's answers, "
+                f"{_count(tally, 'row written')} rows written by refusals, {_count(tally, 'no answer')} unanswered, "
+                f"{tally.forgeries:,} forgeries ({refused:,} refused)"
+            )
 
     one()
     return tally
@@ -212,7 +220,7 @@ def _try(target: FuzzTarget, tally: Tally, action: str, body: Any) -> None:
             tally.problem("row written", action, body, problem)
             return
     if problem:
-        tally.problem("5xx" if response.status_code >= 500 else "not AWS's answer", action, body, problem)
+        tally.problem("5xx" if response.status_code >= 500 else NOT_AWS, action, body, problem)
 
 
 def _forge(target: FuzzTarget, tally: Tally, action: str, body: Any, how: str) -> None:
@@ -250,7 +258,7 @@ def report(tally: Tally, seconds: float) -> dict[str, Any]:
         "requests": tally.tried,
         "seconds": round(seconds, 1),
         "5xx": _count(tally, "5xx"),
-        "not_aws_answers": _count(tally, "not AWS's answer"),
+        "not_aws_answers": _count(tally, NOT_AWS),
         "rows_written_by_refusals": _count(tally, "row written"),
         "no_answer": _count(tally, "no answer"),
         "forgeries": tally.forgeries,
