@@ -13,7 +13,7 @@ StartExecution, and the parent's history records MapRunRedriven.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -115,11 +115,13 @@ def _reopen(tree: Tree, row: RunRow) -> None:
     """Set ``row`` (a run that did not succeed, already RUNNING again) going from where it stopped."""
     assert row.cursor is not None
     cursor = Cursor.from_json(row.cursor)
-    children = runs.last_fan_out(tree.session, row.id) if cursor.phase == "fanout" else []
+    # (a Distributed Map whose ResultWriter failed stopped after its iterations: "writer")
+    children = runs.last_fan_out(tree.session, row.id) if cursor.phase in ("fanout", "writer") else []
     fan = _fan(tree, row, cursor, children) if children else None
     if fan is None:
         _enter_again(tree, row, cursor)
     else:
+        row.set(cursor=replace(cursor, phase="fanout").to_json())
         _reopen_fan_out(tree, row, fan, children)
 
 
@@ -147,8 +149,9 @@ def _reopen_fan_out(tree: Tree, row: RunRow, fan: dict[str, Any], children: list
     if len(kept) == len(children):  # it failed after its children (its ResultSelector, say): go on from there
         tree.write_rows()
         outputs = runs.child_outputs(tree.session, row.id, fan["generation"])
+        map_runs.finish(tree.session, fan["mapRunArn"], "SUCCEEDED", tree.now)
         row.set(fan=None)
-        tree.deliver(row, ChildrenSucceeded(tuple(outputs), fan.get("mapRunArn")))
+        tree.deliver(row, ChildrenSucceeded(tuple(outputs), fan["mapRunArn"]))
     else:
         tree.start_children(row)
 
@@ -180,33 +183,49 @@ def _redrive_map_run(tree: Tree, row: RunRow, arn: str) -> bool:
 
 
 def _fan(tree: Tree, row: RunRow, cursor: Cursor, children: list[Any]) -> dict[str, Any] | None:
-    """The fan-out record of ``row``'s Parallel or Map state as it was: kept when the execution was
-    stopped, else worked out again by entering the state on a scratch history (its limits, as they
-    were, come from its input), with the Map Run's limits as UpdateMapRun left them."""
+    """The fan-out record of ``row``'s Parallel or Map state as it was, or None to run the state again
+    from its start: kept when the execution was stopped; a Distributed Map's from its Map Run (its
+    limits as UpdateMapRun left them; its items are not read again); else worked out again by
+    entering the state on a scratch history (its limits, as they were, come from its input)."""
     generation = children[0].generation
     if row.fan is not None and row.fan.get("generation") == generation:
         return dict(row.fan)
+    state = tree.machine.scope(row.scope).states[cursor.state]
+    if isinstance(state, MapState) and state.is_distributed:
+        return _map_run_fan(tree, row, state, generation)
     scratch = History(1, 0, tree.now)
     env = interpreter.Env(tree.context, scratch, tree.rng, lambda: "")
     entered = Run(Cursor(state=cursor.state, input=cursor.input), row.variables, row.outer, row.scope)
     outcome = interpreter.step(tree.machine, entered, None, env)
     if not isinstance(outcome, FanOut) or len(outcome.children) != len(children):
-        return None  # the state no longer fans out as it did: it runs again from its start
-    fan = {
+        return None  # the state no longer fans out as it did
+    return {
         "concurrency": outcome.max_concurrency,
         "isMap": outcome.is_map,
-        "distributed": outcome.map_run_arn is not None,
+        "distributed": False,
         "toleratedCount": outcome.tolerated_failure_count,
         "toleratedPercentage": outcome.tolerated_failure_percentage,
         "generation": generation,
         "mapRunArn": None,
     }
-    if fan["distributed"]:
-        found = map_runs.of_fan_out(tree.session, row.id, generation)
-        if found is None:
-            return None
-        fan.update(mapRunArn=found.arn, concurrency=found.max_concurrency)
-    return fan
+
+
+def _map_run_fan(tree: Tree, row: RunRow, state: MapState, generation: int) -> dict[str, Any] | None:
+    found = map_runs.of_fan_out(tree.session, row.id, generation)
+    if found is None:
+        return None
+    # The Map Run keeps 0 for a tolerance the state does not set, which means none (any failure fails it).
+    counted = state.tolerated_failure_count is not None or state.tolerated_failure_count_path is not None
+    shared = state.tolerated_failure_percentage is not None or state.tolerated_failure_percentage_path is not None
+    return {
+        "concurrency": found.max_concurrency,
+        "isMap": True,
+        "distributed": True,
+        "toleratedCount": found.tolerated_failure_count if counted else None,
+        "toleratedPercentage": found.tolerated_failure_percentage if shared else None,
+        "generation": generation,
+        "mapRunArn": found.arn,
+    }
 
 
 def _express_children(tree: Tree, row: RunRow) -> bool:

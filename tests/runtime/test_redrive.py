@@ -12,6 +12,7 @@ import pytest
 from celery import Celery
 
 from orchestrator import config
+from orchestrator.integrations.s3 import LocalBuckets
 from orchestrator.runtime import redrive as redrive_rules
 from orchestrator.runtime.app import configure
 from orchestrator.runtime.embedded import EmbeddedRuntime
@@ -109,7 +110,9 @@ PARALLEL = {
 @pytest.fixture(scope="module")
 def cluster(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     # The items that fail wait for the others to succeed first: a slot each (threads are cheap).
-    with running_cluster(database_url, tmp_path_factory.mktemp("redrive"), workers=0) as cluster:
+    tmp = tmp_path_factory.mktemp("redrive")
+    buckets = {"ORCHESTRATOR_S3_ROOT": str(tmp / "buckets")}  # a Distributed Map's ResultWriter writes there
+    with running_cluster(database_url, tmp, workers=0, extra_env=buckets) as cluster:
         cluster.start_worker(concurrency=8, pool="threads")
         yield cluster
 
@@ -371,3 +374,30 @@ def test_a_map_run_redriven_as_often_as_aws_allows_fails_its_map_state(
     assert "redriven 1 times, the most a Map Run can be" in ended["cause"]
     [run] = cluster.service.list_map_runs(execution)["mapRuns"]
     assert cluster.service.describe_map_run(run["mapRunArn"])["redriveCount"] == 1
+
+
+def test_a_map_whose_result_writer_failed_writes_its_results_without_running_its_iterations_again(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    # Given a Distributed Map whose ResultWriter's bucket does not exist yet
+    definition = _map("DISTRIBUTED")
+    writer = {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "results", "Prefix": "runs"}}
+    definition["States"]["Each"]["ResultWriter"] = writer
+    machine = cluster.state_machine(definition)
+    execution = cluster.start(machine, _items(tmp_path, set()))
+    failed = cluster.wait(execution)
+    assert (failed["status"], failed["error"]) == ("FAILED", "States.ResultWriterFailed"), failed
+    [run] = cluster.service.list_map_runs(execution)["mapRuns"]
+
+    # When the bucket is made and the execution redriven
+    LocalBuckets(Path(cluster.env["ORCHESTRATOR_S3_ROOT"])).create_bucket("results")
+    cluster.service.redrive_execution(execution)
+
+    # Then the results are written, and no iteration ran again
+    again = _redriven(cluster, execution)
+    assert again["status"] == "SUCCEEDED", again
+    written = json.loads(again["output"])
+    assert (written["MapRunArn"], written["ResultWriterDetails"]["Bucket"]) == (run["mapRunArn"], "results")
+    assert [_calls(tmp_path, n) for n in range(5)] == [1, 1, 1, 1, 1]
+    after = cluster.service.describe_map_run(run["mapRunArn"])
+    assert (after["status"], after["redriveCount"]) == ("SUCCEEDED", 1)
