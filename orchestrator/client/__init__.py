@@ -331,6 +331,51 @@ class Client:
         with self._transport.transaction() as session:
             yield session
 
+    # -- queues ----------------------------------------------------------------------------------
+
+    def receive_messages(
+        self,
+        queue_url: str,
+        *,
+        max_messages: int = 1,
+        wait_seconds: int = 0,
+        visibility_timeout: int | None = None,
+    ) -> dict[str, Any]:
+        """ReceiveMessage on a queue ``sqs:sendMessage`` Tasks send to: ``{"Messages": [...]}``, each
+        with its ``Body`` and the ``ReceiptHandle`` to delete it with once handled. ``wait_seconds``
+        (up to 20) waits that long for a message when there is none.
+
+        A local queue is read in-process (not over HTTP); a queue routed to an SQS endpoint is read
+        there through boto3 (docs/integrations.md).
+        """
+        from orchestrator.client import queues
+
+        if queues.is_remote(queue_url):
+            return queues.receive(
+                queue_url, max_messages=max_messages, wait_seconds=wait_seconds, visibility_timeout=visibility_timeout
+            )
+        answer: dict[str, Any] = self._local_queues().receive_messages(
+            queue_url, max_messages=max_messages, wait_seconds=wait_seconds, visibility_timeout=visibility_timeout
+        )
+        return answer
+
+    def delete_message(self, queue_url: str, receipt_handle: str) -> dict[str, Any]:
+        """DeleteMessage: the message received with ``receipt_handle`` is handled; it will not come back."""
+        from orchestrator.client import queues
+
+        if queues.is_remote(queue_url):
+            return queues.delete(queue_url, receipt_handle)
+        answer: dict[str, Any] = self._local_queues().delete_message(queue_url, receipt_handle)
+        return answer
+
+    def _local_queues(self) -> Any:
+        if not self.in_process:
+            raise TypeError(
+                "local queues are read in-process: create the Client without endpoint_url (on the same "
+                "database), or route the queue to an SQS endpoint (ORCHESTRATOR_SQS_ENDPOINT_URL)"
+            )
+        return self._transport.service
+
     def close(self) -> None:
         """Stop the embedded worker and scheduler this client started (if it started them)."""
         with self._runtime_lock:

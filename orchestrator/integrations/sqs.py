@@ -333,7 +333,7 @@ def send_remote(parameters: dict[str, Any], message: Message) -> dict[str, Any]:
     request: dict[str, Any] = {"QueueUrl": parameters["QueueUrl"], "MessageBody": message.body}
     optional = {
         "DelaySeconds": message.delay_seconds,
-        "MessageAttributes": message.attributes or None,
+        "MessageAttributes": _boto3_attributes(message.attributes) or None,
         "MessageGroupId": message.group_id,
         "MessageDeduplicationId": message.deduplication_id,
     }
@@ -346,6 +346,14 @@ def send_remote(parameters: dict[str, Any], message: Message) -> dict[str, Any]:
         raise IntegrationError("SQS.SdkClientException", f"Unable to execute HTTP request: {exc}") from None
     answer = {key: value for key, value in response.items() if key != "ResponseMetadata"}
     return {**dict(sorted(answer.items())), **routing.metadata(response)}
+
+
+def _boto3_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Binary values are base64 text in a definition; boto3 takes their bytes (and encodes them itself)."""
+    return {
+        name: {**value, "BinaryValue": base64.b64decode(value["BinaryValue"])} if "BinaryValue" in value else value
+        for name, value in attributes.items()
+    }
 
 
 def remote_error(exc: Any) -> IntegrationError:
