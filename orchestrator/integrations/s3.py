@@ -260,9 +260,10 @@ class BotoStore:
         except Exception as exc:
             error = getattr(exc, "response", {}).get("Error", {})
             code = error.get("Code") or type(exc).__name__
-            if code == "404":  # HeadObject has no body to name the error
-                code = "NoSuchKey" if "Key" in arguments else "NoSuchBucket"
-            raise S3Error(code, error.get("Message") or str(exc)) from None
+            message = error.get("Message") or str(exc)
+            if code == "404":  # HeadObject's answer has no body to name the error
+                code, message = "NoSuchKey", "The specified key does not exist."
+            raise S3Error(code, message) from None
 
 
 # -- choosing --------------------------------------------------------------------------------------

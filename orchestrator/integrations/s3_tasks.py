@@ -70,8 +70,8 @@ def _bucket_and_key(payload: dict[str, Any]) -> tuple[str, str]:
 def get_object(payload: dict[str, Any]) -> dict[str, Any]:
     bucket, key = _bucket_and_key(payload)
     store = object_store()
+    stream = store.get_object(bucket, key)  # first: its error names the missing key or bucket
     info = store.head_object(bucket, key)
-    stream = store.get_object(bucket, key)
     try:
         body = stream.read()
     finally:
