@@ -401,3 +401,32 @@ def test_a_map_whose_result_writer_failed_writes_its_results_without_running_its
     assert [_calls(tmp_path, n) for n in range(5)] == [1, 1, 1, 1, 1]
     after = cluster.service.describe_map_run(run["mapRunArn"])
     assert (after["status"], after["redriveCount"]) == ("SUCCEEDED", 1)
+
+
+def test_a_map_reading_its_items_from_s3_does_not_read_them_again(cluster: Cluster, tmp_path: Path) -> None:
+    # Given a Distributed Map over a JSON object of 3 items, item 1 failing its first call
+    buckets = LocalBuckets(Path(cluster.env["ORCHESTRATOR_S3_ROOT"]))
+    buckets.create_bucket("inputs")
+    key = f"{tmp_path.name}/items.json"
+    buckets.put_object("inputs", key, json.dumps([{"n": n, "fail": n == 1} for n in range(3)]).encode())
+    definition = _map("DISTRIBUTED")
+    definition["States"]["Each"].pop("ItemsPath")
+    definition["States"]["Each"]["ItemReader"] = {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSON"},
+        "Parameters": {"Bucket": "inputs", "Key": key},
+    }
+    definition["States"]["Each"]["ItemSelector"] = {**ITEM, "after": 2}
+    machine = cluster.state_machine(definition)
+    execution = cluster.start(machine, {"dir": str(tmp_path)})
+    assert cluster.wait(execution)["status"] == "FAILED"
+
+    # When the object changes, and the execution is redriven
+    buckets.put_object("inputs", key, json.dumps([{"n": n, "fail": False} for n in range(10)]).encode())
+    cluster.service.redrive_execution(execution)
+
+    # Then the Map goes on over the items it read the first time, rerunning only item 1
+    again = _redriven(cluster, execution)
+    assert again["status"] == "SUCCEEDED", again
+    assert json.loads(again["output"]) == [{"item": n} for n in range(3)]
+    assert [_calls(tmp_path, n) for n in range(3)] == [1, 2, 1]
