@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from orchestrator.api.wire import CONTENT_TYPE
@@ -25,9 +26,8 @@ MALFORMED_MESSAGE = (
     "the connection is closed"
 )
 
-
-# The request line and headers together, as h11 bounds them by default (its 16 kB) but larger: a
-# signed request's headers take about 1 kB.
+# The request line and headers together (a signed request's take about 1 kB). h11 has a bound of
+# its own: it holds at most 16 kB of a head not yet finished.
 MAX_HEAD_BYTES = 65_536
 HEAD_TOO_LARGE_MESSAGE = f"The request line and headers exceed {MAX_HEAD_BYTES:,} bytes; the connection is closed"
 
@@ -49,8 +49,6 @@ class AwsH11Protocol(H11Protocol):
     """uvicorn's h11 protocol (the pure-Python one), with its 400 in AWS's shape."""
 
     def send_400_response(self, msg: str) -> None:
-        import h11
-
         body = malformed_body()
         for event in (h11.Response(status_code=400, headers=_headers(body)), h11.Data(data=body), h11.EndOfMessage()):
             self.transport.write(self.conn.send(event))
