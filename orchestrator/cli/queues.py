@@ -147,8 +147,12 @@ def register(subparsers: Any) -> None:
         "orchestrator queues create orders --visibility-timeout 60",
     )
     create.add_argument("name", metavar="NAME")
-    create.add_argument("--visibility-timeout", type=int, default=30, help="seconds a received message stays hidden")
-    create.add_argument("--delay-seconds", type=int, default=0, help="seconds a new message stays hidden (0-900)")
+    create.add_argument(
+        "--visibility-timeout", type=int, default=30, help="seconds a received message stays hidden (default 30)"
+    )
+    create.add_argument(
+        "--delay-seconds", type=int, default=0, help="seconds a new message stays hidden, 0-900 (default 0)"
+    )
     create.add_argument(
         "--retention-seconds", type=int, default=345_600, help="seconds a message is kept (default four days)"
     )
@@ -159,7 +163,7 @@ def register(subparsers: Any) -> None:
     listing = add_command(
         commands, "ls", cmd_list, "List the queues and their message counts.", "orchestrator queues ls"
     )
-    listing.add_argument("--prefix", default="", help="only queues whose name starts with this")
+    listing.add_argument("--prefix", default="", help="only queues whose name starts with this (default: every queue)")
     listing.add_argument("--json", action="store_true", help="print as JSON")
 
     send = add_command(
@@ -185,8 +189,8 @@ def register(subparsers: Any) -> None:
         "orchestrator queues receive orders --wait 20 --json",
     )
     receive.add_argument("queue", metavar="QUEUE", help=queue_help)
-    receive.add_argument("--max", type=int, default=1, help="at most this many messages (1-10)")
-    receive.add_argument("--wait", type=int, default=0, help="wait up to this many seconds for one (0-20)")
+    receive.add_argument("--max", type=int, default=1, help="at most this many messages, 1-10 (default 1)")
+    receive.add_argument("--wait", type=int, default=0, help="wait up to this many seconds for one, 0-20 (default 0)")
     receive.add_argument("--visibility-timeout", type=int, help="hide them this long instead of the queue's")
     receive.add_argument("--delete", action="store_true", help="delete the messages once printed")
     receive.add_argument("--json", action="store_true", help="print ReceiveMessage's answer as JSON")

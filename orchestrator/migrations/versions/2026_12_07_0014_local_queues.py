@@ -37,7 +37,7 @@ def upgrade() -> None:
         "queue_messages",
         sa.Column("id", BigId, autoincrement=True, nullable=False),
         sa.Column("message_id", sa.String(length=36), nullable=False),
-        sa.Column("queue_id", sa.BigInteger(), nullable=False),
+        sa.Column("queue_id", BigId, nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("message_attributes", sa.JSON(), nullable=False),
         sa.Column("md5_of_body", sa.String(length=32), nullable=False),
