@@ -25,6 +25,7 @@ BUILT_IN = (
     "orchestrator.integrations.sfn",
     "orchestrator.integrations.s3_tasks",
     "orchestrator.integrations.sqs",
+    "orchestrator.integrations.eventbridge",
     # last: it takes every aws-sdk: resource, so the local services above must register first
     "orchestrator.integrations.aws_sdk",
 )

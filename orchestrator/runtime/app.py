@@ -61,6 +61,7 @@ metrics.install()
 import orchestrator.runtime.deliveries  # noqa: E402
 import orchestrator.runtime.event_deliveries  # noqa: E402
 import orchestrator.runtime.express  # noqa: E402
+import orchestrator.runtime.put_events  # noqa: E402
 import orchestrator.runtime.tasks  # noqa: E402, F401
 
 # orchestrator.start_execution (StartExecution sent as a Celery task) calls the service layer, so it

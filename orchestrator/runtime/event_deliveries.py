@@ -28,7 +28,14 @@ from orchestrator.config import Settings
 from orchestrator.runtime.app import settings_of
 from orchestrator.runtime.driver import queue_messages
 from orchestrator.runtime.event_signing import SIGNATURE_HEADER, sign
-from orchestrator.runtime.event_subscribers import RetryPolicy, Subscriber, Webhook, by_key, subscribers
+from orchestrator.runtime.event_subscribers import (
+    RetryPolicy,
+    Subscriber,
+    Webhook,
+    by_key,
+    is_status_change,
+    subscribers,
+)
 from orchestrator.runtime.messages import Message
 from orchestrator.runtime.publish import publish
 from orchestrator.runtime.status_events import STATUS_EVENT
@@ -38,6 +45,7 @@ from orchestrator.store.db import session_scope
 
 DELIVER_EVENT = "orchestrator.deliver_status_event"  # (delivery_id, outbox_id)
 USER_AGENT = "orchestrator-status-events/1"
+PUT_EVENT = "PUT_EVENT"  # the status recorded for an event an events:putEvents Task put
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +76,18 @@ def fan_out(self: Any, execution_id: int, text: str, outbox_id: int | None = Non
     settings = settings_of(self.app)
     now = utcnow()
     event = json.loads(text)
-    detail = event["detail"]
     with session_scope(settings.database_url) as session:
         if not runs.consume_message(session, outbox_id):
             return  # a copy of a message already handled
         if not store.execution_exists(session, execution_id):
             return  # removed since (retention)
         changed = dt.datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        # An event put by an events:putEvents Task has no status of its own.
+        status = event["detail"]["status"] if is_status_change(event) else PUT_EVENT
         store.add_event(
-            session, event_id=event["id"], execution_id=execution_id, status=detail["status"], time=changed, text=text
+            session, event_id=event["id"], execution_id=execution_id, status=status, time=changed, text=text
         )
-        keys = [s.key for s in subscribers(settings) if s.filter.matches(detail["stateMachineArn"], detail["status"])]
+        keys = [s.key for s in subscribers(settings) if s.filter.accepts(event)]
         ids = store.add_deliveries(session, event["id"], keys, now)
         messages = queue_messages(session, delivery_messages(settings, ids), now, published=True)
     publish(self.app, messages)

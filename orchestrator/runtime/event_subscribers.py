@@ -30,6 +30,7 @@ from typing import Any
 from orchestrator.config import Settings
 
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+STATUS_CHANGE = "Step Functions Execution Status Change"
 EventFunction = Callable[[dict[str, Any]], Any]
 
 
@@ -39,17 +40,37 @@ class EventsConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """Which events a subscriber gets: of these state machines (names or ARNs) and statuses; an
-    empty set lets every one through."""
+    """Which events a subscriber gets: of these state machines (names or ARNs) and statuses, and of
+    these sources and detail-types (events put by ``events:putEvents`` Tasks have their own); an
+    empty set lets every one through. A status filter lets status-change events alone through."""
 
     state_machines: frozenset[str] = frozenset()
     statuses: frozenset[str] = frozenset()
+    sources: frozenset[str] = frozenset()
+    detail_types: frozenset[str] = frozenset()
 
-    def matches(self, state_machine_arn: str, status: str) -> bool:
+    def matches(self, state_machine_arn: str, status: str | None) -> bool:
         if self.statuses and status not in self.statuses:
             return False
         name = state_machine_arn.rsplit(":", 1)[-1]
         return not self.state_machines or bool({state_machine_arn, name} & self.state_machines)
+
+    def accepts(self, event: dict[str, Any]) -> bool:
+        """Whether ``event`` (a status change, or an event a Task put) gets through."""
+        if self.sources and event.get("source") not in self.sources:
+            return False
+        if self.detail_types and event.get("detail-type") not in self.detail_types:
+            return False
+        if is_status_change(event):
+            return self.matches(event["detail"]["stateMachineArn"], event["detail"]["status"])
+        # A put event's resources end with the execution's and its state machine's ARNs.
+        resources = event.get("resources") or [""]
+        return self.matches(str(resources[-1]), None)
+
+
+def is_status_change(event: dict[str, Any]) -> bool:
+    """Whether ``event`` is one of the engine's status-change events (not one a Task put)."""
+    return event.get("source") == "aws.states" and event.get("detail-type") == STATUS_CHANGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +123,8 @@ def subscriber(
     name: str | None = None,
     state_machines: Iterable[str] = (),
     statuses: Iterable[str] = (),
+    sources: Iterable[str] = (),
+    detail_types: Iterable[str] = (),
     max_attempts: int = 8,
     retry_delay: float = 1.0,
     max_retry_delay: float = 300.0,
@@ -111,7 +134,9 @@ def subscriber(
     The function is called with the event (a dict in the shape of EventBridge's "Step Functions
     Execution Status Change" event); an exception is a failed attempt, retried with backoff, and a
     dead letter after ``max_attempts``. ``state_machines`` (names or ARNs) and ``statuses`` filter
-    the events it gets. Events are delivered at least once: use the event's ``id`` to spot a repeat.
+    the events it gets; ``sources`` and ``detail_types`` too, for events that ``events:putEvents``
+    Tasks put (``sources=["aws.states"]`` keeps to status changes). Events are delivered at least
+    once: use the event's ``id`` to spot a repeat.
     """
 
     def register(target: EventFunction) -> EventFunction:
@@ -119,7 +144,7 @@ def subscriber(
         existing = _REGISTRY.get(key)
         if existing is not None and existing.function is not target:
             raise ValueError(f"an event subscriber named {key!r} is already registered ({existing.function!r})")
-        chosen = _filter(state_machines, statuses, f"@subscriber {key}")
+        chosen = _filter(state_machines, statuses, f"@subscriber {key}", sources, detail_types)
         policy = _policy(max_attempts, retry_delay, max_retry_delay, f"@subscriber {key}")
         _REGISTRY[key] = FunctionSubscriber(key, target, chosen, policy)
         return target
@@ -169,7 +194,7 @@ def _read(path: Path, modified: int) -> tuple[Webhook, ...]:
     return tuple(found)
 
 
-_WEBHOOK_KEYS = {"name", "url", "secret", "secret_env", "state_machines", "statuses"}
+_WEBHOOK_KEYS = {"name", "url", "secret", "secret_env", "state_machines", "statuses", "sources", "detail_types"}
 _WEBHOOK_KEYS |= {"max_attempts", "retry_delay", "max_retry_delay", "timeout"}
 
 
@@ -196,17 +221,29 @@ def _webhook(table: dict[str, Any], where: str) -> Webhook:
     policy = _policy(
         table.get("max_attempts", 8), table.get("retry_delay", 1.0), table.get("max_retry_delay", 300.0), where
     )
-    chosen = _filter(table.get("state_machines", ()), table.get("statuses", ()), where)
+    chosen = _filter(
+        table.get("state_machines", ()),
+        table.get("statuses", ()),
+        where,
+        table.get("sources", ()),
+        table.get("detail_types", ()),
+    )
     return Webhook(name, url, secret, chosen, policy, float(timeout))
 
 
-def _filter(state_machines: Iterable[str], statuses: Iterable[str], where: str) -> Filter:
-    if isinstance(state_machines, str) or isinstance(statuses, str):
-        raise EventsConfigError(f"{where}: state_machines and statuses are lists")
+def _filter(
+    state_machines: Iterable[str],
+    statuses: Iterable[str],
+    where: str,
+    sources: Iterable[str] = (),
+    detail_types: Iterable[str] = (),
+) -> Filter:
+    if any(isinstance(chosen, str) for chosen in (state_machines, statuses, sources, detail_types)):
+        raise EventsConfigError(f"{where}: state_machines, statuses, sources and detail_types are lists")
     wrong = sorted(set(statuses) - set(STATUSES))
     if wrong:
         raise EventsConfigError(f"{where}: unknown status(es) {wrong}; the statuses are {', '.join(STATUSES)}")
-    return Filter(frozenset(state_machines), frozenset(statuses))
+    return Filter(frozenset(state_machines), frozenset(statuses), frozenset(sources), frozenset(detail_types))
 
 
 def _policy(max_attempts: Any, first_delay: Any, max_delay: Any, where: str) -> RetryPolicy:

@@ -35,6 +35,12 @@ def last_redriven_at(session: Session, execution_id: int) -> dt.datetime | None:
     return session.scalar(query.order_by(H.c.id.desc()).limit(1))
 
 
+def execution_id_by_arn(session: Session, arn: str) -> int | None:
+    """The id of the execution (or Distributed Map child) with this ARN, if there is one."""
+    E = Execution.__table__
+    return session.scalar(select(E.c.id).where(E.c.arn == arn))
+
+
 def execution_exists(session: Session, execution_id: int) -> bool:
     return session.scalar(select(Execution.__table__.c.id).where(Execution.__table__.c.id == execution_id)) is not None
 
