@@ -152,9 +152,9 @@ def measure(url: str, redis_url: str, executions: int, tasks: int) -> dict[str, 
     # the engine's statements go through this Engine; count from its creation on
     event.listen(get_engine(url), "before_cursor_execute", counter)
     service = Service(settings, app)
-    arn = service.create_state_machine(
-        name=f"bench-{suffix}", definition=json.dumps(machine(tasks)), role_arn=ROLE
-    )["stateMachineArn"]
+    arn = service.create_state_machine(name=f"bench-{suffix}", definition=json.dumps(machine(tasks)), role_arn=ROLE)[
+        "stateMachineArn"
+    ]
     worker = _worker(app, settings)
     try:
         _wait_end(url, service.start_execution(arn, input="{}")["executionArn"])  # warm-up

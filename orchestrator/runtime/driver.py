@@ -193,11 +193,19 @@ class Tree:
 
     @classmethod
     def for_running(
-        cls, session: Session, settings: Settings, root_id: int, run_id: int, now: dt.datetime
+        cls,
+        session: Session,
+        settings: Settings,
+        root_id: int,
+        run_id: int,
+        now: dt.datetime,
+        *,
+        consuming: int | None = None,
     ) -> tuple[Tree, RunRow] | None:
         """The execution ``root_id`` locked and ``run_id`` in it, when both are still running; None
-        for a message that came too late (what every message applied to a run checks first)."""
-        root = runs.lock_execution(session, root_id)
+        for a message that came too late (what every message applied to a run checks first).
+        ``consuming``: the outbox message acted on, consumed first (None too if it was already)."""
+        root = runs.consume_and_lock(session, consuming, root_id)
         if root is None or root._mapping["status"] != "RUNNING":
             return None
         tree = cls(session, settings, root, now)
@@ -213,7 +221,7 @@ class Tree:
         self.publishing = publishing
         self.settings = settings
         # never before the last event already recorded (this transaction took ``now`` before the lock)
-        self.now = runs.not_before_last_event(session, root._mapping["id"], now)
+        self.now = runs.last_event_time(session, root, now)
         self.history_times: dict[int, dt.datetime] = {root._mapping["id"]: self.now}  # the same, per history
         self.root_row = root
         self.machine = load_machine(session, root._mapping["definition_hash"])

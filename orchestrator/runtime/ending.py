@@ -31,6 +31,8 @@ def end_if_deleted(session: Session, settings: Settings, root: Any, now: dt.date
     "State machine <name> has been deleted." (as the AWS knowledge-center article
     step-functions-stuck-deleting-status shows it), where the transition would have been.
     """
+    if root._mapping.get("machine_status") == "ACTIVE":
+        return None  # read with the lock (`runs.consume_and_lock`)
     status, name = catalog.identity(session, root._mapping["state_machine_id"])
     if status == "ACTIVE":
         return None

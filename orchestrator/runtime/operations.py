@@ -71,11 +71,9 @@ def advance(
     ``timers``: False when the caller knows the run waits on no timer (a Task with neither
     TimeoutSeconds nor HeartbeatSeconds, answered by its handler), which saves a statement.
     """
-    if not runs.consume_message(session, outbox_id):
-        return []  # a copy of a message acted on already
-    found = Tree.for_running(session, settings, root_id, run_id, now)
+    found = Tree.for_running(session, settings, root_id, run_id, now, consuming=outbox_id)
     if found is None:
-        return []
+        return []  # a copy of a message acted on already, or a run that has ended
     tree, row = found
     cursor = row.cursor or {}
     log_context.note(

@@ -17,9 +17,19 @@ from sqlalchemy.orm import Session
 from orchestrator.engine.history import Event
 from orchestrator.store import leases
 from orchestrator.store.metrics import APPENDED_EVENTS
-from orchestrator.store.models import Definition, Execution, HistoryEvent, OutboxMessage, TaskToken, Timer
+from orchestrator.store.models import (
+    Definition,
+    Execution,
+    HistoryEvent,
+    OutboxMessage,
+    StateMachine,
+    TaskToken,
+    Timer,
+)
 
 E = Execution.__table__
+SM = StateMachine.__table__
+H = HistoryEvent.__table__
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
@@ -29,6 +39,56 @@ TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 def lock_execution(session: Session, execution_id: int) -> Row[Any] | None:
     """The execution's row, locked: every change to an execution's tree happens under this lock."""
     return session.execute(select(E).where(E.c.id == execution_id).with_for_update()).first()
+
+
+def consume_and_lock(session: Session, message_id: int | None, execution_id: int) -> Row[Any] | None:
+    """Consume message ``message_id`` (`consume_message`) and lock the execution's row (`lock_execution`),
+    with its state machine's status as ``machine_status``: one round trip on PostgreSQL instead of
+    three, on every step of every execution. None if the message was consumed already (this is a copy
+    of it) or the execution does not exist. The message is consumed either way, before the lock is
+    taken, as when they were two statements."""
+    if session.get_bind().dialect.name != "postgresql":
+        if not consume_message(session, message_id):
+            return None
+        return session.execute(_locking(execution_id)).first()
+    query = _locking(execution_id)
+    if message_id is not None:
+        # (a data-modifying CTE runs to its end whatever the query reads of it)
+        consumed = delete(O).where(O.c.id == message_id).returning(O.c.id).cte("consumed")
+        query = query.where(select(consumed.c.id).exists())
+    return session.execute(query).first()
+
+
+def _locking(execution_id: int) -> Any:
+    """The execution's row locked, with its state machine's status and its last event as this
+    statement's snapshot sees it (``last_event_seen``, ``last_event_time``; `last_event_time`)."""
+    machine_status = select(SM.c.status).where(SM.c.id == E.c.state_machine_id).scalar_subquery()
+    last = select(H.c.id, H.c.timestamp).where(H.c.execution_id == E.c.id).order_by(H.c.id.desc()).limit(1)
+    return (
+        select(
+            E,
+            machine_status.label("machine_status"),
+            last.with_only_columns(H.c.id).scalar_subquery().label("last_event_seen"),
+            last.with_only_columns(H.c.timestamp).scalar_subquery().label("last_event_time"),
+        )
+        .where(E.c.id == execution_id)
+        .with_for_update(of=E)
+    )
+
+
+def last_event_time(session: Session, root: Row[Any], now: dt.datetime) -> dt.datetime:
+    """`not_before_last_event` for a row read by `consume_and_lock`, without a query when it can.
+
+    A lock that had to wait returns the row as the transaction it waited for left it, but the
+    statement's subqueries still see what was there before (PostgreSQL's READ COMMITTED): the last
+    event seen is the last one only if its id is the one before the row's ``next_event_id`` (events
+    take their ids from it, in the transaction that moves it on). Otherwise this asks again."""
+    m = root._mapping
+    seen = m.get("last_event_seen")
+    if seen is None or seen != m["next_event_id"] - 1:
+        return not_before_last_event(session, m["id"], now)
+    last = m["last_event_time"]
+    return now if last <= now else last
 
 
 def load_run(session: Session, run_id: int) -> Row[Any] | None:
