@@ -1,0 +1,145 @@
+"""What a step of an execution sends to the database (issue 17): the consumed message, the locked row,
+the state machine's status and the last event in one statement, and the last event asked for again
+when the lock waited for a transaction that wrote a later one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, select
+
+from orchestrator import config
+from orchestrator.engine.history import Event
+from orchestrator.runtime import operations
+from orchestrator.service import Service
+from orchestrator.store import runs
+from orchestrator.store.db import get_engine, session_scope
+from orchestrator.store.models import Execution, OutboxMessage
+
+ROLE = "arn:aws:iam::123456789012:role/test"
+TASK = {
+    "StartAt": "Work",
+    "States": {"Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:x", "End": True}},
+}
+
+
+def _started(url: str, home: Path) -> tuple[config.Settings, int, int]:
+    """An execution of one Task, started without a broker: its first message stays in the outbox."""
+    settings = config.load({"ORCHESTRATOR_DATABASE_URL": url, "ORCHESTRATOR_HOME": str(home)})
+    service = Service(settings)
+    machine = service.create_state_machine(name="steps", definition=json.dumps(TASK), role_arn=ROLE)
+    arn = service.start_execution(machine["stateMachineArn"], input="{}")["executionArn"]
+    with session_scope(url) as session:
+        execution_id = session.scalar(select(Execution.id).where(Execution.arn == arn))
+        message_id = session.scalar(select(OutboxMessage.id).order_by(OutboxMessage.id.desc()))
+    assert execution_id is not None and message_id is not None
+    return settings, execution_id, message_id
+
+
+def _advance(url: str, settings: config.Settings, execution_id: int, message_id: int) -> list[Any]:
+    with session_scope(url) as session:
+        return operations.advance(
+            session,
+            settings,
+            root_id=execution_id,
+            run_id=execution_id,
+            seq=0,
+            delivery=None,
+            outbox_id=message_id,
+            now=dt.datetime.now(dt.UTC),
+        )
+
+
+class _Statements:
+    def __init__(self, url: str) -> None:
+        self.engine = get_engine(url)
+        self.sent: list[str] = []
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.sent.append(" ".join(statement.split()))
+
+    def __enter__(self) -> list[str]:
+        event.listen(self.engine, "before_cursor_execute", self)
+        return self.sent
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self)
+
+
+def test_a_step_reads_in_one_statement_and_a_copy_of_its_message_does_nothing(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings, execution_id, message_id = _started(database_url, tmp_path)
+    with _Statements(database_url) as sent:
+        messages = _advance(database_url, settings, execution_id, message_id)
+    # Then: the Task's message is queued, and the step read what it needs with the lock
+    assert [m.task for m in messages] == ["orchestrator.invoke"]
+    # (the message, the lock, the machine's status and the last event: no statement of their own)
+    apart = [
+        s
+        for s in sent
+        if s.startswith(("DELETE FROM outbox", "SELECT history_events", "SELECT state_machines.status"))
+        or ("FROM executions" in s and "FOR UPDATE" in s and not s.startswith("WITH"))
+    ]
+    if get_engine(database_url).dialect.name == "postgresql":
+        assert apart == [], apart
+        assert sum(s.startswith("WITH consumed AS (DELETE FROM outbox") for s in sent) == 1, sent
+    else:  # SQLite: the message consumed, then the row read with the rest (no row locks there)
+        assert [s.split()[0] for s in apart] == ["DELETE"], apart
+    # When: the same message comes again (a broker's redelivery)
+    with _Statements(database_url) as sent:
+        again = _advance(database_url, settings, execution_id, message_id)
+    # Then: it changes nothing; on PostgreSQL one statement finds the message gone (SQLite reuses
+    # the freed id for the Task's message, so there the run's seq is what turns the copy away)
+    assert again == []
+    if get_engine(database_url).dialect.name == "postgresql":
+        assert len(sent) == 1, sent
+    with session_scope(database_url) as session:
+        row = session.execute(select(Execution.seq, Execution.status).where(Execution.id == execution_id)).one()
+    assert tuple(row) == (1, "RUNNING")
+
+
+def test_a_lock_that_waited_sees_the_event_written_meanwhile(postgresql_url: str, tmp_path: Path) -> None:
+    _, execution_id, message_id = _started(postgresql_url, tmp_path)
+    now = dt.datetime.now(dt.UTC)
+    later = now + dt.timedelta(seconds=30)
+    found: dict[str, Any] = {}
+    holding = threading.Event()
+    # Given: another transaction holds the execution's lock and appends an event stamped later
+    with session_scope(postgresql_url) as other:
+        root = runs.lock_execution(other, execution_id)
+        assert root is not None
+        next_id = root._mapping["next_event_id"]
+
+        def step() -> None:
+            holding.wait()
+            with session_scope(postgresql_url) as session:
+                row = runs.consume_and_lock(session, message_id, execution_id)
+                assert row is not None
+                found["seen"] = row._mapping["last_event_seen"]
+                found["time"] = runs.last_event_time(session, row, now)
+
+        waiter = threading.Thread(target=step)
+        waiter.start()
+        holding.set()
+        # (the waiter's statement starts, with its snapshot, before this transaction commits)
+        with get_engine(postgresql_url).connect() as watcher:
+            for _ in range(200):
+                waiting = watcher.exec_driver_sql(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"
+                ).scalar()
+                if waiting:
+                    break
+                threading.Event().wait(0.05)
+        assert waiting, "the step never waited for the lock"
+        event_ = Event(id=next_id, previous_event_id=next_id - 1, timestamp=later, type="PassStateEntered")
+        runs.append_events(other, execution_id, [event_])
+        runs.update_run(other, execution_id, next_event_id=next_id + 1)
+    waiter.join(timeout=10)
+    # Then: its snapshot missed the event, so the step asked again and stamps after it
+    assert found["seen"] == next_id - 1
+    assert found["time"] == later
