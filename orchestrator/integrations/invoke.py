@@ -31,7 +31,7 @@ from orchestrator.engine.outcomes import (
     TaskSucceeded,
 )
 from orchestrator.engine.resources import DEFAULT_ACCOUNT, DEFAULT_REGION, Resource, handler_name, parse_resource
-from orchestrator.integrations import services
+from orchestrator.integrations import remote, services
 from orchestrator.integrations.registry import Handler
 
 INVALID_RESULT = "Orchestrator.InvalidHandlerResult"
@@ -63,6 +63,12 @@ def invoke(
     ``on_handler_error``: told of the exception a handler raised (a worker logs it, with its traceback).
     """
     resource = parse_resource(request.resource)
+    try:
+        routed = remote.route(resource, request.payload)  # ORCHESTRATOR_ROUTE_TO_AWS comes first
+    except ValueError as exc:
+        return TaskFailed("States.Runtime", str(exc))
+    if routed is not None:
+        return _call_integration(routed, request, context)
     name = handler_name(resource, request.payload)
     function = handlers.get(name)
     if function is None:

@@ -76,7 +76,7 @@ def _routes(text: str) -> tuple[Route, ...]:
     return parse_routes(text)
 
 
-_clients: dict[tuple[str, str | None], Any] = {}
+_clients: dict[tuple[str | None, ...], Any] = {}
 _clients_lock = threading.Lock()
 
 
@@ -85,17 +85,19 @@ def client(service: str, environ: Mapping[str, str] | None = None) -> Any:
     boto3 clients are thread-safe, and making one costs tens of milliseconds)."""
     env = os.environ if environ is None else environ
     endpoint = env.get(endpoint_variable(service)) or None
-    key = (service, endpoint)
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or env.get("ORCHESTRATOR_REGION") or "us-east-1"
+    # boto3's own endpoint settings are part of the key: a client is for one endpoint.
+    boto3_endpoints = (env.get("AWS_ENDPOINT_URL"), env.get(f"AWS_ENDPOINT_URL_{service.upper()}"))
+    key = (service, endpoint, region, *boto3_endpoints)
     with _clients_lock:
         if key not in _clients:
             import boto3
             from botocore.config import Config
 
-            region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or env.get("ORCHESTRATOR_REGION")
             _clients[key] = boto3.client(
                 service,
                 endpoint_url=endpoint,
-                region_name=region or "us-east-1",
+                region_name=region,
                 config=Config(retries={"mode": "standard"}),
             )
         return _clients[key]

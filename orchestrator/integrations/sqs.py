@@ -393,7 +393,11 @@ class SqsSendMessage:
 
     def call(self, request: TaskRequest, context: TaskContext) -> Any:
         message = parse_message(request.payload)
-        if routing.is_remote("sqs", message.queue_name):
+        try:
+            remote = routing.is_remote("sqs", message.queue_name)
+        except routing.RoutingError as exc:
+            raise IntegrationError("States.Runtime", str(exc)) from None
+        if remote:
             return send_remote(request.payload, message)
         settings = config.load()
         _schema_ready(settings.database_url)
