@@ -47,7 +47,7 @@ from orchestrator.asl.model import (
     scope_key,
 )
 from orchestrator.asl.payload import compile_template, read_reference
-from orchestrator.engine import dataflow, map_io
+from orchestrator.engine import batching, dataflow, map_io
 from orchestrator.engine.dataflow import Scope
 from orchestrator.engine.history import History
 from orchestrator.engine.history import iso as _iso
@@ -742,18 +742,18 @@ def _item_input(state: MapState, run: Run, env: Env, data: Any, index: int, item
 
 def _batches(state: MapState, inputs: list[Any], data: Any, scope: Scope) -> list[Any]:
     batcher = state.item_batcher or {}
-    size = batcher.get("MaxItemsPerBatch")
-    if "MaxItemsPerBatchPath" in batcher:
-        size = dataflow.select(batcher["MaxItemsPerBatchPath"], data, scope, "MaxItemsPerBatchPath")
-    size = int(size) if is_integer(size) and size > 0 else len(inputs) or 1
+    max_items = _batch_limit(batcher, "MaxItemsPerBatch", data, scope)
+    max_bytes = _batch_limit(batcher, "MaxInputBytesPerBatch", data, scope)
     batch_input = _batch_input(state, batcher.get("BatchInput"), data, scope)
-    out = []
-    for start in range(0, len(inputs), size):
-        batch: dict[str, Any] = {"Items": inputs[start : start + size]}
-        if batch_input is not None:
-            batch["BatchInput"] = batch_input
-        out.append(batch)
-    return out
+    return list(batching.batches(inputs, max_items, max_bytes, batch_input))
+
+
+def _batch_limit(batcher: dict[str, Any], field: str, data: Any, scope: Scope) -> int | None:
+    """MaxItemsPerBatch or MaxInputBytesPerBatch, or its Path (AWS reads "2" as 2); None: no limit."""
+    value = batcher.get(field)
+    if f"{field}Path" in batcher:
+        value = _parse_number(dataflow.select(batcher[f"{field}Path"], data, scope, f"{field}Path"), int)
+    return int(value) if is_integer(value) and value > 0 else None
 
 
 def _batch_input(state: MapState, template: Any, data: Any, scope: Scope) -> Any:
@@ -890,6 +890,9 @@ def _map_io_answered(machine: StateMachine, state: MapState, run: Run, delivery:
     """The ItemReader read the items (fan out over them), or the ResultWriter wrote the results (finish)."""
     phase = run.cursor.phase
     if isinstance(delivery, TaskFailed):
+        if phase == "reader":  # AWS starts the Map Run, then fails it with the reader's error
+            env.history.add("MapStateStarted", {"length": 0})
+            env.history.add("MapRunStarted", {"mapRunArn": map_run_arn(env.execution, state, env.rng)})
         raise StatesError(map_io.failure_name(phase, delivery.error), delivery.cause)
     if not isinstance(delivery, TaskSucceeded):
         raise TypeError(f"a Map's {'ItemReader' if phase == 'reader' else 'ResultWriter'} answers, not {delivery!r}")
@@ -928,7 +931,7 @@ def _on_error(machine: StateMachine, state: State, run: Run, failure: StatesErro
     if retry is not None:
         return retry
     if isinstance(state, ParallelState | MapState) and error != RUNTIME:
-        if isinstance(state, MapState) and state.is_distributed and run.cursor.phase in ("fanout", "writer"):
+        if isinstance(state, MapState) and state.is_distributed and run.cursor.phase in ("fanout", "reader", "writer"):
             env.history.add("MapRunFailed", _error_details(error, cause))
         env.history.add(f"{'Parallel' if isinstance(state, ParallelState) else 'Map'}StateFailed")
     catcher = next((c for c in state.catch if error_matches(c.error_equals, error)), None)

@@ -57,6 +57,11 @@ def _guarded(open_items: Callable[[], Iterator[Any]], limit: int) -> Iterator[An
 def _max_items(value: Any) -> int:
     if value is None:
         return 0
+    if isinstance(value, str):  # AWS reads "2" (a variable holding text, say) as 2
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise IntegrationError(ITEM_READER_FAILED, "field MaxItems must be an integer") from None
     if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
         raise IntegrationError(ITEM_READER_FAILED, "field MaxItems must be an integer")
     if value < 0:

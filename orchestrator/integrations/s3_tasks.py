@@ -12,18 +12,20 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
+import secrets
 import zlib
 from typing import Any
 
 from orchestrator.engine.outcomes import TaskContext, TaskRequest
 from orchestrator.engine.resources import Resource
 from orchestrator.integrations import item_reader, result_writer
-from orchestrator.integrations.s3 import LIST_PAGE, ObjectInfo, S3Error, object_store
+from orchestrator.integrations.s3 import LIST_PAGE, ObjectInfo, S3Error, iter_objects, object_store
 from orchestrator.integrations.services import IntegrationError, register, sdk_error_name
 
 ENGINE_RESOURCES = (item_reader.GET_OBJECT, item_reader.LIST_OBJECTS, result_writer.PUT_OBJECT)
-SDK_ACTIONS = ("getObject", "putObject", "headObject", "listObjectsV2")
+SDK_ACTIONS = ("getObject", "putObject", "headObject", "listObjects", "listObjectsV2")
 STATUS = {"NoSuchKey": 404, "NoSuchBucket": 404, "InvalidBucketName": 400, "InvalidArgument": 400}
 
 
@@ -54,10 +56,17 @@ class S3Integration:
         try:
             return _SDK[action](payload)
         except S3Error as exc:
-            status = STATUS.get(exc.code, 400)
-            raise IntegrationError(
-                sdk_error_name("S3", exc.code), f"{exc.message} (Service: S3, Status Code: {status})"
-            ) from None
+            raise IntegrationError(sdk_error_name("S3", exc.code), _cause(exc)) from None
+
+
+def _cause(exc: S3Error) -> str:
+    """S3's message as the Java SDK behind Step Functions words it: service, status, request ids."""
+    request_id = secrets.token_hex(8).upper()
+    extended = base64.b64encode(secrets.token_bytes(48)).decode()
+    status = STATUS.get(exc.code, 400)
+    return (
+        f"{exc.message} (Service: S3, Status Code: {status}, Request ID: {request_id}, Extended Request ID: {extended})"
+    )
 
 
 def _bucket_and_key(payload: dict[str, Any]) -> tuple[str, str]:
@@ -140,10 +149,41 @@ def list_objects_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+def list_objects(payload: dict[str, Any]) -> dict[str, Any]:
+    """ListObjects (version 1): keys after ``Marker``, ``MaxKeys`` of them at most."""
+    bucket = payload.get("Bucket")
+    if not isinstance(bucket, str):
+        raise IntegrationError("S3.ValidationException", "Bucket is a required string")
+    prefix, marker = str(payload.get("Prefix") or ""), str(payload.get("Marker") or "")
+    max_keys = int(payload.get("MaxKeys") or LIST_PAGE)
+    found = itertools.islice((o for o in iter_objects(object_store(), bucket, prefix) if o.key > marker), max_keys + 1)
+    objects = list(found)
+    answer: dict[str, Any] = {
+        "Contents": [
+            {"ETag": o.etag, "Key": o.key, "LastModified": _date(o), "Size": o.size, "StorageClass": o.storage_class}
+            for o in objects[:max_keys]
+        ],
+        "IsTruncated": len(objects) > max_keys,
+        "Marker": marker,
+        "MaxKeys": max_keys,
+        "Name": bucket,
+        "Prefix": prefix,
+    }
+    if not objects:
+        del answer["Contents"]
+    return answer
+
+
 def _date(info: ObjectInfo) -> str:
     return info.last_modified.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-_SDK = {"getObject": get_object, "putObject": put_object, "headObject": head_object, "listObjectsV2": list_objects_v2}
+_SDK = {
+    "getObject": get_object,
+    "putObject": put_object,
+    "headObject": head_object,
+    "listObjects": list_objects,
+    "listObjectsV2": list_objects_v2,
+}
 
 register(S3Integration())

@@ -27,9 +27,10 @@ from orchestrator.engine.resources import parse_resource
 from orchestrator.integrations import services as integrations
 from orchestrator.integrations.registry import Handler
 
-# The services a selected case may need: Lambda, SNS, DynamoDB, Step Functions (nested executions),
+# The services a selected case may need: Lambda, SNS, DynamoDB, Step Functions (nested executions), S3
+# (local buckets seeded by `s3_seeds`),
 # and the test driver answering a task token (here, SNS carries the token).
-SUPPORTED_NEEDS = frozenset({"lambda", "sns", "dynamodb", "states", "test-driver:task-token-callback"})
+SUPPORTED_NEEDS = frozenset({"lambda", "sns", "dynamodb", "states", "s3", "test-driver:task-token-callback"})
 
 # Cases whose `needs` fit SUPPORTED_NEEDS but which call a service outside it anyway.
 LEFT_OUT: Mapping[str, str] = {
@@ -365,7 +366,7 @@ def setup_for(case: dict[str, Any], clock: VirtualClock) -> CaseSetup:
         handlers=handlers,
         sources=sources,
         state_machines=machines,
-        topics=TOPICS if "sns" in needs else (),
+        topics=TOPICS if "sns" in needs or callback else (),  # the callback's token travels by SNS
         tables=(TABLE,) if "dynamodb" in needs else (),
         subscribe_inbox=callback,
     )

@@ -2,7 +2,7 @@
 
 A case runs here when all it needs is Lambda, SNS, DynamoDB, nested executions (``states``) or a test
 driver answering a task token that SNS carried (`services.select`; the others need SQS, S3, IAM,
-activities, EventBridge or Secrets Manager). Each runs on an embedded home of its own (a fresh SQLite
+activities, EventBridge or Secrets Manager; S3 runs on local buckets that `s3_seeds` fills as the recorded tests did). Each runs on an embedded home of its own (a fresh SQLite
 database) holding the topics and table the recorded tests created, with Lambda functions that behave as
 the recorded ones did (`services.FUNCTIONS`) and the state machines its nested executions start.
 
@@ -32,7 +32,7 @@ from orchestrator.engine.outcomes import TaskContext
 from orchestrator.service import Service
 from orchestrator.store.db import get_engine
 from orchestrator.store.migrate import upgrade
-from tests.conformance import corpus, services
+from tests.conformance import corpus, s3_seeds, services
 
 HERE = Path(__file__).resolve().parent
 KNOWN_FAILURES: dict[str, str] = json.loads((HERE / "known_service_failures.json").read_text())
@@ -127,6 +127,8 @@ def execute_case(case: dict[str, Any], service: Service) -> ExecutionResult:
     if setup.subscribe_inbox:
         service.subscribe(services.TOPICS[0], protocol="python", endpoint=f"{services.__name__}:remember")
     services.show_sources(setup.sources)
+    if "s3" in case["needs"]:
+        s3_seeds.seed(case)
     return run_local(
         case["definition"],
         case["input"],
