@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -12,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from orchestrator.console import progress, views
+from orchestrator.console import progress, readings, views
 from orchestrator.console.app import Console, json_script
 from orchestrator.service import ServiceError
 from orchestrator.service.browse import parse_input_query
@@ -27,6 +28,7 @@ class Pages:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.service = console.service
+        self.readings = readings.Readings()
 
     async def call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         return await run_in_threadpool(function, *args, **kwargs)
@@ -95,9 +97,23 @@ class Pages:
             aliases=aliases.get("stateMachineAliases", []),
             executions=found.items,
             graph_data=json_script({"dot": graph.dot, "nodes": views.node_map(graph)}),
-            start_input=given_input if given_input is not None else request.query_params.get("input", "{}"),
+            start_input=given_input if given_input is not None else await self._start_input(name, request),
             error=error,
         )
+
+    async def _start_input(self, name: str, request: Request) -> str:
+        """The start form's input: ``?input=`` as given, or ``?input_from=`` an execution's (a long
+        input does not fit in a link)."""
+        params = request.query_params
+        if params.get("input_from"):
+            try:
+                described = await self.call(
+                    self.service.describe_execution, self.service.execution_arn(name, params["input_from"])
+                )
+                return str(described.get("input") or "{}")
+            except ServiceError:
+                return "{}"
+        return params.get("input", "{}")
 
     async def start(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -158,26 +174,73 @@ class Pages:
         return self.service.execution_arn(request.path_params["machine"], request.path_params["name"])
 
     async def execution(self, request: Request) -> Response:
+        arn = self._arn(request)
+        params = request.query_params
         try:
-            whole = await self.call(self.service.execution_whole, self._arn(request))
+            if params.get("fragment") == "event":
+                return await self._event(request, arn, _int(params.get("event"), 0))
+            outline = await self.call(self.service.execution_outline, arn)
+            if params.get("fragment") == "data":
+                part = "output" if params.get("part") == "output" else "input"
+                text = views.pretty(outline["description"].get(part))
+                return await self.console.render(request, "json_text.html", text=text)
+            reading = await self.call(self._reading, arn, outline["lastEventId"])
         except ServiceError as exc:
             return await self.problem(request, exc)
-        params = request.query_params
         if params.get("fragment") == "step":
-            steps = progress.steps(whole["events"])
+            steps = reading.steps
             index = _int(params.get("step"), 0) if "state" not in params else _last_entry(steps, params["state"])
-            return await self._step(request, whole, steps, index)
-        context = await self.call(_execution_context, whole, params)
+            return await self._step(request, arn, outline, steps, index)
+        context = await self.call(self._execution_context, arn, outline, reading, params)
         fragments = {"live": "execution_live.html", "summary": "execution_summary.html"}
         template = fragments.get(params.get("fragment", ""), "execution.html")
         return await self.console.render(request, template, **context)
 
-    async def _step(self, request: Request, whole: dict[str, Any], steps: list[progress.Step], index: int) -> Response:
+    async def _event(self, request: Request, arn: str, event_id: int) -> Response:
+        """One event's details whole (the event view shows long ones cut)."""
+        events = await self.call(self.service.history_events, arn, [event_id])
+        if not events:
+            return HTMLResponse('<p class="muted">This execution has no such event.</p>')
+        details = views.event_details(events[0])[1]
+        text = json.dumps(details, indent=2, ensure_ascii=False, default=_json_default)
+        return await self.console.render(request, "json_text.html", text=text)
+
+    def _reading(self, arn: str, last_event_id: int) -> readings.Reading:
+        return self.readings.get(arn, last_event_id, lambda: self.service.history_to_read(arn, up_to=last_event_id))
+
+    def _execution_context(
+        self, arn: str, outline: dict[str, Any], reading: readings.Reading, params: Any
+    ) -> dict[str, Any]:
+        """Everything the execution page shows: the history's reading, and one page of its events
+        (read from the database: the page never holds the whole history's payloads)."""
+        event_type = params.get("event_type") or None
+        count = reading.type_counts.get(event_type, 0) if event_type else reading.event_count
+        pages = views.page_count(count, views.EVENTS_PER_PAGE)
+        page = min(max(_int(params.get("events_page"), 1), 1), pages)
+        descending = params.get("order") == "desc"
+        page_events = self.service.history_page(
+            arn,
+            event_type=event_type,
+            descending=descending,
+            offset=(page - 1) * views.EVENTS_PER_PAGE,
+            limit=views.EVENTS_PER_PAGE,
+        )
+        return {
+            **_execution_context(outline, reading, params),
+            "page_events": page_events,
+            "pages": pages,
+            "events_page": page,
+        }
+
+    async def _step(
+        self, request: Request, arn: str, outline: dict[str, Any], steps: Sequence[progress.Step], index: int
+    ) -> Response:
         if not 0 <= index < len(steps):
             return HTMLResponse('<p class="muted">This state has not run in this execution.</p>')
         step = steps[index]
-        by_id = {e["id"]: e for e in whole["events"]}
-        inspection = await self.call(self._inspect, whole, step, by_id)
+        events = await self.call(self.service.history_events, arn, list(step.event_ids))
+        by_id = {e["id"]: e for e in events}
+        inspection = await self.call(self._inspect, outline, step, by_id)
         return await self.console.render(
             request,
             "step.html",
@@ -188,7 +251,7 @@ class Pages:
             views=views,
         )
 
-    def _inspect(self, whole: dict[str, Any], step: progress.Step, by_id: dict[int, Any]) -> dict[str, Any] | None:
+    def _inspect(self, outline: dict[str, Any], step: progress.Step, by_id: dict[int, Any]) -> dict[str, Any] | None:
         """The data after each stage of the step's data flow, as TestState's inspection computes it
         from the step's input and (for a Task) the result its handler returned."""
         if step.type not in ("Task", "Pass") or step.input is None or step.lane:
@@ -201,7 +264,7 @@ class Pages:
             mock = {"result": result}
         try:
             report = self.service.test_state(
-                whole["definition"], state_name=step.name, input=step.input, inspection_level="DEBUG", mock=mock
+                outline["definition"], state_name=step.name, input=step.input, inspection_level="DEBUG", mock=mock
             )
         except Exception:  # a step TestState cannot replay (for any reason) shows no stages, not an error
             return None
@@ -282,48 +345,39 @@ class Pages:
         return RedirectResponse(f"/console/approvals?{urlencode({'notice': f'{verb}.'})}", 303)
 
 
-def _execution_context(whole: dict[str, Any], params: Any) -> dict[str, Any]:
-    """Everything the execution page shows, from the execution read whole."""
-    events = whole["events"]
-    description = whole["description"]
+def _execution_context(outline: dict[str, Any], reading: readings.Reading, params: Any) -> dict[str, Any]:
+    """What the execution page shows from its outline and the reading of its history (all but
+    the page of events)."""
+    description = outline["description"]
     start, stop = description["startDate"], description.get("stopDate")
     end = stop or dt.datetime.now(dt.UTC)
-    graph = views.graph_of(whole["definition"])
+    graph = views.graph_of(outline["definition"])
+    maps = {node.name: reading.iterations.get(node.name, ()) for node in graph.nodes if node.type == "Map"}
     lane = params.get("lane") or None
-    steps = progress.steps(events)
-    maps = {node.name: progress.map_iterations(events, node.name) for node in graph.nodes if node.type == "Map"}
-    event_type = params.get("event_type") or None
-    page_events, pages = views.events_page(
-        events,
-        page=_int(params.get("events_page"), 1),
-        event_type=event_type,
-        descending=params.get("order") == "desc",
-    )
+    if params.get("map") in maps and params.get("iteration"):  # an iteration picked by its number
+        lane = views.iteration_lane(maps[params["map"]], _int(params["iteration"], -1)) or lane
     return {
-        "whole": whole,
+        "whole": outline,
         "execution": description,
         "status": views.execution_status(description["status"]),
         "live": description["status"] == "RUNNING",  # an ended execution's page needs no stream
-        "failure": progress.failure(events),
+        "failure": reading.failure,
         "graph_data": json_script({"dot": graph.dot, "nodes": views.node_map(graph)}),
-        "graph_status": json_script(views.node_statuses(graph, progress.state_statuses(events, lane))),
+        "graph_status": json_script(views.node_statuses(graph, reading.statuses(lane))),
         "duration": views.duration_text((end - start).total_seconds()),
-        **_steps_page(steps, start, end, _int(params.get("steps_page"), 1)),
+        **_steps_page(reading.steps, start, end, _int(params.get("steps_page"), 1)),
         "maps": maps,
         "lane": lane,
-        "page_events": page_events,
-        "pages": pages,
-        "events_page": min(max(_int(params.get("events_page"), 1), 1), pages),
-        "event_type": event_type,
-        "event_types": sorted({e["type"] for e in events}),
+        "event_type": params.get("event_type") or None,
+        "event_types": sorted(reading.type_counts),
         "order": params.get("order") or "asc",
-        "event_count": len(events),
-        "last_event_id": events[-1]["id"] if events else 0,
+        "event_count": reading.event_count,
+        "last_event_id": outline["lastEventId"],
         "views": views,
     }
 
 
-def _steps_page(steps: list[progress.Step], start: dt.datetime, end: dt.datetime, page: int) -> dict[str, Any]:
+def _steps_page(steps: Sequence[progress.Step], start: dt.datetime, end: dt.datetime, page: int) -> dict[str, Any]:
     """One page of the table view: a Map of thousands of iterations has thousands of steps, and a
     page that drew them all would take seconds to send and to show."""
     pages = max(1, -(-len(steps) // views.STEPS_PER_PAGE))
@@ -334,7 +388,7 @@ def _steps_page(steps: list[progress.Step], start: dt.datetime, end: dt.datetime
     return {"rows": rows, "steps_page": page, "steps_pages": pages, "step_count": len(steps)}
 
 
-def _last_entry(steps: list[progress.Step], state: str) -> int:
+def _last_entry(steps: Sequence[progress.Step], state: str) -> int:
     """The index of the latest step of the state named ``state``; -1 if it never ran."""
     return next((i for i in range(len(steps) - 1, -1, -1) if steps[i].name == state), -1)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,12 @@ from orchestrator.console.graph import Graph, build_graph
 
 EVENTS_PER_PAGE = 250
 STEPS_PER_PAGE = 250
+# JSON longer than this is shown cut, with a button that loads the rest: a Map's input of
+# thousands of items would otherwise be most of the page (and of the time spent drawing it).
+DATA_SHOWN = 20_000  # characters of an execution's input or output
+DETAILS_SHOWN = 2_000  # characters of one event's details in the event view
+# A Map's iteration picker lists this many iterations; any other is picked by its number.
+ITERATIONS_LISTED = 250
 STATUS_LABELS = {
     "succeeded": ("✓", "Succeeded"),
     "failed": ("✕", "Failed"),
@@ -44,6 +51,15 @@ class TimelineBar:
     left: float
     width: float
     segments: tuple[tuple[float, float, str], ...]  # (left, width, "attempt" | "failed" | "backoff")
+
+
+@dataclass(frozen=True)
+class Preview:
+    """JSON text as a page shows it: whole (indented) when short, its start as it is when long."""
+
+    text: str
+    size: str  # the whole's size, as people read it (12 KB)
+    cut: bool
 
 
 @dataclass(frozen=True)
@@ -121,16 +137,67 @@ def duration_text(seconds: float) -> str:
     return f"{days} d {hours} h"
 
 
-def events_page(
-    events: Sequence[Mapping[str, Any]], *, page: int, event_type: str | None, descending: bool
-) -> tuple[list[Mapping[str, Any]], int]:
-    """One page of the event view and the number of pages, after the type filter."""
-    chosen = [e for e in events if not event_type or e["type"] == event_type]
-    if descending:
-        chosen = chosen[::-1]
-    pages = max(1, -(-len(chosen) // EVENTS_PER_PAGE))
-    page = min(max(page, 1), pages)
-    return chosen[(page - 1) * EVENTS_PER_PAGE : page * EVENTS_PER_PAGE], pages
+def page_count(items: int, per_page: int) -> int:
+    """How many pages ``items`` fill, ``per_page`` a page (an empty list is one empty page)."""
+    return max(1, -(-items // per_page))
+
+
+def preview(text: str | None, limit: int = DATA_SHOWN) -> Preview:
+    """``text`` (JSON, or anything) to show in a page, indented if it is short enough to show whole."""
+    if text is None:
+        return Preview("", size_text(0), False)
+    if len(text) <= limit:
+        return Preview(pretty(text), size_text(len(text)), False)
+    return Preview(text[:limit], size_text(len(text)), True)
+
+
+def details_preview(details: Mapping[str, Any], limit: int = DETAILS_SHOWN) -> Preview:
+    """An event's details, indented, cut after ``limit`` characters."""
+    text = json.dumps(details, indent=2, ensure_ascii=False, default=str)
+    return Preview(text[:limit], size_text(len(text)), len(text) > limit)
+
+
+def size_text(characters: int) -> str:
+    """A size as people read it: 850 bytes, 12 KB, 1.4 MB (characters counted as bytes)."""
+    if characters < 1024:
+        return f"{characters} bytes"
+    if characters < 1024 * 1024:
+        return f"{characters / 1024:.0f} KB"
+    return f"{characters / 1024 / 1024:.1f} MB"
+
+
+def listed_iterations(
+    iterations: Sequence[progress.Iteration], lane: str | None, limit: int = ITERATIONS_LISTED
+) -> list[progress.Iteration]:
+    """The iterations a Map's picker lists: the first ``limit``, and the one shown if it is later."""
+    listed = list(iterations[:limit])
+    listed.extend(it for it in iterations[limit:] if it.lane == lane)
+    return listed
+
+
+@dataclass(frozen=True)
+class IterationSummary:
+    """A Map's iterations counted by status, with the failed and aborted ones to link to."""
+
+    succeeded: int
+    in_progress: int
+    failed: tuple[progress.Iteration, ...]
+    aborted: tuple[progress.Iteration, ...]
+
+
+def iteration_summary(iterations: Sequence[progress.Iteration]) -> IterationSummary:
+    counts = Counter(it.status for it in iterations)
+    return IterationSummary(
+        succeeded=counts["succeeded"],
+        in_progress=counts["running"] + counts["waiting"],
+        failed=tuple(it for it in iterations if it.status == "failed"),
+        aborted=tuple(it for it in iterations if it.status == "cancelled"),
+    )
+
+
+def iteration_lane(iterations: Sequence[progress.Iteration], index: int) -> str | None:
+    """The lane of the (first) iteration numbered ``index``; None if there is none."""
+    return next((it.lane for it in iterations if it.index == index), None)
 
 
 def event_details(event: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -15,14 +15,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.engine.history import Event
+from orchestrator.engine.history import Event, details_key, to_text
 from orchestrator.service import pages
-from orchestrator.service.base import ServiceBase, ServiceError, utcnow
+from orchestrator.service.base import ServiceBase, ServiceError, check_arn, utcnow
 from orchestrator.store import browse
 from orchestrator.store import state_machines as catalog
 from orchestrator.store.models import StateMachine
 
 MAX_EVENTS = 25_000  # AWS's limit on an execution's history: the page loads them all, never more
+_PAYLOADS = ("input", "output")  # what history_to_read leaves parsed
 _SEARCH = "console: search executions"  # what the console's page tokens page
 _CONDITION = re.compile(r"^\s*([A-Za-z_$][\w$-]*(?:\.[A-Za-z_$][\w$-]*)*)\s*=\s*(.+?)\s*$")
 
@@ -107,38 +108,82 @@ class BrowseActions(ServiceBase):
         return ExecutionsPage(items, next_token)
 
     def execution_whole(self, arn: str) -> dict[str, Any]:
-        """An execution's description, machine, definition, events (all of them), parent and children."""
-        description = _aware_dates(self.describe_execution(arn))  # type: ignore[attr-defined]
-        map_runs = [
-            self.describe_map_run(run["mapRunArn"])  # type: ignore[attr-defined]
-            for run in self.list_map_runs(arn, max_results=1000)["mapRuns"]  # type: ignore[attr-defined]
-        ]
+        """An execution's outline (`execution_outline`) and its events, all of them, as
+        GetExecutionHistory returns them."""
+        outline = self.execution_outline(arn)
         with self._transaction() as session:
-            execution = self._execution(session, arn)  # type: ignore[attr-defined]
-            machine = session.get(StateMachine, execution.state_machine_id)
+            rows = browse.whole_history(session, self._facts(session, arn).id, limit=MAX_EVENTS)
+        return {**outline, "events": [_api_event(row) for row in rows]}
+
+    def execution_outline(self, arn: str) -> dict[str, Any]:
+        """An execution's description, machine, definition, parent, children, Distributed Map Runs
+        and the id of its last event: everything of its page but the history."""
+        description = _aware_dates(self.describe_execution(arn))  # type: ignore[attr-defined]
+        with self._transaction() as session:
+            facts = self._facts(session, arn)
+            machine = session.get(StateMachine, facts.state_machine_id)
             assert machine is not None
-            rows = browse.whole_history(session, execution.id, limit=MAX_EVENTS)
-            children = browse.children_of(session, browse.tree_ids(session, execution.id))
-            parent = catalog.by_id_execution(session, execution.caller_id) if execution.caller_id else None
-            return {
+            run_arns = browse.map_run_arns(session, facts.id)
+            children = browse.children_of(session, browse.tree_ids(session, facts.id))
+            parent = catalog.by_id_execution(session, facts.caller_id) if facts.caller_id else None
+            outline = {
                 "description": description,
                 "machine": {"name": machine.name, "arn": machine.arn, "type": machine.type},
-                "definition": catalog.definition_text(session, execution.definition_hash),
-                "transitions": execution.state_transitions,
-                "events": [
-                    Event(i, previous, aware(moment), kind, details).to_api()
-                    for i, previous, moment, kind, details in rows
-                ],
+                "definition": catalog.definition_text(session, facts.definition_hash),
+                "transitions": facts.state_transitions,
+                "lastEventId": facts.last_event_id,
                 "parent": _summary(parent, _machine_name(session, parent)) if parent is not None else None,
                 "children": [_summary(row.Execution, row.machine_name) for row in children],
-                "mapRuns": map_runs,  # Distributed Map runs, with their item counts
             }
+        # Distributed Map runs, with their item counts
+        outline["mapRuns"] = [self.describe_map_run(run_arn) for run_arn in run_arns]  # type: ignore[attr-defined]
+        return outline
+
+    def history_to_read(self, arn: str, *, up_to: int) -> list[dict[str, Any]]:
+        """The execution's events up to the id ``up_to``, shaped as GetExecutionHistory's except
+        that payloads are left parsed where that is unambiguous (an input or output that is an
+        object, an array, a number or a boolean is the value; one that is a string or null is JSON
+        text, as on AWS; parameters and the like are values): for reading a whole history in
+        Python (the console's progress), where writing 25,000 events' payloads back to text would
+        cost more than the rest of the reading."""
+        with self._transaction() as session:
+            rows = browse.whole_history(session, self._facts(session, arn).id, limit=MAX_EVENTS, up_to=up_to)
+        return [_event_to_read(row) for row in rows]
+
+    def history_page(
+        self, arn: str, *, event_type: str | None = None, descending: bool = False, offset: int = 0, limit: int = 250
+    ) -> list[dict[str, Any]]:
+        """One page of the execution's events (of one type, if ``event_type``), as GetExecutionHistory
+        returns them."""
+        with self._transaction() as session:
+            rows = browse.history_page(
+                session,
+                self._facts(session, arn).id,
+                event_type=event_type,
+                descending=descending,
+                offset=offset,
+                limit=limit,
+            )
+        return [_api_event(row) for row in rows]
+
+    def history_events(self, arn: str, ids: list[int]) -> list[dict[str, Any]]:
+        """The execution's events whose ids are ``ids``, oldest first, as GetExecutionHistory returns them."""
+        with self._transaction() as session:
+            rows = browse.history_events(session, self._facts(session, arn).id, ids)
+        return [_api_event(row) for row in rows]
+
+    def _facts(self, session: Any, arn: str) -> Any:
+        check_arn(arn, "states", "executionArn")
+        facts = browse.execution_facts(session, arn)
+        if facts is None:
+            raise ServiceError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
+        return facts
 
     def execution_marker(self, arn: str) -> tuple[int, str]:
         """(last event id, status): changes whenever the execution moves."""
         with self._transaction() as session:
-            execution = self._execution(session, arn)  # type: ignore[attr-defined]
-            return execution.last_event_id, execution.status
+            facts = self._facts(session, arn)
+            return facts.last_event_id, facts.status
 
     def executions_marker(self) -> str:
         with self._transaction() as session:
@@ -182,6 +227,24 @@ class BrowseActions(ServiceBase):
 def aware(moment: dt.datetime) -> dt.datetime:
     """A stored time as UTC: SQLite gives times back without their zone."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _event_to_read(row: tuple[int, int, dt.datetime, str, Any]) -> dict[str, Any]:
+    event_id, previous, moment, kind, details = row
+    event = {"id": event_id, "previousEventId": previous, "timestamp": aware(moment), "type": kind}
+    if details is not None:
+        for key in _PAYLOADS:
+            # A payload that parsed to a string or null goes back to JSON text (a few characters), so
+            # that a string payload always is JSON text and any other is the value itself.
+            if key in details and (details[key] is None or isinstance(details[key], str)):
+                details[key] = to_text(details[key])
+        event[details_key(kind)] = details
+    return event
+
+
+def _api_event(row: tuple[int, int, dt.datetime, str, Any]) -> dict[str, Any]:
+    event_id, previous, moment, kind, details = row
+    return Event(event_id, previous, aware(moment), kind, details).to_api()
 
 
 def _aware_dates(description: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from orchestrator.store import encoding
 from orchestrator.store.models import (
     Execution,
     HistoryEvent,
+    MapRun,
     StateMachine,
     StateMachineAlias,
     StateMachineVersion,
@@ -164,20 +165,82 @@ def _input_condition(match: InputMatch, postgres: bool) -> Any:
     return extracted == match.value
 
 
-def whole_history(session: Session, execution_id: int, *, limit: int) -> list[tuple[int, int, dt.datetime, str, Any]]:
-    """Every event of an execution, oldest first: (id, previous id, timestamp, type, details).
+def execution_facts(session: Session, arn: str) -> Row[Any] | None:
+    """The columns of an execution's row that its console page needs: not its input and output,
+    which a big Map's execution holds by the hundred kilobytes."""
+    return session.execute(
+        select(
+            Execution.id,
+            Execution.state_machine_id,
+            Execution.definition_hash,
+            Execution.state_transitions,
+            Execution.last_event_id,
+            Execution.caller_id,
+            Execution.status,
+        ).where(Execution.arn == arn)
+    ).one_or_none()
 
-    The details are read as JSON text and parsed here: letting the driver decode each JSON value
-    costs several times more over a 25,000-event history."""
+
+def map_run_arns(session: Session, execution_id: int) -> list[str]:
+    """The ARNs of an execution's Distributed Map Runs, oldest first."""
+    return list(session.scalars(select(MapRun.arn).where(MapRun.execution_id == execution_id).order_by(MapRun.id)))
+
+
+def whole_history(
+    session: Session, execution_id: int, *, limit: int, up_to: int | None = None
+) -> list[tuple[int, int, dt.datetime, str, Any]]:
+    """Every event of an execution (those up to the id ``up_to``, if given), oldest first:
+    (id, previous id, timestamp, type, details)."""
+    query = _events(execution_id).order_by(HistoryEvent.__table__.c.id).limit(limit)
+    if up_to is not None:
+        query = query.where(HistoryEvent.__table__.c.id <= up_to)
+    return _read_events(session, query)
+
+
+def history_page(
+    session: Session, execution_id: int, *, event_type: str | None, descending: bool, offset: int, limit: int
+) -> list[tuple[int, int, dt.datetime, str, Any]]:
+    """One page of an execution's events, of one type if ``event_type``; the primary key serves it."""
+    column = HistoryEvent.__table__.c.id
+    query = _events(execution_id).order_by(column.desc() if descending else column).offset(offset).limit(limit)
+    if event_type:
+        query = query.where(HistoryEvent.__table__.c.type == event_type)
+    return _read_events(session, query)
+
+
+def history_events(
+    session: Session, execution_id: int, ids: Sequence[int]
+) -> list[tuple[int, int, dt.datetime, str, Any]]:
+    """The events of an execution whose ids are ``ids``, oldest first."""
+    if not ids:
+        return []
+    column = HistoryEvent.__table__.c.id
+    return _read_events(session, _events(execution_id).where(column.in_(list(ids))).order_by(column))
+
+
+def _events(execution_id: int) -> Any:
     table = HistoryEvent.__table__
-    rows = session.execute(
-        select(table.c.id, table.c.previous_event_id, table.c.timestamp, table.c.type, cast(table.c.details, Text))
-        .where(table.c.execution_id == execution_id)
-        .order_by(table.c.id)
-        .limit(limit)
-    )
-    read = encoding.loads if session.get_bind().dialect.name == "postgresql" else json.loads
-    return [(r[0], r[1], r[2], r[3], read(r[4]) if r[4] is not None else None) for r in rows]
+    columns = (table.c.id, table.c.previous_event_id, table.c.timestamp, table.c.type, cast(table.c.details, Text))
+    return select(*columns).where(table.c.execution_id == execution_id)
+
+
+def _read_events(session: Session, query: Any) -> list[tuple[int, int, dt.datetime, str, Any]]:
+    """The rows of ``query`` with their details parsed.
+
+    The details are read as JSON text and parsed here, all at once: letting the driver decode
+    each JSON value costs several times more over a 25,000-event history, and so does calling
+    json.loads 25,000 times."""
+    rows = session.execute(query).all()
+    parsed = iter(_parse_all([r[4] for r in rows if r[4] is not None], session.get_bind().dialect.name))
+    return [(r[0], r[1], r[2], r[3], next(parsed) if r[4] is not None else None) for r in rows]
+
+
+def _parse_all(texts: list[str], dialect: str) -> list[Any]:
+    """JSON texts parsed as one array (they are each one valid JSON value, from a JSON column)."""
+    joined = "[" + ",".join(texts) + "]"
+    if dialect == "postgresql" and (encoding.ESCAPE in joined or "\\ue000" in joined):
+        return [encoding.loads(text) for text in texts]  # a NUL to restore somewhere
+    return list(json.loads(joined))
 
 
 def children_of(session: Session, run_ids: Sequence[int]) -> list[Row[Any]]:
