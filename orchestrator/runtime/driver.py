@@ -60,7 +60,7 @@ from orchestrator.engine.outcomes import (
 )
 from orchestrator.engine.resources import Resource, handler_name, parse_resource
 from orchestrator.integrations import registry
-from orchestrator.runtime import nested, status_events, tracing
+from orchestrator.runtime import metrics, nested, status_events, tracing
 from orchestrator.runtime.messages import ADVANCE, EXPRESS_ITERATION, INVOKE, Message, encode_delivery, encode_request
 from orchestrator.store import map_runs, runs
 from orchestrator.store.models import StateMachine as StateMachineRow
@@ -175,6 +175,7 @@ def context_base(session: Session, root: Any) -> dict[str, Any]:
     """The fixed part of the context object: ``Execution`` and ``StateMachine``."""
     m = root._mapping
     sm_arn, sm_name = _state_machine_identity(session, m["state_machine_id"])
+    metrics.know_label(m["id"], sm_name, m["start_date"])  # (what counting its events would ask for)
     return {
         "Execution": {
             "Id": m["arn"],

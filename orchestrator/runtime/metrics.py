@@ -208,6 +208,16 @@ def count_express(state_machine: str, events: Sequence[Event]) -> None:
             observation.apply()
 
 
+def know_label(execution_id: int, state_machine: str, start_date: dt.datetime) -> None:
+    """Note an execution's label where the caller has it at hand (its start, a step that locked its
+    row), so that counting its events asks the database nothing."""
+    with _CACHES:
+        if execution_id not in _LABELS:
+            _LABELS[execution_id] = ExecutionLabel(state_machine, start_date)
+            if len(_LABELS) > _LABELS_KEPT:
+                _LABELS.popitem(last=False)
+
+
 def _label(session: Session, history_id: int) -> ExecutionLabel | None:
     with _CACHES:
         label = _LABELS.get(history_id)

@@ -16,7 +16,7 @@ from orchestrator.config import Settings
 from orchestrator.engine import step as interpreter
 from orchestrator.engine.history import History
 from orchestrator.engine.outcomes import Cursor
-from orchestrator.runtime import status_events
+from orchestrator.runtime import metrics, status_events
 from orchestrator.runtime.messages import ADVANCE, Message
 from orchestrator.store import runs
 
@@ -41,6 +41,8 @@ def insert_execution(
         next_event_id=history.next_id,
     )
     runs.update_run(session, execution_id, history_id=execution_id)
+    # (its ARN ends with its state machine's name and its own: what counting its events would ask for)
+    metrics.know_label(execution_id, execution["arn"].rsplit(":", 2)[-2], now)
     runs.append_events(session, execution_id, history.events)
     if machine.timeout_seconds:
         runs.add_timer(

@@ -54,8 +54,9 @@ class ExecutionActions(ServiceBase):
             )
         # One transaction: resolving the target, the idempotency check and the start itself.
         with self._transaction() as session:
-            target = self.resolve_target(session, state_machine_arn)  # type: ignore[attr-defined]
-            machine = catalog.hold(session, target.machine)  # against a DeleteStateMachine meanwhile
+            # (its row held against a DeleteStateMachine meanwhile, as `catalog.hold` holds it)
+            target = self.resolve_target(session, state_machine_arn, hold=True)  # type: ignore[attr-defined]
+            machine = target.machine
             if machine.status != "ACTIVE":
                 raise _not_startable(machine, state_machine_arn)
             if machine.type != "EXPRESS":

@@ -276,13 +276,13 @@ class StateMachineActions(ServiceBase):
         session.flush()
         return f"{machine.arn}:{number}"
 
-    def _machine(self, session: Session, arn: str) -> StateMachine:
+    def _machine(self, session: Session, arn: str, *, hold: bool = False) -> StateMachine:
         check_arn(arn, "states", "stateMachineArn")
         if split_qualified(arn)[1] is not None:
             raise ServiceError(
                 "ValidationException", f"A state machine ARN is needed here, not a version or alias ARN: '{arn}'"
             )
-        machine = catalog.by_arn(session, arn)
+        machine = catalog.by_arn(session, arn, hold=hold)
         if machine is None:
             raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
         return machine

@@ -204,10 +204,11 @@ class VersionActions(ServiceBase):
 
     # -- resolving -------------------------------------------------------------------------------
 
-    def resolve_target(self, session: Session, arn: str) -> Target:
-        """The definition StartExecution runs for a state machine, version or alias ARN."""
+    def resolve_target(self, session: Session, arn: str, *, hold: bool = False) -> Target:
+        """The definition StartExecution runs for a state machine, version or alias ARN; ``hold``:
+        the machine's row held (`catalog.hold`) by the statement that reads it."""
         base, qualifier = split_qualified(arn)
-        machine = self._machine(session, base)  # type: ignore[attr-defined]
+        machine = self._machine(session, base, hold=hold)  # type: ignore[attr-defined]
         if qualifier is None:
             return Target(machine, machine.definition_hash, machine.role_arn)
         if qualifier.isdigit():

@@ -27,9 +27,11 @@ def store_definition(session: Session, text: str) -> str:
 LIVE = StateMachine.status != "DELETED"
 
 
-def by_arn(session: Session, arn: str) -> StateMachine | None:
-    """The live (ACTIVE or DELETING) state machine of this ARN."""
-    return session.scalar(select(StateMachine).where(StateMachine.arn == arn, LIVE))
+def by_arn(session: Session, arn: str, *, hold: bool = False) -> StateMachine | None:
+    """The live (ACTIVE or DELETING) state machine of this ARN; ``hold``: its row held as `hold`
+    holds it, in the same statement."""
+    query = select(StateMachine).where(StateMachine.arn == arn, LIVE)
+    return session.scalar(query.with_for_update(key_share=True) if hold else query)
 
 
 def by_name(session: Session, name: str) -> StateMachine | None:
