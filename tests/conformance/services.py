@@ -30,7 +30,10 @@ from orchestrator.integrations.registry import Handler
 # The services a selected case may need: Lambda, SNS, DynamoDB, Step Functions (nested executions), S3
 # (local buckets seeded by `s3_seeds`),
 # and the test driver answering a task token (here, SNS carries the token).
-SUPPORTED_NEEDS = frozenset({"lambda", "sns", "dynamodb", "states", "s3", "test-driver:task-token-callback"})
+# SQS (a local queue, read back by the test driver), EventBridge (events, put to nobody under run_local),
+SUPPORTED_NEEDS = frozenset(
+    {"lambda", "sns", "dynamodb", "states", "s3", "sqs", "events", "test-driver:task-token-callback"}
+)
 
 # Cases whose `needs` fit SUPPORTED_NEEDS but which call a service outside it anyway.
 LEFT_OUT: Mapping[str, str] = {
@@ -41,6 +44,7 @@ LEFT_OUT: Mapping[str, str] = {
 }
 
 TOPICS = ("topic-00000001", "topic-00000001.fifo")
+QUEUE = "queue-00000001"
 TABLE = "sfn_test_table_00000001"
 TABLE_KEY = [{"AttributeName": "id", "KeyType": "HASH"}]
 TABLE_ATTRIBUTES = [{"AttributeName": "id", "AttributeType": "S"}]
@@ -327,6 +331,81 @@ def _token_in(message: Any) -> Any:
         return None
 
 
+# -- the task-token callback over SQS ------------------------------------------------------------------
+
+SEND_AND_WAIT = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+
+
+class TaskFailure(Exception):
+    """SendTaskFailure as a recorded test sent it: ``error`` is the name Catch sees, the message the cause."""
+
+    def __init__(self, error: str, cause: str) -> None:
+        super().__init__(cause)
+        self.error = error
+
+
+def _answer_with_message(body: dict[str, Any]) -> Any:
+    return body["Message"]  # SendTaskSuccess(output=json.dumps(message)), as the recorded test sent it
+
+
+def _answer_with_body(body: dict[str, Any]) -> Any:
+    return body  # SendTaskHeartbeat, then SendTaskSuccess with the message it received
+
+
+def _fail(body: dict[str, Any]) -> Any:
+    raise TaskFailure("Failure error", "Failure cause")
+
+
+def _fail_without_error(body: dict[str, Any]) -> Any:
+    # The recorded test sent SendTaskFailure with neither error nor cause; a stand-in handler's
+    # exception always has a name (known_service_failures.json).
+    raise TaskFailure("", "")
+
+
+# How each recorded test answered the message its queue received (by `test_of`); a test not listed
+# never answered, and its task runs out of time.
+SQS_ANSWERS: Mapping[str, Callable[[dict[str, Any]], Any]] = {
+    "v2/local_mocking/test_base_callbacks.py::TestBaseScenarios::test_sqs_wait_for_task_token": _answer_with_message,
+    "v2/callback/test_callback.py::TestCallback::test_sqs_wait_for_task_token_call_chain": _answer_with_message,
+    "v2/callback/test_callback.py::TestCallback::test_multiple_heartbeat_notifications": _answer_with_body,
+    "v2/callback/test_callback.py::TestCallback::test_multiple_executions_and_heartbeat_notifications": (
+        _answer_with_body
+    ),
+    "v2/error_handling/test_task_service_sqs.py::TestTaskServiceSqs::test_sqs_failure_in_wait_for_task_tok": _fail,
+    "v2/callback/test_callback.py::TestCallback::test_sqs_failure_in_wait_for_task_tok_no_error_field": (
+        _fail_without_error
+    ),
+}
+# Past every TimeoutSeconds and HeartbeatSeconds of the recorded Tasks that nobody answered.
+UNANSWERED_SECONDS = 3600.0
+
+
+def send_and_answer(answer: Callable[[dict[str, Any]], Any] | None, clock: VirtualClock) -> Handler:
+    """``sqs:sendMessage.waitForTaskToken`` under run_local: the SQS integration sends the message to the
+    local queue; then, as the recorded test did, the message is received from the queue and its token
+    answered (``answer``), or, for a test that never answered, the task's time runs out."""
+
+    def run(payload: Any, context: TaskContext) -> Any:
+        from orchestrator import config
+        from orchestrator.service import Service
+
+        sqs = integrations.find(parse_resource(SEND))
+        assert sqs is not None
+        sqs.call(TaskRequest(context.state_name, SEND, "service", "request-response", payload), context)
+        messages = Service(config.load()).receive_messages(QUEUE, max_messages=10)["Messages"]
+        bodies = [json.loads(m["Body"]) for m in messages]
+        mine = [b for b in bodies if isinstance(b, dict) and b.get("TaskToken") == context.token]
+        if answer is None or not mine:
+            clock.sleep_until(clock.now() + dt.timedelta(seconds=UNANSWERED_SECONDS))
+            return {}
+        return answer(mine[0])
+
+    return run
+
+
+SEND = "arn:aws:states:::sqs:sendMessage"
+
+
 # -- one case's setup -----------------------------------------------------------------------------------
 
 
@@ -340,6 +419,7 @@ class CaseSetup:
     topics: tuple[str, ...]
     tables: tuple[str, ...]
     subscribe_inbox: bool
+    queues: tuple[str, ...] = ()
 
 
 def setup_for(case: dict[str, Any], clock: VirtualClock) -> CaseSetup:
@@ -359,16 +439,21 @@ def setup_for(case: dict[str, Any], clock: VirtualClock) -> CaseSetup:
         else:
             handlers[name] = function
     callback = "test-driver:task-token-callback" in needs
-    if callback:
+    by_sqs = callback and "sqs" in needs  # the recorded test answered the token it read from its queue
+    if callback and not by_sqs:
         handlers[PUBLISH_AND_WAIT] = publish_and_answer
+    if by_sqs:
+        # A test that ran several executions names each (``#execution-3``): they all answered alike.
+        handlers[SEND_AND_WAIT] = send_and_answer(SQS_ANSWERS.get(test_of(case).split("#", 1)[0]), clock)
     machines = {m["arn_in_case"]: m["definition"] for m in case.get("related_state_machines") or ()}
     return CaseSetup(
         handlers=handlers,
         sources=sources,
         state_machines=machines,
-        topics=TOPICS if "sns" in needs or callback else (),  # the callback's token travels by SNS
+        topics=TOPICS if "sns" in needs or (callback and not by_sqs) else (),  # else the token travels by SNS
         tables=(TABLE,) if "dynamodb" in needs else (),
-        subscribe_inbox=callback,
+        subscribe_inbox=callback and not by_sqs,
+        queues=(QUEUE,) if "sqs" in needs else (),
     )
 
 

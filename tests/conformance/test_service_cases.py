@@ -1,8 +1,9 @@
 """The corpus's recorded AWS executions that call services, run through `run_local` on emulated services.
 
-A case runs here when all it needs is Lambda, SNS, DynamoDB, nested executions (``states``) or a test
-driver answering a task token that SNS carried (`services.select`; the others need SQS, S3, IAM,
-activities, EventBridge or Secrets Manager; S3 runs on local buckets that `s3_seeds` fills as the recorded tests did). Each runs on an embedded home of its own (a fresh SQLite
+A case runs here when all it needs is Lambda, SNS, DynamoDB, SQS, EventBridge, nested executions
+(``states``) or a test driver answering a task token that SNS or SQS carried (`services.select`; the
+others need IAM, activities or Secrets Manager; S3 runs on local buckets that `s3_seeds` fills as the
+recorded tests did). Each runs on an embedded home of its own (a fresh SQLite
 database) holding the topics and table the recorded tests created, with Lambda functions that behave as
 the recorded ones did (`services.FUNCTIONS`) and the state machines its nested executions start.
 
@@ -124,6 +125,8 @@ def execute_case(case: dict[str, Any], service: Service) -> ExecutionResult:
         service.create_topic(topic)
     for table in setup.tables:
         service.create_table(table, services.TABLE_KEY, services.TABLE_ATTRIBUTES)
+    for queue in setup.queues:
+        service.create_queue(queue)
     if setup.subscribe_inbox:
         service.subscribe(services.TOPICS[0], protocol="python", endpoint=f"{services.__name__}:remember")
     services.show_sources(setup.sources)
@@ -166,13 +169,13 @@ def test_selection_takes_the_supported_services_and_says_why_it_leaves_others() 
             case("sns-callback", "sns", "test-driver:task-token-callback"),
             case("nested", "states"),
             case("sqs-callback", "sqs", "test-driver:task-token-callback"),
+            case("put-events", "events"),
             case("cross-account", "iam", "lambda"),
             case(sync_via_sqs, "states"),
         ]
     )
-    assert [c["id"] for c in selected] == ["lambda", "sns-callback", "nested"]
+    assert [c["id"] for c in selected] == ["lambda", "sns-callback", "nested", "sqs-callback", "put-events"]
     assert left_out == {
-        "sqs-callback": "needs sqs",
         "cross-account": "needs iam",
         sync_via_sqs: services.LEFT_OUT[sync_via_sqs],
     }
