@@ -35,6 +35,11 @@
   ``aws-sdk:`` Task states that no local integration serves call AWS (or that endpoint) through boto3.
 - ``ORCHESTRATOR_AWS_SDK_SFN`` (``boto3`` to enable): send ``aws-sdk:sfn:`` Task states to AWS too;
   by default they call this engine's own Step Functions.
+- ``ORCHESTRATOR_ROUTE_TO_AWS``: the Lambda functions, SNS topics, DynamoDB tables and SQS queues
+  that go to AWS through boto3 instead of the local stand-ins, as ``service:glob`` pairs
+  (``lambda:billing-*,sqs:orders``); ``ORCHESTRATOR_<SERVICE>_ENDPOINT_URL``
+  (``ORCHESTRATOR_SQS_ENDPOINT_URL``, ...) sends a whole service to that endpoint
+  (`integrations.routing`, docs/integrations.md).
 - ``ORCHESTRATOR_CONNECTIONS_FILE``: the HTTP Task's named connections (credentials), JSON.
 - ``ORCHESTRATOR_HTTP_TIMEOUT`` (``60``): seconds before an HTTP Task fails with States.Http.Socket.
 - ``ORCHESTRATOR_CONSOLE_READ_ONLY`` (``1`` to enable): the console (``/console/``) shows everything and
