@@ -872,20 +872,27 @@ def execution_part(bench: Bench, client: Any, statements: Statements | None, his
             request=None, session=None, csrf="", read_only=False, signed_in=False, waiting_count=0, **context
         )
 
+    def paused(call: Callable[[], Any]) -> Any:
+        with readings.collector_paused():
+            return call()
+
     calls = {
         "execution_outline (DescribeExecution, Map Runs, parent, children: every view)": lambda: (
             service.execution_outline(arn)
         ),
-        "a first view's reading (done once per server and change of the history):": lambda: readings.read(
-            service.history_to_read(arn, up_to=last)
+        "a first view's reading (done once per server and change of the history):": lambda: readings.Readings(
+            kept=0
+        ).get(arn, last, lambda: service.history_to_read(arn, up_to=last)),
+        "  history_to_read: every event, payloads parsed (garbage collector paused)": lambda: paused(
+            lambda: service.history_to_read(arn, up_to=last)
         ),
-        "  history_to_read: every event, payloads parsed and not written back": lambda: service.history_to_read(
-            arn, up_to=last
-        ),
+        "  the same with the garbage collector on": lambda: service.history_to_read(arn, up_to=last),
         "  its SELECT alone, details as text": lambda: bench.db.execute(
             select.format("details::text"), (execution_id,)
         ).fetchall(),
-        "  readings.read: progress over the whole history (steps, failure, iterations)": lambda: readings.read(events),
+        "  readings.read: progress over the whole history (steps, failure, iterations)": lambda: paused(
+            lambda: readings.read(events)
+        ),
         "Pages._execution_context with the reading kept (one page of 250 events read)": lambda: page._execution_context(
             arn, outline, reading, {}
         ),

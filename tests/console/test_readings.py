@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from typing import Any
 
 from orchestrator.console import progress, readings
@@ -78,3 +79,20 @@ def test_only_the_latest_readings_are_kept() -> None:
     kept.get("arn:a", 4, history("arn:a"))
     kept.get("arn:b", 4, history("arn:b"))
     assert reads == ["arn:a", "arn:b", "arn:c", "arn:b"]
+
+
+def test_the_garbage_collector_is_paused_while_a_history_is_read_and_only_then() -> None:
+    seen: list[bool] = []
+
+    def history() -> Any:
+        seen.append(gc.isenabled())
+        return HISTORY
+
+    readings.Readings().get("arn:one", 4, history)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()  # someone who turned it off keeps it off
+    try:
+        readings.Readings().get("arn:one", 4, history)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
