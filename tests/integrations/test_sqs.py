@@ -301,3 +301,22 @@ def test_routes_send_only_the_named_queues_to_the_endpoint(
     assert run_local(send_machine({"QueueUrl": url("shipping"), "MessageBody": "local"})).status == "SUCCEEDED"
     assert [m["Body"] for m in remote.receive_message(QueueUrl=remote_url)["Messages"]] == ["to aws"]
     assert [m["Body"] for m in service.receive_messages("shipping")["Messages"]] == ["local"]
+
+
+def test_queues_are_created_once_purged_and_deleted_and_http_clients_are_told_where_to_read(service: Service) -> None:
+    url_of = service.create_queue("jobs", visibility_timeout=10)["QueueUrl"]
+    assert service.create_queue("jobs", visibility_timeout=10) == {"QueueUrl": url_of}  # idempotent, as SQS
+    with pytest.raises(ServiceError) as different:
+        service.create_queue("jobs", visibility_timeout=20)
+    assert different.value.code == "QueueAlreadyExists"
+    for n in range(3):
+        service.send_message(url_of, {"n": n})
+    assert service.purge_queue("jobs") == {"Purged": 3}
+    service.send_message("jobs", "left")
+    service.delete_queue(url_of)
+    assert service.list_queues() == []
+    with pytest.raises(ServiceError) as gone:
+        service.send_message("jobs", "x")
+    assert gone.value.code == "AWS.SimpleQueueService.NonExistentQueue"
+    with pytest.raises(TypeError, match="local queues are read in-process"):
+        Client(endpoint_url="http://127.0.0.1:9").receive_messages(url_of)
