@@ -15,6 +15,7 @@ import gc
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,29 +74,45 @@ def collector_paused() -> Iterator[None]:
 
 
 class Readings:
-    """The latest readings, by (execution ARN, last event id); safe to share between threads."""
+    """The latest readings, by (execution ARN, last event id); safe to share between threads.
+
+    A history is read once however many requests ask for it at the same time: a live page's two
+    fragments are fetched together after every change of a running execution.
+    """
 
     def __init__(self, kept: int = KEPT) -> None:
         self.kept = kept
         self._readings: OrderedDict[tuple[str, int], Reading] = OrderedDict()
+        self._reading_now: dict[tuple[str, int], Future[Reading]] = {}
         self._lock = threading.Lock()
 
     def get(self, arn: str, last_event_id: int, events: Callable[[], Sequence[Mapping[str, Any]]]) -> Reading:
         """The reading of the execution ``arn`` at ``last_event_id``; ``events()`` reads its history
-        (up to that event) when no reading of it is kept."""
+        (up to that event) when no reading of it is kept or under way."""
         key = (arn, last_event_id)
         with self._lock:
             found = self._readings.get(key)
             if found is not None:
                 self._readings.move_to_end(key)
                 return found
-        # Read outside the lock: two first views of one history may both read it, which is
-        # cheaper than making every other page wait for one reading.
-        with collector_paused():
-            reading = read(events())
+            underway = self._reading_now.get(key)
+            if underway is None:
+                mine = self._reading_now[key] = Future()
+        if underway is not None:
+            return underway.result()  # another request is reading this very history: wait for it
+        try:
+            with collector_paused():
+                reading = read(events())
+        except BaseException as exc:
+            mine.set_exception(exc)  # whoever waits gets the same error
+            raise
+        finally:
+            with self._lock:
+                del self._reading_now[key]
         with self._lock:
             self._readings[key] = reading
             self._readings.move_to_end(key)
             while len(self._readings) > self.kept:
                 self._readings.popitem(last=False)
+        mine.set_result(reading)
         return reading

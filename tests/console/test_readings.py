@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import pytest
 
 from orchestrator.console import progress, readings
 
@@ -96,3 +101,35 @@ def test_the_garbage_collector_is_paused_while_a_history_is_read_and_only_then()
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_requests_asking_for_one_history_at_once_read_it_once() -> None:
+    kept = readings.Readings()
+    reads: list[int] = []
+    second_asked = threading.Event()
+
+    def slow_history() -> Any:
+        reads.append(1)
+        assert second_asked.wait(10)
+        time.sleep(0.05)  # let the second request reach its wait
+        return HISTORY
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(kept.get, "arn:live", 4, slow_history)
+        while not reads:
+            time.sleep(0.01)
+        second = pool.submit(kept.get, "arn:live", 4, slow_history)
+        second_asked.set()
+        assert first.result(10) is second.result(10)
+    assert reads == [1]
+
+
+def test_a_failed_reading_fails_whoever_waited_for_it_and_is_not_kept() -> None:
+    kept = readings.Readings()
+
+    def missing() -> Any:
+        raise LookupError("no such execution")
+
+    for _ in range(2):
+        with pytest.raises(LookupError):
+            kept.get("arn:gone", 4, missing)
