@@ -130,7 +130,8 @@ def test_a_lock_that_waited_sees_the_event_written_meanwhile(postgresql_url: str
         with get_engine(postgresql_url).connect() as watcher:
             for _ in range(200):
                 waiting = watcher.exec_driver_sql(
-                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
                 ).scalar()
                 if waiting:
                     break
