@@ -158,8 +158,10 @@ def receive(
             "visible_at": now + visibility,
             "first_received_at": func.coalesce(M.c.first_received_at, now),
         }
-        session.execute(update(M).where(M.c.id == message_id).values(**changes))
-        taken.append(session.execute(select(M).where(M.c.id == message_id)).one())
+        # Still visible: where rows are not locked (SQLite), another receiver may have taken it since.
+        claimed = session.execute(update(M).where(M.c.id == message_id, M.c.visible_at <= now).values(**changes))
+        if claimed.rowcount == 1:
+            taken.append(session.execute(select(M).where(M.c.id == message_id)).one())
     return taken
 
 

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -320,3 +321,31 @@ def test_queues_are_created_once_purged_and_deleted_and_http_clients_are_told_wh
     assert gone.value.code == "AWS.SimpleQueueService.NonExistentQueue"
     with pytest.raises(TypeError, match="local queues are read in-process"):
         Client(endpoint_url="http://127.0.0.1:9").receive_messages(url_of)
+
+
+def test_concurrent_receivers_on_postgresql_never_take_the_same_message(
+    database_url: str,  # noqa: F811 - the fixture
+) -> None:
+    settings = config.load({"ORCHESTRATOR_DATABASE_URL": database_url})
+    pg = Service(settings)
+    name = f"fanout-{uuid.uuid4().hex[:8]}"
+    pg.create_queue(name, visibility_timeout=600)
+    sent = {pg.send_message(name, {"n": n})["MessageId"] for n in range(200)}
+    taken: list[str] = []
+    lock = threading.Lock()
+
+    def receiver() -> None:
+        while True:
+            batch = pg.receive_messages(name, max_messages=10)["Messages"]
+            if not batch:
+                return
+            with lock:
+                taken.extend(m["MessageId"] for m in batch)
+
+    threads = [threading.Thread(target=receiver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(taken) == len(set(taken)) == 200  # each message went to one receiver only
+    assert set(taken) == sent
