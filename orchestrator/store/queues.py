@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, select, update
+from sqlalchemy import Row, String, and_, cast, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -149,20 +149,19 @@ def receive(
         )
         query = query.where(M.c.group_id.not_in(in_flight))
     ids = list(session.scalars(query.order_by(M.c.id).limit(limit).with_for_update(skip_locked=True)))
-    taken = []
-    for message_id in ids:
-        handle = uuid.uuid4().hex + uuid.uuid4().hex
-        changes = {
-            "receipt_handle": handle,
-            "receive_count": M.c.receive_count + 1,
-            "visible_at": now + visibility,
-            "first_received_at": func.coalesce(M.c.first_received_at, now),
-        }
-        # Still visible: where rows are not locked (SQLite), another receiver may have taken it since.
-        claimed = session.execute(update(M).where(M.c.id == message_id, M.c.visible_at <= now).values(**changes))
-        if claimed.rowcount == 1:
-            taken.append(session.execute(select(M).where(M.c.id == message_id)).one())
-    return taken
+    if not ids:
+        return []
+    # One statement for the batch: each handle is this receive's secret followed by the message's id.
+    secret = uuid.uuid4().hex
+    changes = {
+        "receipt_handle": literal(secret + "-") + cast(M.c.id, String),
+        "receive_count": M.c.receive_count + 1,
+        "visible_at": now + visibility,
+        "first_received_at": func.coalesce(M.c.first_received_at, now),
+    }
+    # Still visible: where rows are not locked (SQLite), another receiver may have taken some since.
+    claim = update(M).where(M.c.id.in_(ids), M.c.visible_at <= now).values(**changes).returning(*M.c)
+    return sorted(session.execute(claim), key=lambda row: row.id)
 
 
 def delete_message(session: Session, queue_id: int, receipt_handle: str) -> bool:
