@@ -261,8 +261,9 @@ class Tree:
     def root(self) -> RunRow:
         return self.rows[self.root_row._mapping["id"]]
 
-    def write_rows(self) -> None:
-        """Write the changed rows (so that queries in this transaction see them)."""
+    def write_rows(self, events: dict[int, list[Event]] | None = None) -> None:
+        """Write the changed rows (so that queries in this transaction see them), and ``events``
+        (by history) before them."""
         changes = []
         for run_id, row in self.rows.items():
             if run_id in self.counters:
@@ -270,7 +271,7 @@ class Tree:
             if row.changed:
                 changes.append((run_id, row.changed))
                 row.changed = {}
-        runs.update_runs(self.session, changes)
+        runs.append_and_update(self.session, events or {}, changes)
         runs.drop_timers_of(self.session, self.ended)
         self.ended = []
 
@@ -320,10 +321,8 @@ class Tree:
         """Write the events recorded and the rows changed, with the count of states entered."""
         if self.transitions:
             self.root.changed["state_transitions"] = self.root_row._mapping["state_transitions"] + self.transitions
-        for history_id, events in self.events.items():
-            runs.append_events(self.session, history_id, events)
-        self.events = {}
-        self.write_rows()
+        events, self.events = self.events, {}
+        self.write_rows(events)
 
     def run_ready(self) -> None:
         """Step the children started in this transaction (INLINE_CHILDREN of them); message the others."""
