@@ -11,7 +11,8 @@ SQLAlchemy's ``before_cursor_execute``, by the thread that sent it: the worker's
 apart from StartExecution's (per execution); the leases keeper's renewals are left out (they come
 every few seconds, not per Task). The statements are grouped by kind (their first words and
 table), so a change shows which one it removed. Time on a shared machine is noise; these counts
-are not.
+are not. The CPU this process spent per execution is printed too (a noisy figure on a shared
+machine; compare runs taken one after the other).
 """
 
 from __future__ import annotations
@@ -159,6 +160,7 @@ def measure(url: str, redis_url: str, executions: int, tasks: int) -> dict[str, 
     try:
         _wait_end(url, service.start_execution(arn, input="{}")["executionArn"])  # warm-up
         before = counter.snapshot()
+        cpu, wall = time.process_time(), time.perf_counter()
         for _ in range(executions):
             counter.starting = True
             started = service.start_execution(arn, input='{"n": 1}')
@@ -166,6 +168,7 @@ def measure(url: str, redis_url: str, executions: int, tasks: int) -> dict[str, 
             status = _wait_end(url, started["executionArn"])
             assert status == "SUCCEEDED", status
         after = counter.snapshot()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     finally:
         worker.stop(in_sighandler=False)
         event.remove(get_engine(url), "before_cursor_execute", counter)
@@ -178,6 +181,9 @@ def measure(url: str, redis_url: str, executions: int, tasks: int) -> dict[str, 
         "worker_per_task_total": sum(worker_counts.values()) / (executions * tasks),
         "start_per_execution": {k: v / executions for k, v in sorted(start_counts.items())},
         "start_per_execution_total": sum(start_counts.values()) / executions,
+        # this process: the worker, StartExecution and the polling for the end (not PostgreSQL's)
+        "process_cpu_ms_per_execution": cpu * 1000 / executions,
+        "wall_ms_per_execution": wall * 1000 / executions,
     }
 
 
@@ -201,6 +207,10 @@ def main() -> int:
     print(f"worker statements per Task state: {report['worker_per_task_total']:.2f}")
     for name, value in report["worker_per_task"].items():
         print(f"  {value:6.2f}  {name}")
+    print(
+        f"per execution: {report['process_cpu_ms_per_execution']:.1f} ms of this process's CPU "
+        f"(worker, start and polling), {report['wall_ms_per_execution']:.1f} ms wall"
+    )
     print(f"StartExecution statements: {report['start_per_execution_total']:.2f}")
     for name, value in report["start_per_execution"].items():
         print(f"  {value:6.2f}  {name}")
