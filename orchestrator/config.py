@@ -40,6 +40,10 @@
   (``lambda:billing-*,sqs:orders``); ``ORCHESTRATOR_<SERVICE>_ENDPOINT_URL``
   (``ORCHESTRATOR_SQS_ENDPOINT_URL``, ...) sends a whole service to that endpoint
   (`integrations.routing`, docs/integrations.md).
+- ``ORCHESTRATOR_S3_ENDPOINT_URL`` / ``ORCHESTRATOR_S3`` (``aws`` to enable) / ``ORCHESTRATOR_S3_ROOT``
+  (``$ORCHESTRATOR_HOME/buckets``): where Distributed Map's ItemReader and ResultWriter and
+  ``aws-sdk:s3`` Tasks read and write: an S3-compatible endpoint, AWS S3, or else local buckets in
+  that folder (`integrations.s3`, docs/s3.md).
 - ``ORCHESTRATOR_CONNECTIONS_FILE``: the HTTP Task's named connections (credentials), JSON.
 - ``ORCHESTRATOR_HTTP_TIMEOUT`` (``60``): seconds before an HTTP Task fails with States.Http.Socket.
 - ``ORCHESTRATOR_CONSOLE_READ_ONLY`` (``1`` to enable): the console (``/console/``) shows everything and
