@@ -9,10 +9,11 @@ takes the writer's answer as its result. `orchestrator.integrations.s3_tasks` do
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from orchestrator.asl import jsonata
-from orchestrator.asl.errors import ITEM_READER_FAILED, RESULT_WRITER_FAILED
+from orchestrator.asl.errors import ITEM_READER_FAILED, RESULT_WRITER_FAILED, StatesError
 from orchestrator.asl.model import MapState
 from orchestrator.asl.payload import compile_template
 from orchestrator.engine import dataflow
@@ -62,6 +63,15 @@ def writer_request(state: MapState, data: Any, scope: Scope, map_run_arn: str, o
         "Results": results,
     }
     return TaskRequest(state.name, str(writer.get("Resource", "")), "service", "request-response", payload)
+
+
+def read_items(answer: Any) -> list[Any]:
+    """The items an ItemReader answered: a JSON array's text (as `integrations.s3_tasks` sends them,
+    one string on the way), or a list (a handler standing in for the reader)."""
+    items = json.loads(answer) if isinstance(answer, str) else answer
+    if not isinstance(items, list):
+        raise StatesError(ITEM_READER_FAILED, "Attempting to map over non-iterable node.")
+    return items
 
 
 def failure_name(phase: str, error: str | None) -> str:

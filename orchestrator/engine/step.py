@@ -897,8 +897,8 @@ def _map_io_answered(machine: StateMachine, state: MapState, run: Run, delivery:
     if not isinstance(delivery, TaskSucceeded):
         raise TypeError(f"a Map's {'ItemReader' if phase == 'reader' else 'ResultWriter'} answers, not {delivery!r}")
     if phase == "reader":
-        items = delivery.output
-        return _map(machine, state, run.at(replace(run.cursor, phase="enter")), env, read=list(items or ()))
+        items = map_io.read_items(delivery.output)
+        return _map(machine, state, run.at(replace(run.cursor, phase="enter")), env, read=items)
     env.history.add("MapRunSucceeded")
     env.history.add("MapStateSucceeded", link=False)
     return _finish(state, run, delivery.output, env)

@@ -43,6 +43,22 @@ def read_items(store: ObjectStore, resource: str, parameters: dict[str, Any], co
     return _guarded(lambda: _items(store, resource, parameters, config), limit)
 
 
+def items_as_json(items: Iterator[Any]) -> str:
+    """The items as the text of one JSON array, written as they come.
+
+    The reader's answer travels as this one string (through the invoke path's copy and the broker),
+    so the process that reads holds the text and one item at a time, never every item as an object.
+    """
+    out = io.StringIO()
+    out.write("[")
+    for count, item in enumerate(items):
+        if count:
+            out.write(",")
+        out.write(json.dumps(item, separators=(",", ":"), ensure_ascii=False))
+    out.write("]")
+    return out.getvalue()
+
+
 def _guarded(open_items: Callable[[], Iterator[Any]], limit: int) -> Iterator[Any]:
     """The items, with S3's and the parsers' errors turned into States.ItemReaderFailed as they come."""
     try:

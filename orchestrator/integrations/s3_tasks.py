@@ -49,8 +49,9 @@ class S3Integration:
             )
         if request.resource in ENGINE_RESOURCES:
             reader = payload.get("ReaderConfig") or {}
-            return list(
-                item_reader.read_items(object_store(), request.resource, payload.get("Parameters") or {}, reader)
+            parameters = payload.get("Parameters") or {}
+            return item_reader.items_as_json(
+                item_reader.read_items(object_store(), request.resource, parameters, reader)
             )
         action = request.resource.rsplit(":", 1)[1].split(".", 1)[0]
         try:
