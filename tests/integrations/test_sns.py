@@ -337,8 +337,11 @@ def test_a_subscription_can_name_any_importable_function(service: Service) -> No
 def test_wait_for_task_token_publishes_the_token_and_run_local_says_it_cannot_answer(service: Service) -> None:
     RECEIVED.clear()
     service.create_topic("PySubscribed")
+    # No handler: the one tests.runtime.handlers registers for this resource (imported by other test
+    # modules in the same process) would answer the token.
     result = run_local(
-        publish_machine({"TopicArn": topic_arn("PySubscribed"), "Message": {"TaskToken.$": "$$.Task.Token"}}, ASK)
+        publish_machine({"TopicArn": topic_arn("PySubscribed"), "Message": {"TaskToken.$": "$$.Task.Token"}}, ASK),
+        handlers={},
     )
     assert result.status == "FAILED"
     assert "waits for a task token in Publish" in result.cause
