@@ -139,8 +139,8 @@ def waiting_for_token(cluster: Cluster, arn: str, timeout: float = 30) -> None:
     )
 
 
-def graph_ready(page: Page) -> None:
-    page.wait_for_selector("[data-graph-canvas][data-ready='true']", timeout=20_000)
+def graph_ready(page: Page, timeout_ms: float = 20_000) -> None:
+    page.wait_for_selector("[data-graph-canvas][data-ready='true']", timeout=timeout_ms)
 
 
 def node_status(page: Page, state: str) -> str | None:
