@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Integer, Row, String, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -230,6 +230,36 @@ def _event_rows(history_id: int, events: Sequence[Event]) -> list[dict[str, Any]
     ]
 
 
+# The events as arrays, one row each (unnest): a statement of one shape whatever their number, which
+# SQLAlchemy compiles once (a multi-row VALUES is compiled again for every execution).
+_APPENDED = (
+    insert(H)
+    .from_select(
+        ["execution_id", "id", "previous_event_id", "type", "timestamp", "details"],
+        select(
+            bindparam("appended_history_id", type_=BigInteger()),
+            func.unnest(bindparam("appended_ids", type_=postgresql.ARRAY(Integer()))),
+            func.unnest(bindparam("appended_previous", type_=postgresql.ARRAY(Integer()))),
+            func.unnest(bindparam("appended_types", type_=postgresql.ARRAY(String()))),
+            func.unnest(bindparam("appended_timestamps", type_=postgresql.ARRAY(H.c.timestamp.type))),
+            func.unnest(bindparam("appended_details", type_=postgresql.ARRAY(H.c.details.type))),
+        ),
+    )
+    .cte("appended")
+)
+
+
+def _arrays(history_id: int, events: Sequence[Event]) -> dict[str, Any]:
+    return {
+        "appended_history_id": history_id,
+        "appended_ids": [e.id for e in events],
+        "appended_previous": [e.previous_event_id for e in events],
+        "appended_types": [e.type for e in events],
+        "appended_timestamps": [e.timestamp for e in events],
+        "appended_details": [e.details for e in events],
+    }
+
+
 def append_and_update(
     session: Session, events: Mapping[int, Sequence[Event]], changes: Sequence[tuple[int, dict[str, Any]]]
 ) -> None:
@@ -239,8 +269,9 @@ def append_and_update(
     if len(appended) == 1 and len(changes) == 1 and session.get_bind().dialect.name == "postgresql":
         (history_id, found), (run_id, values) = appended[0], changes[0]
         session.info.setdefault(APPENDED_EVENTS, []).append((history_id, found))
-        rows = insert(H).values(_event_rows(history_id, found)).cte("appended")
-        session.execute(update(E).where(E.c.id == run_id).values(**values).add_cte(rows))
+        session.execute(
+            update(E).where(E.c.id == run_id).values(**values).add_cte(_APPENDED), _arrays(history_id, found)
+        )
         return
     for history_id, found in appended:
         append_events(session, history_id, found)

@@ -117,11 +117,14 @@ def test_a_lock_that_waited_sees_the_event_written_meanwhile(postgresql_url: str
 
         def step() -> None:
             holding.wait()
-            with session_scope(postgresql_url) as session:
-                row = runs.consume_and_lock(session, message_id, execution_id)
-                assert row is not None
-                found["seen"] = row._mapping["last_event_seen"]
-                found["time"] = runs.last_event_time(session, row, now)
+            try:
+                with session_scope(postgresql_url) as session:
+                    row = runs.consume_and_lock(session, message_id, execution_id)
+                    assert row is not None
+                    found["seen"] = row._mapping["last_event_seen"]
+                    found["time"] = runs.last_event_time(session, row, now)
+            except Exception as exc:  # shown by the assertions below instead of lost with the thread
+                found["error"] = exc
 
         waiter = threading.Thread(target=step)
         waiter.start()
@@ -136,11 +139,12 @@ def test_a_lock_that_waited_sees_the_event_written_meanwhile(postgresql_url: str
                 if waiting:
                     break
                 threading.Event().wait(0.05)
-        assert waiting, "the step never waited for the lock"
+        assert waiting, f"the step never waited for the lock ({found.get('error')!r})"
         event_ = Event(id=next_id, previous_event_id=next_id - 1, timestamp=later, type="PassStateEntered")
         runs.append_events(other, execution_id, [event_])
         runs.update_run(other, execution_id, next_event_id=next_id + 1)
     waiter.join(timeout=10)
+    assert "error" not in found, found["error"]
     # Then: its snapshot missed the event, so the step asked again and stamps after it
     assert found["seen"] == next_id - 1
     assert found["time"] == later
