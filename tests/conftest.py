@@ -13,6 +13,8 @@ from tests.services import ensure_services
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        return  # a pytest-xdist test process: the process that started it has done this already
     said = ensure_services()
     if said:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")

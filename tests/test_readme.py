@@ -37,6 +37,9 @@ from tests.readme.newcomer import (
     with_servers_in_background,
 )
 
+# The blocks build on each other (a server started by one is used by the next): one test process runs them all.
+pytestmark = pytest.mark.xdist_group("readme")
+
 README = CHECKOUT / "README.md"
 BLOCKS = read_blocks(README)
 TO_RUN = [block for block in BLOCKS if block.not_run is None]

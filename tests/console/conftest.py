@@ -8,6 +8,7 @@ otherwise they fail and say how to install it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -41,10 +42,15 @@ def chromium_path() -> str:
     if found:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, timeout=900)
-        found = shutil.which("chromium")
+        # The suite's parallel test processes may all get here at once: one installs, the others wait.
+        with open("/tmp/orchestrator-tests-chromium.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            found = shutil.which("chromium")
+            if not found:
+                env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+                subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
+                subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, timeout=900)
+                found = shutil.which("chromium")
     if not found:
         pytest.fail("The console's browser tests need Debian's chromium: apt-get install chromium")
     return found

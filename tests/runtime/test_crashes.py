@@ -36,6 +36,9 @@ from tests.runtime.conftest import (
     wait_for,
 )
 
+# One test process runs these: one of them empties their Redis database, which the others use.
+pytestmark = pytest.mark.xdist_group("crashes")
+
 # The goal: every execution a lost worker held moves on within this many seconds of the loss.
 RECOVERS_WITHIN = 30.0
 
