@@ -65,6 +65,9 @@
 - ``ORCHESTRATOR_METRICS_PUBLIC`` (``1`` to enable): serve ``/metrics`` to anyone, unsigned, even with
   access keys (for a Prometheus on another host; by default it is for this machine and signed requests).
 - ``ORCHESTRATOR_LOG_FORMAT`` (``text`` or ``json``): ``json`` writes one JSON object per log line.
+- ``ORCHESTRATOR_MAP_PAGE_ITEMS`` (``10000``): a Distributed Map's ItemReader is asked for this many
+  items at a time (and at most 8 MiB of them), each page's children written before the next is read,
+  so that a process holds a page of the items, never all of them.
 
 Everything reads the environment when asked (`load`), so tests and subprocesses can set it.
 """
@@ -106,6 +109,7 @@ class Settings:
     events_file: Path | None = None  # status-change webhooks (docs/events.md)
     events: bool = False  # write status-change events
     execution_log: str = ""  # where execution log records go (docs/execution-logs.md)
+    map_page_items: int = 10_000  # a Distributed Map's items are read this many at a time
 
     @property
     def embedded_broker(self) -> bool:
@@ -146,6 +150,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         retention_days=_retention_days(env.get("ORCHESTRATOR_RETENTION_DAYS")),
         metrics_public=env.get("ORCHESTRATOR_METRICS_PUBLIC", "").strip().lower() in ("1", "true", "yes"),
         log_format=(env.get("ORCHESTRATOR_LOG_FORMAT") or "text").strip().lower(),
+        map_page_items=max(1, int(env.get("ORCHESTRATOR_MAP_PAGE_ITEMS") or 10_000)),
         **_lease_settings(env),
         **_event_settings(env),
         execution_log=env.get("ORCHESTRATOR_EXECUTION_LOG", "").strip(),

@@ -43,6 +43,17 @@ def batches(
         yield _batch(current, batch_input)
 
 
+def cut(
+    items: Iterable[Any], max_items: int | None, max_bytes: int | None, batch_input: Any, *, final: bool
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The batches of ``items``; unless ``final``, the last one, which more items might still fill,
+    comes back as its items instead, to go before the next page's."""
+    made = list(batches(items, max_items, max_bytes, batch_input))
+    if final or not made:
+        return made, []
+    return made[:-1], made[-1]["Items"]
+
+
 def _batch(items: list[Any], batch_input: Any) -> dict[str, Any]:
     batch: dict[str, Any] = {"Items": items}
     if batch_input is not None:

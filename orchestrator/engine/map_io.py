@@ -10,6 +10,7 @@ takes the writer's answer as its result. `orchestrator.integrations.s3_tasks` do
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from typing import Any
 
 from orchestrator.asl import jsonata
@@ -63,6 +64,27 @@ def writer_request(state: MapState, data: Any, scope: Scope, map_run_arn: str, o
         "Results": results,
     }
     return TaskRequest(state.name, str(writer.get("Resource", "")), "service", "request-response", payload)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Items an ItemReader answered, and where its next page starts (None: there are no more)."""
+
+    items: list[Any]
+    next: Any = None
+
+
+def paged(task: TaskRequest, size: int, budget: int) -> TaskRequest:
+    """The reader's Task asking for its first page only (`MapReading.request` asks for the next)."""
+    return replace(task, payload={**task.payload, "Page": {"Size": size, "Bytes": budget, "Position": None}})
+
+
+def read_page(answer: Any) -> Page:
+    """What an ItemReader answered: a page (``{"Items", "Next"}``, to a Task that asked for one), or
+    every item (see `read_items`)."""
+    if isinstance(answer, dict) and set(answer) == {"Items", "Next"}:
+        return Page(read_items(answer["Items"]), answer["Next"])
+    return Page(read_items(answer))
 
 
 def read_items(answer: Any) -> list[Any]:

@@ -204,6 +204,66 @@ class Sleep:
 
 
 @dataclass(frozen=True, slots=True)
+class MapReading:
+    """Where a Distributed Map's ItemReader stands between two pages of its items.
+
+    The durable runtime reads the items a page at a time; this, kept with the Map's fan-out, is all
+    it needs to ask for the next page and turn it into iterations (`step.map_page`): the reader's
+    request (``payload`` without its page), the ``position`` the reader gave for the next page, the
+    items read and the iterations made so far, and, with an ItemBatcher, its limits and the items
+    of the batch still open (``carry``), which the next page's first items fill.
+    """
+
+    state: str
+    resource: str
+    payload: Any
+    position: Any
+    items: int
+    children: int
+    carry: tuple[Any, ...] = ()
+    batched: bool = False
+    max_items: int | None = None
+    max_bytes: int | None = None
+    batch_input: Any = None
+
+    def request(self, size: int, budget: int) -> TaskRequest:
+        """The reader's Task for the next page: at most ``size`` items, about ``budget`` bytes of them."""
+        page = {"Size": size, "Bytes": budget, "Position": self.position}
+        return TaskRequest(self.state, self.resource, "service", "request-response", {**self.payload, "Page": page})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "resource": self.resource,
+            "payload": self.payload,
+            "position": self.position,
+            "items": self.items,
+            "children": self.children,
+            "carry": list(self.carry),
+            "batched": self.batched,
+            "maxItems": self.max_items,
+            "maxBytes": self.max_bytes,
+            "batchInput": self.batch_input,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MapReading:
+        return cls(
+            state=data["state"],
+            resource=data["resource"],
+            payload=data["payload"],
+            position=data["position"],
+            items=data["items"],
+            children=data["children"],
+            carry=tuple(data["carry"]),
+            batched=data["batched"],
+            max_items=data["maxItems"],
+            max_bytes=data["maxBytes"],
+            batch_input=data["batchInput"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class FanOut:
     """Start ``children`` (at most ``max_concurrency`` at a time, 0 = all), then deliver the join."""
 
@@ -214,6 +274,7 @@ class FanOut:
     tolerated_failure_count: int | None = None
     tolerated_failure_percentage: float | None = None
     map_run_arn: str | None = None  # a Distributed Map: children are executions with their own history
+    reading: MapReading | None = None  # ``children`` are the first page's: more items are to be read
 
 
 Outcome = Next | Succeed | Fail | Invoke | Sleep | FanOut

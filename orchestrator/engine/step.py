@@ -60,6 +60,7 @@ from orchestrator.engine.outcomes import (
     Fail,
     FanOut,
     Invoke,
+    MapReading,
     Next,
     Outcome,
     Run,
@@ -653,8 +654,9 @@ def _parallel(state: ParallelState, run: Run, env: Env) -> Outcome:
     return FanOut(children, 0, run.at(replace(run.cursor, phase="fanout")), is_map=False)
 
 
-def _map(machine: StateMachine, state: MapState, run: Run, env: Env, read: list[Any] | None = None) -> Outcome:
-    """Fan out over the Map's items: from its input, or (``read``) what its ItemReader read."""
+def _map(machine: StateMachine, state: MapState, run: Run, env: Env, read: map_io.Page | None = None) -> Outcome:
+    """Fan out over the Map's items: from its input, or (``read``) what its ItemReader read (its first
+    page, when the runtime reads a page at a time)."""
     scope = _scope(state, run, env)
     raw = run.cursor.input
     if state.is_jsonata:
@@ -667,13 +669,18 @@ def _map(machine: StateMachine, state: MapState, run: Run, env: Env, read: list[
     if state.item_reader and read is None:
         return Invoke(map_io.reader_request(state, selector_data, scope), run.at(replace(run.cursor, phase="reader")))
     if read is not None:
-        items = read  # (ItemsPath does not apply to what an ItemReader read)
+        items = read.items  # (ItemsPath does not apply to what an ItemReader read)
     elif state.is_jsonata:
         items = _jsonata_items(state, scope, states)
     else:
         items = _jsonpath_items(state, selector_data, scope)
     inputs = [_item_input(state, run, env, selector_data, index, item) for index, item in enumerate(items)]
-    if state.item_batcher:
+    reading = None
+    if read is not None and read.next is not None:
+        reading = _reading(state, selector_data, scope, read, len(inputs))
+        inputs, carry = _page_batches(reading, inputs, final=False)
+        reading = replace(reading, children=len(inputs), carry=tuple(carry))
+    elif state.item_batcher:
         inputs = _batches(state, inputs, selector_data, scope)
     # AWS gives the length of the Map's input array, none when an ItemReader reads the items
     env.history.add("MapStateStarted", {"length": 0 if state.item_reader else len(inputs)})
@@ -692,7 +699,67 @@ def _map(machine: StateMachine, state: MapState, run: Run, env: Env, read: list[
         tolerated_failure_count=count,
         tolerated_failure_percentage=percentage,
         map_run_arn=map_run,
+        reading=reading,
     )
+
+
+def _reading(state: MapState, data: Any, scope: Scope, read: map_io.Page, items: int) -> MapReading:
+    """Where the reading stands after the first of several pages: the reader's request (without its
+    page) and the batcher's limits, resolved once, as the first page's were."""
+    request = map_io.reader_request(state, data, scope)
+    reading = MapReading(request.state, request.resource, request.payload, read.next, items, 0)
+    if not state.item_batcher:
+        return reading
+    batcher = state.item_batcher
+    return replace(
+        reading,
+        batched=True,
+        max_items=_batch_limit(batcher, "MaxItemsPerBatch", data, scope),
+        max_bytes=_batch_limit(batcher, "MaxInputBytesPerBatch", data, scope),
+        batch_input=_batch_input(state, batcher.get("BatchInput"), data, scope),
+    )
+
+
+def _page_batches(reading: MapReading, inputs: list[Any], *, final: bool) -> tuple[list[Any], list[Any]]:
+    """A page's iterations' inputs: its items, or with an ItemBatcher its batches, the open batch
+    before them filled first; and (unless ``final``) the items of the batch left open."""
+    if not reading.batched:
+        return inputs, []
+    return batching.cut(
+        [*reading.carry, *inputs], reading.max_items, reading.max_bytes, reading.batch_input, final=final
+    )
+
+
+def map_page(
+    machine: StateMachine, run: Run, answer: Any, reading: MapReading, env: Env
+) -> tuple[tuple[ChildRun, ...], MapReading | None]:
+    """A later page of a Distributed Map's items, as its reader answered it: the iterations it makes
+    (numbered on from the earlier pages') and where the reading stands after it (None: done).
+
+    Records nothing: AWS's history shows one MapRunStarted whatever the number of pages. Raises
+    StatesError if the page is not one, or an ItemSelector fails on one of its items.
+    """
+    state = machine.scope(run.scope).states[run.cursor.state]
+    assert isinstance(state, MapState)
+    page = map_io.read_page(answer)
+    scope = _scope(state, run, env)
+    data = run.cursor.input if state.is_jsonata else dataflow.apply_input_path(state, run.cursor.input, scope)
+    inputs = [
+        _item_input(state, run, env, data, reading.items + offset, item) for offset, item in enumerate(page.items)
+    ]
+    inputs, carry = _page_batches(reading, inputs, final=page.next is None)
+    key = scope_key(state.name)
+    children = tuple(ChildRun(key, item, reading.children + offset) for offset, item in enumerate(inputs))
+    if page.next is None:
+        return children, None
+    after = replace(
+        reading,
+        position=page.next,
+        items=reading.items + len(page.items),
+        children=reading.children + len(children),
+        carry=tuple(carry),
+    )
+    return children, after
 
 
 def map_run_arn(execution: Mapping[str, Any], state: MapState, rng: random.Random) -> str:
@@ -897,8 +964,8 @@ def _map_io_answered(machine: StateMachine, state: MapState, run: Run, delivery:
     if not isinstance(delivery, TaskSucceeded):
         raise TypeError(f"a Map's {'ItemReader' if phase == 'reader' else 'ResultWriter'} answers, not {delivery!r}")
     if phase == "reader":
-        items = map_io.read_items(delivery.output)
-        return _map(machine, state, run.at(replace(run.cursor, phase="enter")), env, read=items)
+        page = map_io.read_page(delivery.output)
+        return _map(machine, state, run.at(replace(run.cursor, phase="enter")), env, read=page)
     env.history.add("MapRunSucceeded")
     env.history.add("MapStateSucceeded", link=False)
     return _finish(state, run, delivery.output, env)

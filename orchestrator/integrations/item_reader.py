@@ -13,6 +13,12 @@
 ``ReaderConfig.MaxItems`` (already resolved from MaxItemsPath or JSONata by the engine) stops after
 that many; 0 or absent reads all. CSV and JSON Lines are read line by line from the stream; a JSON
 array is parsed whole. Any failure is `IntegrationError` ``States.ItemReaderFailed``.
+
+The durable runtime asks for the items a page at a time (`read_page`): a page ends after ``Size``
+items or once its JSON text passes ``Bytes``, and says where the next one starts. A CSV or JSON
+Lines page starts at the byte after the previous page's last row (the object is opened there), so
+a million rows are read once, a page in memory at a time; the other kinds skip the items before
+the page (a JSON array and a manifest are parsed whole anyway).
 """
 
 from __future__ import annotations
@@ -57,6 +63,110 @@ def items_as_json(items: Iterator[Any]) -> str:
         out.write(json.dumps(item, separators=(",", ":"), ensure_ascii=False))
     out.write("]")
     return out.getvalue()
+
+
+def read_page(
+    store: ObjectStore,
+    resource: str,
+    parameters: dict[str, Any],
+    config: dict[str, Any],
+    page: dict[str, Any],
+) -> dict[str, Any]:
+    """One page of the items: ``{"Items": <their JSON array, as text>, "Next": <position> or None}``.
+
+    ``page`` is ``{"Size", "Bytes", "Position"}``; Position None is the start, else a "Next" this
+    function answered before (``{"Index", "Offset", "Headers"}``: the items read so far, the byte
+    where a CSV or JSON Lines page starts, the CSV header row read on the first page). A page ends
+    after Size items, or after the item that takes its text past Bytes (0: no such limit).
+    """
+    position = page.get("Position") or {"Index": 0, "Offset": 0, "Headers": None}
+    limit = _max_items(config.get("MaxItems"))
+    remaining = limit - position["Index"] if limit else None
+    if remaining is not None and remaining <= 0:
+        return {"Items": "[]", "Next": None}
+    size, budget = max(1, int(page.get("Size") or 1)), int(page.get("Bytes") or 0)
+    rows = _guarded(lambda: _positioned(store, resource, parameters, config, position), 0)
+    out = io.StringIO()
+    out.write("[")
+    after = position
+    for count, (item, at) in enumerate(rows):
+        if count == size or (budget and out.tell() > budget):
+            rows.close()  # (the item just read starts the next page)
+            return {"Items": out.getvalue() + "]", "Next": after}
+        out.write("," if count else "")
+        out.write(json.dumps(item, separators=(",", ":"), ensure_ascii=False))
+        after = {**at, "Index": position["Index"] + count + 1}
+        if count + 1 == remaining:
+            rows.close()
+            break
+    return {"Items": out.getvalue() + "]", "Next": None}
+
+
+def _positioned(
+    store: ObjectStore, resource: str, parameters: dict[str, Any], config: dict[str, Any], position: dict[str, Any]
+) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """The items from ``position`` on, each with where the reading stands after it (Offset, Headers)."""
+    if resource.startswith(GET_OBJECT) and config.get("InputType") in ("CSV", "JSONL"):
+        bucket, key = _text_parameter(parameters, "Bucket"), _text_parameter(parameters, "Key")
+        return _object_rows(store, bucket, key, config, position)
+    skipped = itertools.islice(_items(store, resource, parameters, config), position["Index"], None)
+    return ((item, {"Offset": 0, "Headers": None}) for item in skipped)
+
+
+def _object_rows(
+    store: ObjectStore, bucket: str, key: str, config: dict[str, Any], position: dict[str, Any]
+) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """The rows of a CSV or JSON Lines object from byte ``Offset`` on, each with the byte after it.
+
+    csv.reader takes a line at a time, and only the lines of the row it returns (a quoted field may
+    hold line breaks), so the bytes counted when it returns a row end exactly at that row.
+    """
+    start = int(position.get("Offset") or 0)
+    stream = store.get_object(bucket, key, start)
+    lines = _CountedLines(stream, start)
+    try:
+        if config.get("InputType") == "JSONL":
+            for item in jsonl_items(lines):
+                yield item, {"Offset": lines.offset, "Headers": None}
+            return
+        given = _given_headers(config)
+        for item in csv_items(lines, given or position.get("Headers"), _delimiter(config)):
+            # the next page starts past the header row, and needs its names
+            yield item, {"Offset": lines.offset, "Headers": None if given else list(item)}
+    finally:
+        stream.close()
+
+
+class _CountedLines:
+    """The lines of a byte stream as text, counting the bytes taken so far (``offset``).
+
+    botocore's StreamingBody is not an io.RawIOBase: it is read in chunks and split into lines here.
+    """
+
+    def __init__(self, stream: BinaryIO, offset: int) -> None:
+        self.stream = stream
+        self.offset = offset
+        self.lines = self._lines()
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        return next(self.lines)
+
+    def _lines(self) -> Iterator[str]:
+        decoding = "utf-8-sig" if self.offset == 0 else "utf-8"
+        pending = b""
+        while chunk := self.stream.read(64 * 1024):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                self.offset += len(line) + 1
+                yield line.decode(decoding) + "\n"
+                decoding = "utf-8"
+        if pending:
+            self.offset += len(pending)
+            yield pending.decode(decoding)
 
 
 def _guarded(open_items: Callable[[], Iterator[Any]], limit: int) -> Iterator[Any]:

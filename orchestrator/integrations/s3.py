@@ -62,8 +62,8 @@ class ListPage:
 class ObjectStore(Protocol):
     """The four S3 calls the engine makes."""
 
-    def get_object(self, bucket: str, key: str) -> BinaryIO:
-        """The object's bytes as a stream (read it in chunks; close it after)."""
+    def get_object(self, bucket: str, key: str, start: int = 0) -> BinaryIO:
+        """The object's bytes from byte ``start`` on, as a stream (read it in chunks; close it after)."""
 
     def put_object(self, bucket: str, key: str, body: bytes) -> ObjectInfo:
         """Store ``body`` under ``key``; returns what HeadObject would."""
@@ -111,12 +111,14 @@ class LocalBuckets:
             return []
         return sorted(p.name for p in self.root.iterdir() if (p / ".meta").is_dir())
 
-    def get_object(self, bucket: str, key: str) -> BinaryIO:
+    def get_object(self, bucket: str, key: str, start: int = 0) -> BinaryIO:
         path = self._object_path(bucket, key)
         try:
-            return path.open("rb")
+            stream = path.open("rb")
         except FileNotFoundError:
             raise S3Error("NoSuchKey", "The specified key does not exist.") from None
+        stream.seek(start)
+        return stream
 
     def put_object(self, bucket: str, key: str, body: bytes) -> ObjectInfo:
         path = self._object_path(bucket, key)
@@ -229,8 +231,9 @@ class BotoStore:
 
         self.client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1")
 
-    def get_object(self, bucket: str, key: str) -> BinaryIO:
-        response = self._call("get_object", Bucket=bucket, Key=key)
+    def get_object(self, bucket: str, key: str, start: int = 0) -> BinaryIO:
+        ranged = {"Range": f"bytes={start}-"} if start else {}
+        response = self._call("get_object", Bucket=bucket, Key=key, **ranged)
         return response["Body"]  # type: ignore[no-any-return]
 
     def put_object(self, bucket: str, key: str, body: bytes) -> ObjectInfo:

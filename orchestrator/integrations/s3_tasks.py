@@ -2,7 +2,8 @@
 
 - A Distributed Map's ItemReader (``arn:aws:states:::s3:getObject``, ``s3:listObjectsV2``) and
   ResultWriter (``arn:aws:states:::s3:putObject``): the engine asks for them as Tasks of its own,
-  with the reader's or writer's settings as payload (`item_reader`, `result_writer`).
+  with the reader's or writer's settings as payload (`item_reader`, `result_writer`); a reader's
+  payload with a ``Page`` asks for one page of the items (`item_reader.read_page`).
 - ``aws-sdk:s3:getObject``, ``putObject``, ``headObject`` and ``listObjectsV2`` Task states, with
   AWS's response shapes: getObject's Body is the object's text; putObject's Body may be any JSON
   value (an object or array is stored as compact JSON). Errors are ``S3.<Code>Exception``
@@ -50,6 +51,8 @@ class S3Integration:
         if request.resource in ENGINE_RESOURCES:
             reader = payload.get("ReaderConfig") or {}
             parameters = payload.get("Parameters") or {}
+            if payload.get("Page"):  # the durable runtime reads a page at a time
+                return item_reader.read_page(object_store(), request.resource, parameters, reader, payload["Page"])
             return item_reader.items_as_json(
                 item_reader.read_items(object_store(), request.resource, parameters, reader)
             )

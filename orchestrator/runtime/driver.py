@@ -30,9 +30,11 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from orchestrator.asl.errors import StatesError
 from orchestrator.asl.model import MapState, ParallelState, StateMachine
 from orchestrator.asl.parse import parse
 from orchestrator.config import Settings
+from orchestrator.engine import map_io
 from orchestrator.engine import step as interpreter
 from orchestrator.engine.history import (
     HISTORY_LIMIT_CAUSE,
@@ -51,12 +53,15 @@ from orchestrator.engine.outcomes import (
     Fail,
     FanOut,
     Invoke,
+    MapReading,
     Next,
     Outcome,
     Run,
     Sleep,
     Succeed,
+    TaskFailed,
     TaskRequest,
+    TaskSucceeded,
 )
 from orchestrator.engine.resources import Resource, handler_name, parse_resource
 from orchestrator.integrations import registry
@@ -82,6 +87,11 @@ FAST_PATH_SECONDS = 60.0
 # (2,000 events written, measured), about as long as lock and worker should be held; the message
 # between two of them costs a few milliseconds, a small part of a long loop's time.
 MAX_STEPS = 1_000
+
+# A Distributed Map's ItemReader is asked for its items a page at a time: ORCHESTRATOR_MAP_PAGE_ITEMS
+# items, and no more once their JSON text passes this many characters, so that a page of big items
+# (rows of long text, say) stays a few MiB in the processes that read and fan it out.
+PAGE_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -369,6 +379,9 @@ class Tree:
 
     def deliver(self, row: RunRow, delivery: Delivery | None) -> None:
         """Step ``row`` with ``delivery`` as far as it goes and carry out what it waits for next."""
+        if row.fan is not None and row.fan.get("reading") and isinstance(delivery, TaskSucceeded | TaskFailed):
+            self._page_answered(row, delivery)  # the next page of a Distributed Map's items
+            return
         history = self.history(row)
         env = self.env(history)
         outcome = interpreter.step(self.machine, row.run, delivery, env)
@@ -387,6 +400,8 @@ class Tree:
                 self._advance_message(row, None)
             case Invoke(task, run):
                 self._wait(row, run)
+                if task.resource and run.cursor.phase == "reader":  # its first page only (`read_next`)
+                    task = map_io.paged(task, self.settings.map_page_items, PAGE_BYTES)
                 if task.resource:
                     self._invoke(row, task)
                 else:
@@ -503,33 +518,11 @@ class Tree:
         return state
 
     def _fan_out(self, row: RunRow, fan: FanOut) -> None:
-        if not fan.children:
+        if not fan.children and fan.reading is None:
             self.deliver(row, ChildrenSucceeded((), fan.map_run_arn))
             return
         distributed = fan.map_run_arn is not None
-        express = _runs_as_express(self._state_of(row))
-        root = self.root_row._mapping
-        rows = [
-            {
-                "name": f"{root['name']}/{child.index}",
-                "state_machine_id": root["state_machine_id"],
-                "definition_hash": root["definition_hash"],
-                "role_arn": root["role_arn"],
-                "root_id": row.root_id,
-                "parent_id": row.id,
-                "child_index": child.index,
-                "generation": row.seq,
-                "scope_state": child.scope[0],
-                "scope_branch": child.scope[1],
-                "status": "PENDING",
-                "input": child.input,
-                "start_date": self.now,
-                "arn": _child_arn(root["arn"], fan.map_run_arn, child.index, express) if distributed else None,
-                "map_run_arn": fan.map_run_arn,
-            }
-            for child in fan.children
-        ]
-        runs.insert_children(self.session, rows)
+        self._insert_children(row, fan.children, row.seq, fan.map_run_arn)
         if distributed:
             assert fan.map_run_arn is not None and row.cursor is not None
             map_runs.add(
@@ -558,9 +551,86 @@ class Tree:
                 "lastEnded": None,
                 "generation": row.seq,
                 "mapRunArn": fan.map_run_arn,
+                # ``total`` counts the children of the pages read so far while this is set
+                "reading": fan.reading.to_json() if fan.reading is not None else None,
             }
         )
         self.start_children(row)
+        if fan.reading is not None:
+            self.read_next(row)
+
+    def _insert_children(
+        self, row: RunRow, children: tuple[ChildRun, ...], generation: int, map_run_arn: str | None
+    ) -> None:
+        """The rows of ``children`` (PENDING: `start_children` starts them as there is room)."""
+        express = _runs_as_express(self._state_of(row))
+        root = self.root_row._mapping
+        rows = [
+            {
+                "name": f"{root['name']}/{child.index}",
+                "state_machine_id": root["state_machine_id"],
+                "definition_hash": root["definition_hash"],
+                "role_arn": root["role_arn"],
+                "root_id": row.root_id,
+                "parent_id": row.id,
+                "child_index": child.index,
+                "generation": generation,
+                "scope_state": child.scope[0],
+                "scope_branch": child.scope[1],
+                "status": "PENDING",
+                "input": child.input,
+                "start_date": self.now,
+                "arn": _child_arn(root["arn"], map_run_arn, child.index, express) if map_run_arn else None,
+                "map_run_arn": map_run_arn,
+            }
+            for child in children
+        ]
+        runs.insert_children(self.session, rows)
+
+    # -- a Distributed Map's items, a page at a time -----------------------------------------------
+    #
+    # Its ItemReader answers the first page as the Map's Task (`engine.step` makes its children);
+    # each next page is asked for, once the previous one's children are rows, as a Task of the
+    # Map's run, under a new ``seq`` (a copy of an answer already taken does nothing), while the
+    # run stays in its fan-out. Where the reading stands (`MapReading`) is in the fan-out record,
+    # written with the page's children in one transaction: after a crash the reading goes on from
+    # the page it was at. The Map joins when the last page is read and every child has ended.
+
+    def read_next(self, row: RunRow) -> None:
+        """Ask the ItemReader of ``row``'s Distributed Map for its next page."""
+        assert row.fan is not None and row.fan.get("reading")
+        reading = MapReading.from_json(row.fan["reading"])
+        row.set(seq=row.seq + 1)
+        self._invoke(row, reading.request(self.settings.map_page_items, PAGE_BYTES))
+
+    def _page_answered(self, row: RunRow, delivery: TaskSucceeded | TaskFailed) -> None:
+        """A page of the items (its children become rows, and start as there is room), or the
+        reader's failure, which fails the Map (States.ItemReaderFailed) as a child's failure would."""
+        assert row.fan is not None
+        fan = dict(row.fan)
+        reading = MapReading.from_json(fan["reading"])
+        history = self.history(row)  # (a page records no event: AWS's history shows none)
+        try:
+            if isinstance(delivery, TaskFailed):
+                raise StatesError(map_io.failure_name("reader", delivery.error), delivery.cause)
+            children, after = interpreter.map_page(self.machine, row.run, delivery.output, reading, self.env(history))
+        except StatesError as failure:
+            self.record(row, history)
+            self._fail_fan_out(row, self._state_of(row), failure.error, failure.cause)
+            return
+        self.record(row, history)
+        self._insert_children(row, children, fan["generation"], fan["mapRunArn"])
+        fan.update(total=fan["total"] + len(children), reading=after.to_json() if after is not None else None)
+        row.set(fan=fan)
+        if after is not None:
+            self.start_children(row)
+            self.read_next(row)
+        elif self._tolerance_exceeded(fan):
+            self._fail_fan_out(row, self._state_of(row), *_THRESHOLD)
+        elif fan["ended"] == fan["total"]:
+            self._join(row, fan)
+        else:
+            self.start_children(row)
 
     def start_children(self, parent: RunRow) -> None:
         fan = dict(parent.fan or {})
@@ -672,31 +742,51 @@ class Tree:
         fan["lastEnded"] = ended
         if not succeeded:
             fan["failed"] += 1
-            tolerated = fan["isMap"] and not interpreter.exceeds_tolerance(
-                fan["failed"], fan["total"], fan["toleratedCount"], fan["toleratedPercentage"]
-            )
-            if not tolerated:
+            if not fan["isMap"] or self._tolerance_exceeded(fan):
                 if fan["isMap"] and (fan["toleratedCount"] is not None or fan["toleratedPercentage"] is not None):
-                    error, cause = (
-                        "States.ExceedToleratedFailureThreshold",
-                        "The specified tolerated failure threshold was exceeded",
-                    )
-                self._abort_children(parent, state)
-                map_runs.finish(self.session, fan.get("mapRunArn"), "FAILED", self.now)
-                parent.set(fan=None)
-                self.deliver(parent, ChildFailed(error, cause))
+                    error, cause = _THRESHOLD
+                self._fail_fan_out(parent, state, error, cause)
                 return
         parent.set(fan=fan)
-        if fan["ended"] == fan["total"]:
-            self.write_rows()
-            outputs = runs.child_outputs(self.session, parent.id, fan["generation"])
-            if fan["lastEnded"]:
-                parent.set(last_event_id=fan["lastEnded"])
-            map_runs.finish(self.session, fan.get("mapRunArn"), "SUCCEEDED", self.now)
-            parent.set(fan=None)
-            self.deliver(parent, ChildrenSucceeded(tuple(outputs), fan.get("mapRunArn")))
+        if fan["ended"] == fan["total"] and not fan.get("reading"):
+            self._join(parent, fan)
         else:
             self.start_children(parent)
+
+    @staticmethod
+    def _tolerance_exceeded(fan: dict[str, Any]) -> bool:
+        """Whether a Map's failed children break its tolerance. While its items are still being read
+        its total is not known: a percentage may yet hold, and is judged when the last page is in."""
+        if fan.get("reading") and fan["toleratedPercentage"] is not None:
+            return False
+        return interpreter.exceeds_tolerance(
+            fan["failed"], fan["total"], fan["toleratedCount"], fan["toleratedPercentage"]
+        )
+
+    def _join(self, parent: RunRow, fan: dict[str, Any]) -> None:
+        """Every child of ``parent``'s fan-out ended, well enough: the state goes on with their outputs."""
+        self.write_rows()
+        outputs = runs.child_outputs(self.session, parent.id, fan["generation"])
+        if fan["lastEnded"]:
+            parent.set(last_event_id=fan["lastEnded"])
+        map_runs.finish(self.session, fan.get("mapRunArn"), "SUCCEEDED", self.now)
+        parent.set(fan=None)
+        self.deliver(parent, ChildrenSucceeded(tuple(outputs), fan.get("mapRunArn")))
+
+    def _fail_fan_out(
+        self, parent: RunRow, state: ParallelState | MapState, error: str | None, cause: str | None
+    ) -> None:
+        """A child failed beyond the tolerance, or the ItemReader failed: the others stop, the state fails."""
+        reading = bool((parent.fan or {}).get("reading"))
+        self._abort_children(parent, state)
+        map_runs.finish(self.session, (parent.fan or {}).get("mapRunArn"), "FAILED", self.now)
+        parent.set(fan=None)
+        self.deliver(parent, ChildFailed(error, cause))
+        cursor = parent.cursor or {}
+        if reading and parent.status == "FAILED" and cursor.get("state") == state.name:
+            # Its items were not all read: a redrive reads them again, entering the Map anew, since
+            # the Map Run's children are only some of them (as when the first page's read fails).
+            parent.set(cursor={**cursor, "phase": "reader"})
 
     def _abort_children(self, parent: RunRow, state: ParallelState | MapState) -> None:
         """Stop the siblings still running (and everything below them); record their iterations aborted."""
@@ -716,6 +806,9 @@ class Tree:
         for run_id in doomed:
             if run_id in self.rows:
                 self.rows[run_id].status = "ABORTED"
+
+
+_THRESHOLD = ("States.ExceedToleratedFailureThreshold", "The specified tolerated failure threshold was exceeded")
 
 
 def queue_messages(session: Session, messages: list[Message], now: dt.datetime, *, published: bool) -> list[Message]:

@@ -146,7 +146,10 @@ def _reopen_fan_out(tree: Tree, row: RunRow, fan: dict[str, Any], children: list
         _redrive_child(tree, child)
         if row.fan is None:  # that child failed at once (a Map Run redriven too often): so did this state
             return
-    if len(kept) == len(children):  # it failed after its children (its ResultSelector, say): go on from there
+    if fan.get("reading"):  # stopped while its items were being read: the reading goes on
+        tree.start_children(row)
+        tree.read_next(row)
+    elif len(kept) == len(children):  # it failed after its children (its ResultSelector, say): go on from there
         tree.write_rows()
         outputs = runs.child_outputs(tree.session, row.id, fan["generation"])
         map_runs.finish(tree.session, fan["mapRunArn"], "SUCCEEDED", tree.now)

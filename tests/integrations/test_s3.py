@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 
+from orchestrator.integrations import item_reader
 from orchestrator.integrations.s3 import BotoStore, LocalBuckets, ObjectStore, S3Error, iter_objects, object_store
 from orchestrator.local import run_local
 
@@ -209,6 +210,59 @@ def test_list_objects_v2_with_a_prefix(store: ObjectStore) -> None:
     assert set(result.output[0]) == {"Etag", "Key", "LastModified", "Size", "StorageClass"}
     assert result.output[0]["Etag"] == store.head_object("data", "photos/1.jpg").etag
     assert isinstance(result.output[0]["LastModified"], int)
+
+
+def read_pages(
+    store: ObjectStore, resource: str, parameters: dict[str, Any], config: dict[str, Any], **page: int
+) -> list[list[Any]]:
+    """Every page the reader gives, from the first to the one that says there is no next."""
+    pages, position = [], None
+    while True:
+        answer = item_reader.read_page(store, resource, parameters, config, {**page, "Position": position})
+        pages.append(json.loads(answer["Items"]))
+        position = answer["Next"]
+        if position is None:
+            return pages
+        json.dumps(position)  # (it is kept in the Map's row)
+
+
+@pytest.mark.parametrize(
+    ("key", "config"),
+    [
+        ("rows.csv", {"InputType": "CSV"}),
+        ("rows.csv", {"InputType": "CSV", "MaxItems": 13}),
+        ("rows.csv", {"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "CSVHeaders": ["a", "b"]}),
+        ("rows.jsonl", {"InputType": "JSONL"}),
+        ("rows.json", {"InputType": "JSON", "MaxItems": 21}),
+    ],
+)
+def test_pages_of_items_are_the_items_read_at_once(store: ObjectStore, key: str, config: dict[str, Any]) -> None:
+    # Given 25 rows as CSV (a quoted field holding a line break and a comma), JSON Lines and JSON
+    rows = "".join(f'{i},"item {i},\nline"\n' if i % 4 == 0 else f"{i},item-{i}\n" for i in range(25))
+    store.put_object("data", "rows.csv", f"id,name\n{rows}\n".encode())
+    store.put_object("data", "rows.jsonl", "".join(json.dumps({"n": i}) + "\n\n" for i in range(25)).encode())
+    store.put_object("data", "rows.json", json.dumps([{"n": i} for i in range(25)]).encode())
+    parameters = {"Bucket": "data", "Key": key}
+    whole = list(item_reader.read_items(store, GET, parameters, config))
+    # When they are read 10 at a time, and by a budget of about 40 bytes
+    by_count = read_pages(store, GET, parameters, config, Size=10)
+    by_bytes = read_pages(store, GET, parameters, config, Size=1000, Bytes=40)
+    # Then the pages hold the same items, each once, in order
+    assert [item for page in by_count for item in page] == whole
+    assert all(len(page) == 10 for page in by_count[:-1]) and 0 < len(by_count[-1]) <= 10
+    assert [item for page in by_bytes for item in page] == whole
+    assert len(by_bytes) > 3
+
+
+def test_pages_of_listed_objects(store: ObjectStore) -> None:
+    for n in range(12):
+        store.put_object("data", f"logs/{n:02}.txt", b"x")
+    pages = read_pages(store, LIST, {"Bucket": "data", "Prefix": "logs/"}, {}, Size=5)
+    assert [[item["Key"] for item in page] for page in pages] == [
+        [f"logs/{n:02}.txt" for n in range(0, 5)],
+        [f"logs/{n:02}.txt" for n in range(5, 10)],
+        ["logs/10.txt", "logs/11.txt"],
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,21 +1,29 @@
 """A Distributed Map over an S3 object, through a real worker and scheduler, on PostgreSQL and SQLite:
 the ItemReader reads local buckets, the iterations run as child executions, the ResultWriter's files
-are read back; and a reader's failure is the Map's States.ItemReaderFailed."""
+are read back; and a reader's failure is the Map's States.ItemReaderFailed.
+
+The clusters read the items PAGE items at a time (ORCHESTRATOR_MAP_PAGE_ITEMS), so that every object
+here takes several pages, whose boundaries fall inside batches."""
 
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from orchestrator.integrations.s3 import LocalBuckets
+from orchestrator.store.db import session_scope
 from orchestrator.store.migrate import upgrade
-from tests.runtime.conftest import REDIS_URL, Cluster, close_clusters, new_cluster
+from orchestrator.store.models import Execution
+from tests.runtime.conftest import REDIS_URL, Cluster, assert_history_is_sound, close_clusters, new_cluster, wait_for
 
 ROWS = 25
+PAGE = 7
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -32,7 +40,8 @@ def s3_cluster(
     buckets.create_bucket("out")
     rows = "".join(f"{i},item-{i}\n" for i in range(ROWS))
     buckets.put_object("data", "rows.csv", f"id,name\n{rows}".encode())
-    cluster = new_cluster(url, REDIS_URL, tmp_path / "cluster", extra_env={"ORCHESTRATOR_S3_ROOT": str(buckets.root)})
+    env = {"ORCHESTRATOR_S3_ROOT": str(buckets.root), "ORCHESTRATOR_MAP_PAGE_ITEMS": str(PAGE)}
+    cluster = new_cluster(url, REDIS_URL, tmp_path / "cluster", extra_env=env)
     try:
         cluster.start_scheduler()
         cluster.start_worker()
@@ -41,11 +50,13 @@ def s3_cluster(
         close_clusters([cluster])
 
 
-def csv_map(key: str, **fields: Any) -> dict[str, Any]:
+def csv_map(key: str, *, ids: bool = False, **fields: Any) -> dict[str, Any]:
+    """A Map over the CSV ``key``, each iteration counting its batch (and with ``ids``, naming its rows)."""
+    counted = {"n.$": "States.ArrayLength($.Items)", **({"ids.$": "$.Items[*].id"} if ids else {})}
     processor = {
         "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
         "StartAt": "Count",
-        "States": {"Count": {"Type": "Pass", "Parameters": {"n.$": "States.ArrayLength($.Items)"}, "End": True}},
+        "States": {"Count": {"Type": "Pass", "Parameters": counted, "End": True}},
     }
     reader = {
         "Resource": "arn:aws:states:::s3:getObject",
@@ -94,3 +105,110 @@ def test_a_missing_object_fails_the_map_with_item_reader_failed(s3_cluster: tupl
     ended = cluster.wait(execution, timeout=60)
     assert (ended["status"], ended["error"]) == ("FAILED", "States.ItemReaderFailed")
     assert ended["cause"] == "NoSuchKey: The specified key does not exist."
+
+
+def put_csv(buckets: LocalBuckets, key: str, rows: int) -> None:
+    """A CSV of ``rows`` rows whose every third name is quoted and holds a line break and a comma."""
+    lines = [f'{i},"item {i},\nsecond line"\n' if i % 3 == 0 else f"{i},item-{i}\n" for i in range(rows)]
+    buckets.put_object("data", key, ("id,name\n" + "".join(lines)).encode())
+
+
+def results(cluster: Cluster, buckets: LocalBuckets, output: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records of the ResultWriter's SUCCEEDED file; no FAILED file."""
+    manifest = read_json(buckets, "out", output["ResultWriterDetails"]["Key"])
+    assert manifest["ResultFiles"]["FAILED"] == [] and len(manifest["ResultFiles"]["SUCCEEDED"]) == 1
+    return list(read_json(buckets, "out", manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]))
+
+
+def assert_batches_exact(records: list[dict[str, Any]], rows: int, size: int) -> None:
+    """Batch k holds rows k*size .. k*size+size-1 (the last one the rest), each once, in order."""
+    expected = [[str(i) for i in range(start, min(start + size, rows))] for start in range(0, rows, size)]
+    assert [r["Index"] for r in records] == list(range(len(expected)))
+    assert [r["Output"]["ids"] for r in records] == expected
+    assert sum(r["Output"]["n"] for r in records) == rows
+
+
+def map_fan(cluster: Cluster, execution: str) -> dict[str, Any] | None:
+    """The fan-out record of the execution's Map (its run is the execution's), as the database holds it."""
+    with session_scope(cluster.settings.database_url) as session:
+        return session.scalar(select(Execution.fan).where(Execution.id == cluster.execution_id(execution)))
+
+
+def child_rows(cluster: Cluster, execution: str) -> int:
+    with session_scope(cluster.settings.database_url) as session:
+        root = cluster.execution_id(execution)
+        return int(session.scalar(select(func.count()).where(Execution.parent_id == root)) or 0)
+
+
+def test_a_csv_of_many_pages_in_batches_across_their_boundaries(s3_cluster: tuple[Cluster, LocalBuckets]) -> None:
+    cluster, buckets = s3_cluster
+    # Given 230 rows (some spanning two lines), read 7 at a time, in batches of 10
+    put_csv(buckets, "many.csv", 230)
+    writer = {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "many"}}
+    definition = csv_map("many.csv", ids=True, ItemBatcher={"MaxItemsPerBatch": 10}, MaxConcurrency=5)
+    definition["States"]["Map"]["ResultWriter"] = writer
+    # When the Map runs
+    execution = cluster.start(cluster.state_machine(definition))
+    ended = cluster.wait(execution, timeout=180)
+    # Then 23 batches of 10 consecutive rows ran once each, and the ResultWriter wrote them in order
+    assert ended["status"] == "SUCCEEDED", ended
+    output = json.loads(ended["output"])
+    assert_batches_exact(results(cluster, buckets, output), 230, 10)
+    described = cluster.service.describe_map_run(output["MapRunArn"])
+    counts = described["itemCounts"]
+    assert (counts["total"], counts["succeeded"], counts["resultsWritten"]) == (23, 23, 23)
+    assert described["status"] == "SUCCEEDED"
+    # and the history is AWS's, whatever the number of pages: no event of the pages' reads
+    types = [e["type"] for e in cluster.history(execution)]
+    assert types == [
+        "ExecutionStarted",
+        "MapStateEntered",
+        "MapStateStarted",
+        "MapRunStarted",
+        "MapRunSucceeded",
+        "MapStateSucceeded",
+        "MapStateExited",
+        "ExecutionSucceeded",
+    ]
+    assert map_fan(cluster, execution) is None
+
+
+def test_a_worker_killed_while_the_items_are_read_leaves_the_reading_where_it_was(
+    s3_cluster: tuple[Cluster, LocalBuckets],
+) -> None:
+    cluster, buckets = s3_cluster
+    # Given a Map over 2,000 rows (286 pages of 7) in batches of 50, one running at a time
+    put_csv(buckets, "big.csv", 2000)
+    writer = {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "big"}}
+    definition = csv_map("big.csv", ids=True, ItemBatcher={"MaxItemsPerBatch": 50}, MaxConcurrency=1)
+    definition["States"]["Map"]["ResultWriter"] = writer
+    execution = cluster.start(cluster.state_machine(definition))
+
+    # When the worker is killed once a few pages are read, and before the last one is
+    def some_pages_read() -> dict[str, Any] | None:
+        fan = map_fan(cluster, execution)
+        return fan if fan and fan["reading"] and fan["reading"]["position"]["Index"] >= 5 * PAGE else None
+
+    wait_for(some_pages_read, 60, poll=0.01, what="a few pages to be read")
+    worker = next(p for p in cluster.processes if p.name.startswith("worker"))
+    worker.kill(signal.SIGKILL)
+    # Then the database holds where the reading stood: past the rows whose children it holds
+    fan = map_fan(cluster, execution)
+    assert fan is not None and fan["reading"] is not None, "the reading ended before the worker was killed"
+    position = fan["reading"]["position"]
+    assert 0 < position["Index"] < 2000 and position["Index"] % PAGE == 0
+    assert position["Offset"] > 0 and position["Headers"] == ["id", "name"]
+    held = len(fan["reading"]["carry"])
+    assert fan["total"] == child_rows(cluster, execution) == (position["Index"] - held) // 50
+
+    # and a new worker goes on from there: every batch exact, each row read once
+    cluster.start_worker()
+    ended = cluster.wait(execution, timeout=240)
+    assert ended["status"] == "SUCCEEDED", ended
+    output = json.loads(ended["output"])
+    assert_batches_exact(results(cluster, buckets, output), 2000, 50)
+    counts = cluster.service.describe_map_run(output["MapRunArn"])["itemCounts"]
+    assert (counts["total"], counts["succeeded"]) == (40, 40)
+    events = cluster.history(execution)
+    assert_history_is_sound(events)
+    assert [e["type"] for e in events].count("MapRunStarted") == 1
