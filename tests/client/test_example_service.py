@@ -97,8 +97,9 @@ def test_an_application_is_saved_and_its_workflow_runs(http: httpx.Client, local
 
 def test_a_refused_start_saves_no_application(local: Client, machine: str) -> None:
     missing = machine.replace("credit-application", "no-such-machine")
+    app = example.create_app(local, missing)  # (creates the service's table if no test did before)
     before = saved(local)
-    with Served(example.create_app(local, missing)) as http:
+    with Served(app) as http:
         posted = http.post("/applications", json=application("input-auto-approve.json"))
     assert posted.status_code == 409
     assert posted.json()["error"] == "StateMachineDoesNotExist"
@@ -117,6 +118,7 @@ def test_what_is_not_an_application(http: httpx.Client, local: Client) -> None:
     assert saved(local) == before
 
 
+@pytest.mark.usefixtures("http")  # the service made its table when it started
 def test_its_table_is_in_the_engines_database(local: Client) -> None:
     with local.transaction() as session:
         names = session.execute(text("SELECT to_regclass('credit_applications') IS NOT NULL")).scalar()
