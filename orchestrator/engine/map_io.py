@@ -39,10 +39,13 @@ def reader_request(state: MapState, data: Any, scope: Scope) -> TaskRequest:
     return TaskRequest(state.name, str(reader.get("Resource", "")), "service", "request-response", payload)
 
 
-def writer_request(state: MapState, data: Any, scope: Scope, map_run_arn: str, outputs: tuple[Any, ...]) -> TaskRequest:
+def writer_request(
+    state: MapState, data: Any, scope: Scope, map_run_arn: str, outputs: tuple[Any, ...] | None
+) -> TaskRequest:
     """The ResultWriter's Task: where to write, how, and every iteration's result in item order.
 
     An iteration that failed within the tolerated failures left no output (None): it is FAILED.
+    ``outputs`` None: the Task gets no results (``Results`` null) and reads them from the Map Run.
     """
     writer = state.result_writer or {}
     if state.is_jsonata:
@@ -51,12 +54,16 @@ def writer_request(state: MapState, data: Any, scope: Scope, map_run_arn: str, o
         )
     else:
         parameters = dataflow.apply_template(compile_template(writer.get("Parameters", {})), data, scope)
-    results = [
-        {"Index": i, "Status": "SUCCEEDED", "Output": output}
-        if output is not None
-        else {"Index": i, "Status": "FAILED", "Output": None}
-        for i, output in enumerate(outputs)
-    ]
+    results = (
+        None
+        if outputs is None
+        else [
+            {"Index": i, "Status": "SUCCEEDED", "Output": output}
+            if output is not None
+            else {"Index": i, "Status": "FAILED", "Output": None}
+            for i, output in enumerate(outputs)
+        ]
+    )
     payload = {
         "Parameters": parameters,
         "WriterConfig": writer.get("WriterConfig") or {},

@@ -109,10 +109,11 @@ class TimerFired:
 class ChildrenSucceeded:
     """Every branch or iteration ended; ``outputs`` in branch or item order (None for a tolerated failure).
 
-    ``map_run_arn``: a Distributed Map's run, for its ResultWriter to name.
+    ``map_run_arn``: a Distributed Map's run, for its ResultWriter to name. ``outputs`` None: not
+    loaded, for a Distributed Map whose ResultWriter reads them from the Map Run's rows itself.
     """
 
-    outputs: tuple[Any, ...]
+    outputs: tuple[Any, ...] | None
     map_run_arn: str | None = None
 
 

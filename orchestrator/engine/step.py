@@ -949,6 +949,8 @@ def _joined(state: ParallelState | MapState, run: Run, delivery: Delivery | None
         return Invoke(request, run.at(replace(run.cursor, phase="writer")))
     if isinstance(state, MapState) and state.is_distributed:
         env.history.add("MapRunSucceeded")
+    if delivery.outputs is None:
+        raise TypeError(f"the {prefix} state {state.name!r} needs its children's outputs")
     env.history.add(f"{prefix}StateSucceeded", link=False)
     return _finish(state, run, list(delivery.outputs), env)
 

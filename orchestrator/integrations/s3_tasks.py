@@ -17,16 +17,21 @@ import itertools
 import json
 import secrets
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
+from orchestrator import config
 from orchestrator.engine.outcomes import TaskContext, TaskRequest
 from orchestrator.engine.resources import Resource
 from orchestrator.integrations import item_reader, result_writer
 from orchestrator.integrations.s3 import LIST_PAGE, ObjectInfo, S3Error, iter_objects, object_store
 from orchestrator.integrations.services import IntegrationError, register, sdk_error_name
+from orchestrator.store import map_runs
+from orchestrator.store.db import session_scope
 
 ENGINE_RESOURCES = (item_reader.GET_OBJECT, item_reader.LIST_OBJECTS, result_writer.PUT_OBJECT)
 SDK_ACTIONS = ("getObject", "putObject", "headObject", "listObjects", "listObjectsV2")
+RESULTS_PAGE = 1_000  # iterations' results read from the database at a time, for a ResultWriter
 STATUS = {"NoSuchKey": 404, "NoSuchBucket": 404, "InvalidBucketName": 400, "InvalidArgument": 400}
 
 
@@ -41,12 +46,13 @@ class S3Integration:
     def call(self, request: TaskRequest, context: TaskContext) -> Any:
         payload = request.payload if isinstance(request.payload, dict) else {}
         if request.resource == result_writer.PUT_OBJECT:
+            results = payload.get("Results")
             return result_writer.write_results(
                 object_store(),
                 payload.get("Parameters") or {},
                 payload.get("WriterConfig") or {},
                 payload["MapRunArn"],
-                payload["Results"],
+                _stored_results(payload["MapRunArn"]) if results is None else results,
             )
         if request.resource in ENGINE_RESOURCES:
             reader = payload.get("ReaderConfig") or {}
@@ -61,6 +67,29 @@ class S3Integration:
             return _SDK[action](payload)
         except S3Error as exc:
             raise IntegrationError(sdk_error_name("S3", exc.code), _cause(exc)) from None
+
+
+def _stored_results(map_run_arn: str) -> Iterator[dict[str, Any]]:
+    """The records of a Map Run's iterations, read from the database RESULTS_PAGE at a time.
+
+    The durable runtime hands the ResultWriter no results (a Map Run's may be millions): this
+    process holds a page of them and the files' bytes, never every output as an object.
+    """
+    database_url = config.load().database_url
+    after = -1
+    while True:
+        with session_scope(database_url) as session:
+            page = map_runs.results_page(session, map_run_arn, after, RESULTS_PAGE)
+        for index, status, output in page:
+            succeeded = status == "SUCCEEDED"
+            yield {
+                "Index": index,
+                "Status": "SUCCEEDED" if succeeded else "FAILED",
+                "Output": output if succeeded else None,
+            }
+        if len(page) < RESULTS_PAGE:
+            return
+        after = page[-1][0]
 
 
 def _cause(exc: S3Error) -> str:

@@ -628,7 +628,7 @@ class Tree:
         elif self._tolerance_exceeded(fan):
             self._fail_fan_out(row, self._state_of(row), *_THRESHOLD)
         elif fan["ended"] == fan["total"]:
-            self._join(row, fan)
+            self.join(row, fan)
         else:
             self.start_children(row)
 
@@ -749,7 +749,7 @@ class Tree:
                 return
         parent.set(fan=fan)
         if fan["ended"] == fan["total"] and not fan.get("reading"):
-            self._join(parent, fan)
+            self.join(parent, fan)
         else:
             self.start_children(parent)
 
@@ -763,15 +763,20 @@ class Tree:
             fan["failed"], fan["total"], fan["toleratedCount"], fan["toleratedPercentage"]
         )
 
-    def _join(self, parent: RunRow, fan: dict[str, Any]) -> None:
-        """Every child of ``parent``'s fan-out ended, well enough: the state goes on with their outputs."""
+    def join(self, parent: RunRow, fan: dict[str, Any]) -> None:
+        """Every child of ``parent``'s fan-out ended, well enough: the state goes on with their outputs
+        (but a Distributed Map's ResultWriter, which reads them from the Map Run a page at a time)."""
         self.write_rows()
-        outputs = runs.child_outputs(self.session, parent.id, fan["generation"])
+        state = self._state_of(parent)
+        if isinstance(state, MapState) and state.is_distributed and state.result_writer:
+            outputs = None
+        else:
+            outputs = tuple(runs.child_outputs(self.session, parent.id, fan["generation"]))
         if fan["lastEnded"]:
             parent.set(last_event_id=fan["lastEnded"])
         map_runs.finish(self.session, fan.get("mapRunArn"), "SUCCEEDED", self.now)
         parent.set(fan=None)
-        self.deliver(parent, ChildrenSucceeded(tuple(outputs), fan.get("mapRunArn")))
+        self.deliver(parent, ChildrenSucceeded(outputs, fan.get("mapRunArn")))
 
     def _fail_fan_out(
         self, parent: RunRow, state: ParallelState | MapState, error: str | None, cause: str | None

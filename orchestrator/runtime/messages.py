@@ -63,7 +63,8 @@ def encode_delivery(delivery: Delivery | None) -> dict[str, Any] | None:
         case ChildFailed(error, cause):
             return {"kind": "child_failed", "error": error, "cause": cause}
         case ChildrenSucceeded(outputs, map_run_arn):
-            return {"kind": "children_succeeded", "outputs": list(outputs), "mapRunArn": map_run_arn}
+            shown = None if outputs is None else list(outputs)
+            return {"kind": "children_succeeded", "outputs": shown, "mapRunArn": map_run_arn}
     raise TypeError(f"not a delivery: {delivery!r}")
 
 
@@ -82,7 +83,8 @@ def decode_delivery(data: dict[str, Any] | None) -> Delivery | None:
     if kind == "child_failed":
         return ChildFailed(data["error"], data["cause"])
     if kind == "children_succeeded":
-        return ChildrenSucceeded(tuple(data["outputs"]), data.get("mapRunArn"))
+        outputs = data["outputs"]
+        return ChildrenSucceeded(None if outputs is None else tuple(outputs), data.get("mapRunArn"))
     raise ValueError(f"unknown delivery kind {kind!r}")
 
 

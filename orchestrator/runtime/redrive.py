@@ -23,7 +23,7 @@ from orchestrator.asl.model import MapState, ParallelState
 from orchestrator.config import Settings
 from orchestrator.engine import step as interpreter
 from orchestrator.engine.history import MAX_EVENTS, History, HistoryFull
-from orchestrator.engine.outcomes import ChildFailed, ChildrenSucceeded, Cursor, FanOut, Run
+from orchestrator.engine.outcomes import ChildFailed, Cursor, FanOut, Run
 from orchestrator.runtime import status_events
 from orchestrator.runtime.driver import RunRow, Tree
 from orchestrator.runtime.messages import ADVANCE, Message
@@ -150,11 +150,7 @@ def _reopen_fan_out(tree: Tree, row: RunRow, fan: dict[str, Any], children: list
         tree.start_children(row)
         tree.read_next(row)
     elif len(kept) == len(children):  # it failed after its children (its ResultSelector, say): go on from there
-        tree.write_rows()
-        outputs = runs.child_outputs(tree.session, row.id, fan["generation"])
-        map_runs.finish(tree.session, fan["mapRunArn"], "SUCCEEDED", tree.now)
-        row.set(fan=None)
-        tree.deliver(row, ChildrenSucceeded(tuple(outputs), fan["mapRunArn"]))
+        tree.join(row, fan)
     else:
         tree.start_children(row)
 

@@ -212,3 +212,37 @@ def test_a_worker_killed_while_the_items_are_read_leaves_the_reading_where_it_wa
     events = cluster.history(execution)
     assert_history_is_sound(events)
     assert [e["type"] for e in events].count("MapRunStarted") == 1
+
+
+def test_tolerated_failures_are_judged_on_every_page_and_written_from_the_map_run(
+    s3_cluster: tuple[Cluster, LocalBuckets],
+) -> None:
+    cluster, buckets = s3_cluster
+    # Given 30 rows in batches of 4 (8 batches over 5 pages), the batch starting at row 8 failing,
+    # and 20% of failures tolerated (judged once the total is known: 1 of 8 is 12.5%)
+    put_csv(buckets, "some.csv", 30)
+    definition = csv_map("some.csv", ids=True, ItemBatcher={"MaxItemsPerBatch": 4}, ToleratedFailurePercentage=20)
+    processor = definition["States"]["Map"]["ItemProcessor"]
+    processor["StartAt"] = "Check"
+    processor["States"]["Check"] = {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.Items[0].id", "StringEquals": "8", "Next": "Broken"}],
+        "Default": "Count",
+    }
+    processor["States"]["Broken"] = {"Type": "Fail", "Error": "Row.Broken", "Cause": "row 8"}
+    writer = {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "some"}}
+    definition["States"]["Map"]["ResultWriter"] = writer
+    # When it runs
+    execution = cluster.start(cluster.state_machine(definition))
+    ended = cluster.wait(execution, timeout=120)
+    # Then the Map succeeds; the ResultWriter, reading the Map Run's rows, writes 7 records and 1 failure
+    assert ended["status"] == "SUCCEEDED", ended
+    output = json.loads(ended["output"])
+    manifest = read_json(buckets, "out", output["ResultWriterDetails"]["Key"])
+    succeeded = read_json(buckets, "out", manifest["ResultFiles"]["SUCCEEDED"][0]["Key"])
+    failed = read_json(buckets, "out", manifest["ResultFiles"]["FAILED"][0]["Key"])
+    assert [r["Index"] for r in succeeded] == [0, 1, 3, 4, 5, 6, 7]
+    assert succeeded[-1]["Output"]["ids"] == ["28", "29"]
+    assert failed == [{"Index": 2, "Status": "FAILED", "Output": None}]
+    counts = cluster.service.describe_map_run(output["MapRunArn"])["itemCounts"]
+    assert (counts["total"], counts["succeeded"], counts["failed"]) == (8, 7, 1)
