@@ -49,7 +49,7 @@ def cut(
     """The batches of ``items``; unless ``final``, the last one, which more items might still fill,
     comes back as its items instead, to go before the next page's."""
     made = list(batches(items, max_items, max_bytes, batch_input))
-    if final or not made:
+    if final or not made or len(made[-1]["Items"]) == max_items:  # (one holding MaxItemsPerBatch is done)
         return made, []
     return made[:-1], made[-1]["Items"]
 
