@@ -17,7 +17,10 @@ worker`` (prefork, ``--worker-concurrency`` processes) and one ``orchestrator sc
 
 It reports the wall time (start to end, and its phases from the execution's history), the peak RSS
 (VmHWM) of every process (the worker's main process and each pool process, the scheduler, the
-benchmark itself) read just before they stop, and the database's size.
+benchmark itself) read just before they stop, and the database's size; and, sampled every second,
+the machine's 1-minute load average (lowest, highest) and when the ItemReader's last page was in
+(the Map's fan-out record no longer reading: the items are read a page at a time while the
+children run).
 """
 
 from __future__ import annotations
@@ -185,8 +188,21 @@ def main() -> int:
     execution = service.start_execution(machine, name=f"run-{tag}", input="{}")["executionArn"]
     say(f"started {execution}")
     peaks: dict[str, int] = {}
+    loads: list[float] = []
+    read_at: list[float] = []
+    watch = psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", autocommit=True)
+
+    def note_reading() -> None:
+        """When the Map's fan-out record first shows no reading in progress (its last page in)."""
+        if read_at:
+            return
+        fan = watch.execute("SELECT fan::text FROM executions WHERE parent_id IS NULL").fetchone()
+        reading = json.loads(fan[0]).get("reading") if fan and fan[0] else "not yet"
+        if reading is None:
+            read_at.append(time.monotonic() - started)
 
     def note_peaks() -> None:
+        loads.append(os.getloadavg()[0])
         for label, pid in [("worker", worker.pid), ("scheduler", scheduler.pid)]:
             for process in descendants(pid):
                 key = label if process == pid else f"{label} child {process}"
@@ -196,12 +212,14 @@ def main() -> int:
 
     def ended() -> dict[str, Any] | None:
         note_peaks()
+        note_reading()
         described = service.describe_execution(execution)
         return described if described["status"] != "RUNNING" else None
 
     described = wait_for(ended, args.timeout, "the Map to end", poll=1.0)
     wall = time.monotonic() - started
     note_peaks()
+    watch.close()
     peaks["benchmark"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result = check(service, buckets, described, execution, args)
     database_size = (
@@ -219,6 +237,8 @@ def main() -> int:
         "csv_bytes": size,
         "wall_seconds": round(wall, 1),
         "rows_per_second": round(args.rows / wall),
+        "all_pages_read_seconds": round(read_at[0], 1) if read_at else None,
+        "load_average_1min": {"min": round(min(loads), 2), "max": round(max(loads), 2)},
         "peak_rss_mib": {k: round(v / 1024, 1) for k, v in sorted(peaks.items())},
         "database_mib": round(database_size / 2**20, 1),
         **result,
