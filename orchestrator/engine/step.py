@@ -947,10 +947,10 @@ def _joined(state: ParallelState | MapState, run: Run, delivery: Delivery | None
         data = run.cursor.input if state.is_jsonata else dataflow.apply_input_path(state, run.cursor.input, scope)
         request = map_io.writer_request(state, data, scope, delivery.map_run_arn or "", delivery.outputs)
         return Invoke(request, run.at(replace(run.cursor, phase="writer")))
-    if isinstance(state, MapState) and state.is_distributed:
-        env.history.add("MapRunSucceeded")
     if delivery.outputs is None:
         raise TypeError(f"the {prefix} state {state.name!r} needs its children's outputs")
+    if isinstance(state, MapState) and state.is_distributed:
+        env.history.add("MapRunSucceeded")
     env.history.add(f"{prefix}StateSucceeded", link=False)
     return _finish(state, run, list(delivery.outputs), env)
 
