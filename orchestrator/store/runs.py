@@ -7,15 +7,16 @@ the ORM's cost per statement). Every function takes the caller's `Session` and n
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Row, String, bindparam, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Integer, Row, Text, bindparam, cast, column, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from orchestrator.engine.history import Event
-from orchestrator.store import leases
+from orchestrator.store import encoding, leases
 from orchestrator.store.metrics import APPENDED_EVENTS
 from orchestrator.store.models import (
     Definition,
@@ -26,6 +27,7 @@ from orchestrator.store.models import (
     TaskToken,
     Timer,
 )
+from orchestrator.store.timestamps import as_utc
 
 E = Execution.__table__
 SM = StateMachine.__table__
@@ -230,34 +232,47 @@ def _event_rows(history_id: int, events: Sequence[Event]) -> list[dict[str, Any]
     ]
 
 
-# The events as arrays, one row each (unnest): a statement of one shape whatever their number, which
-# SQLAlchemy compiles once (a multi-row VALUES is compiled again for every execution).
+# The events as one JSON document, a row each (json_to_recordset): a statement of one shape whatever
+# their number, which SQLAlchemy compiles once (a multi-row VALUES is compiled again for every
+# execution), and one parameter that psycopg sends as it is. (Arrays of text, which this replaced,
+# cost psycopg a regular-expression escape per element: half the worker's CPU in a 1,000-state step.)
+# A ``json`` column keeps the text of its value exactly, so each event's details are stored as
+# `encoding.dumps` wrote them, key order and NUL escapes included.
+_RECORDS = (
+    func.json_to_recordset(cast(bindparam("appended_events", type_=Text()), postgresql.JSON()))
+    .table_valued(
+        column("id", Integer()),
+        column("previous_event_id", Integer()),
+        column("type", Text()),
+        column("timestamp", postgresql.TIMESTAMP(timezone=True)),
+        column("details", postgresql.JSON()),
+    )
+    .render_derived(name="appended_event", with_types=True)
+)
 _APPENDED = (
     insert(H)
     .from_select(
         ["execution_id", "id", "previous_event_id", "type", "timestamp", "details"],
         select(
             bindparam("appended_history_id", type_=BigInteger()),
-            func.unnest(bindparam("appended_ids", type_=postgresql.ARRAY(Integer()))),
-            func.unnest(bindparam("appended_previous", type_=postgresql.ARRAY(Integer()))),
-            func.unnest(bindparam("appended_types", type_=postgresql.ARRAY(String()))),
-            func.unnest(bindparam("appended_timestamps", type_=postgresql.ARRAY(H.c.timestamp.type))),
-            func.unnest(bindparam("appended_details", type_=postgresql.ARRAY(H.c.details.type))),
+            _RECORDS.c.id,
+            _RECORDS.c.previous_event_id,
+            _RECORDS.c.type,
+            _RECORDS.c.timestamp,
+            _RECORDS.c.details,
         ),
     )
     .cte("appended")
 )
 
 
-def _arrays(history_id: int, events: Sequence[Event]) -> dict[str, Any]:
-    return {
-        "appended_history_id": history_id,
-        "appended_ids": [e.id for e in events],
-        "appended_previous": [e.previous_event_id for e in events],
-        "appended_types": [e.type for e in events],
-        "appended_timestamps": [e.timestamp for e in events],
-        "appended_details": [e.details for e in events],
-    }
+def _document(history_id: int, events: Sequence[Event]) -> dict[str, Any]:
+    records = ",".join(
+        f'{{"id":{e.id},"previous_event_id":{e.previous_event_id},"type":{json.dumps(e.type)},'
+        f'"timestamp":"{as_utc(e.timestamp).isoformat()}","details":{encoding.dumps(e.details)}}}'
+        for e in events
+    )
+    return {"appended_history_id": history_id, "appended_events": f"[{records}]"}
 
 
 def append_and_update(
@@ -270,7 +285,7 @@ def append_and_update(
         (history_id, found), (run_id, values) = appended[0], changes[0]
         session.info.setdefault(APPENDED_EVENTS, []).append((history_id, found))
         session.execute(
-            update(E).where(E.c.id == run_id).values(**values).add_cte(_APPENDED), _arrays(history_id, found)
+            update(E).where(E.c.id == run_id).values(**values).add_cte(_APPENDED), _document(history_id, found)
         )
         return
     for history_id, found in appended:
