@@ -12,22 +12,26 @@
 
 ``ReaderConfig.MaxItems`` (already resolved from MaxItemsPath or JSONata by the engine) stops after
 that many; 0 or absent reads all. CSV and JSON Lines are read line by line from the stream; a JSON
-array is parsed whole. Any failure is `IntegrationError` ``States.ItemReaderFailed``.
+array is parsed whole when every item is asked for at once (`read_items`, in memory), an element at
+a time when a page is (`read_page`). Any failure is `IntegrationError` ``States.ItemReaderFailed``.
 
 The durable runtime asks for the items a page at a time (`read_page`): a page ends after ``Size``
 items or once its JSON text passes ``Bytes``, and says where the next one starts. A CSV or JSON
 Lines page starts at the byte after the previous page's last row (the object is opened there), so
-a million rows are read once, a page in memory at a time; the other kinds skip the items before
-the page (a JSON array and a manifest are parsed whole anyway).
+a million rows are read once, a page in memory at a time. A JSON array is read the same way, an
+element at a time (`_JsonArray`). A manifest and a listing are read again from their start, the
+items before the page skipped.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
 import itertools
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
@@ -106,7 +110,7 @@ def _positioned(
     store: ObjectStore, resource: str, parameters: dict[str, Any], config: dict[str, Any], position: dict[str, Any]
 ) -> Iterator[tuple[Any, dict[str, Any]]]:
     """The items from ``position`` on, each with where the reading stands after it (Offset, Headers)."""
-    if resource.startswith(GET_OBJECT) and config.get("InputType") in ("CSV", "JSONL"):
+    if resource.startswith(GET_OBJECT) and config.get("InputType", "JSON") in ("CSV", "JSONL", "JSON"):
         bucket, key = _text_parameter(parameters, "Bucket"), _text_parameter(parameters, "Key")
         return _object_rows(store, bucket, key, config, position)
     skipped = itertools.islice(_items(store, resource, parameters, config), position["Index"], None)
@@ -116,7 +120,7 @@ def _positioned(
 def _object_rows(
     store: ObjectStore, bucket: str, key: str, config: dict[str, Any], position: dict[str, Any]
 ) -> Iterator[tuple[Any, dict[str, Any]]]:
-    """The rows of a CSV or JSON Lines object from byte ``Offset`` on, each with the byte after it.
+    """The rows of a CSV, JSON Lines or JSON array object from byte ``Offset`` on, each with the byte after it.
 
     csv.reader takes a line at a time, and only the lines of the row it returns (a quoted field may
     hold line breaks), so the bytes counted when it returns a row end exactly at that row.
@@ -125,6 +129,11 @@ def _object_rows(
     stream = store.get_object(bucket, key, start)
     lines = _CountedLines(stream, start)
     try:
+        if config.get("InputType", "JSON") == "JSON":
+            elements = _JsonArray(stream, start)
+            for item in elements:
+                yield item, {"Offset": elements.offset, "Headers": None}
+            return
         if config.get("InputType") == "JSONL":
             for item in jsonl_items(lines):
                 yield item, {"Offset": lines.offset, "Headers": None}
@@ -135,6 +144,98 @@ def _object_rows(
             yield item, {"Offset": lines.offset, "Headers": None if given else list(item)}
     finally:
         stream.close()
+
+
+class _JsonArray:
+    """The elements of a JSON array object, decoded one at a time as its bytes stream in.
+
+    ``offset`` is the byte just after the last element given: a reading that starts there (the
+    stream opened at that byte) goes on with the next element, after its comma. An element is taken
+    only once the text after it (a comma or the closing bracket) has come in, so that a number cut
+    by a chunk's end is not read short. The text read is kept from ``at`` on, and dropped in chunks.
+    """
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, stream: BinaryIO, offset: int) -> None:
+        self.stream = stream
+        self.offset = offset
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.decode = json.JSONDecoder().raw_decode
+        self.text = ""
+        self.at = 0
+        self.ended = False
+        self.elements = self._elements(first=offset == 0)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self.elements)
+
+    def _elements(self, *, first: bool) -> Iterator[Any]:
+        if first:
+            self._fill()
+            if self.text.startswith("\ufeff"):
+                self._take(1)
+            if self._next_char() != "[":
+                raise IntegrationError(ITEM_READER_FAILED, "Attempting to map over non-iterable node.")
+            self._take(1)
+            if self._next_char() == "]":
+                return
+        elif self._next_char() in ("]", ""):
+            return
+        else:
+            self._take(1)  # the comma after the element last given
+        while True:
+            value, end = self._element()
+            self._take(end - self.at)
+            yield value
+            after = self._next_char()
+            if after == "]":
+                return
+            if after != ",":
+                raise ValueError(f"Expecting ',' or ']' after the element that ends at byte {self.offset}")
+            self._take(1)
+
+    def _next_char(self) -> str:
+        """The next character that is not white space, left unread ("" at the end of the object)."""
+        while True:
+            self._take(_WHITE_SPACE.match(self.text, self.at).end() - self.at)  # type: ignore[union-attr]
+            if self.at < len(self.text) or not self._fill():
+                return self.text[self.at : self.at + 1]
+
+    def _element(self) -> tuple[Any, int]:
+        """The next element and where it ends in the text, once what follows it has come in too."""
+        while True:
+            self._next_char()
+            try:
+                value, end = self.decode(self.text, self.at)
+            except ValueError:
+                if self._fill():
+                    continue
+                raise
+            if _WHITE_SPACE.match(self.text, end).end() < len(self.text) or not self._fill():  # type: ignore[union-attr]
+                return value, end
+
+    def _fill(self) -> bool:
+        """Read another chunk into the text (dropping what was taken); False at the end of the object."""
+        if self.ended:
+            return False
+        chunk = self.stream.read(self.CHUNK)
+        self.ended = not chunk
+        self.text = self.text[self.at :] + self.decoder.decode(chunk, final=self.ended)
+        self.at = 0
+        return bool(chunk)
+
+    def _take(self, count: int) -> None:
+        """Move past ``count`` characters of the text, counting their bytes."""
+        if count:
+            self.offset += len(self.text[self.at : self.at + count].encode())
+            self.at += count
+
+
+_WHITE_SPACE = re.compile(r"[ \t\n\r]*")
 
 
 class _CountedLines:

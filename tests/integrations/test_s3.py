@@ -234,6 +234,8 @@ def read_pages(
         ("rows.csv", {"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "CSVHeaders": ["a", "b"]}),
         ("rows.jsonl", {"InputType": "JSONL"}),
         ("rows.json", {"InputType": "JSON", "MaxItems": 21}),
+        ("rows.json", {}),
+        ("spaced.json", {"InputType": "JSON"}),
     ],
 )
 def test_pages_of_items_are_the_items_read_at_once(store: ObjectStore, key: str, config: dict[str, Any]) -> None:
@@ -242,6 +244,11 @@ def test_pages_of_items_are_the_items_read_at_once(store: ObjectStore, key: str,
     store.put_object("data", "rows.csv", f"id,name\n{rows}\n".encode())
     store.put_object("data", "rows.jsonl", "".join(json.dumps({"n": i}) + "\n\n" for i in range(25)).encode())
     store.put_object("data", "rows.json", json.dumps([{"n": i} for i in range(25)]).encode())
+    # (a byte order mark, white space, text beyond ASCII, every kind of value, elements of 70 KB)
+    kinds = [lambda i: {"n": i, "text": "é" * i}, lambda i: i * 1.5, lambda i: "x" * (i * 7_001 % 70_000)]
+    values = [kind(i) for i in range(25) for kind in kinds] + [None, True, False, [1, [2]], {}]
+    spaced = "\ufeff [ \n" + " ,\n ".join(json.dumps(v, ensure_ascii=False) for v in values) + "\n ] \n"
+    store.put_object("data", "spaced.json", spaced.encode())
     parameters = {"Bucket": "data", "Key": key}
     whole = list(item_reader.read_items(store, GET, parameters, config))
     # When they are read 10 at a time, and by a budget of about 40 bytes
