@@ -782,16 +782,17 @@ class Tree:
         self, parent: RunRow, state: ParallelState | MapState, error: str | None, cause: str | None
     ) -> None:
         """A child failed beyond the tolerance, or the ItemReader failed: the others stop, the state fails."""
-        reading = bool((parent.fan or {}).get("reading"))
+        reading = (parent.fan or {}).get("reading")
         self._abort_children(parent, state)
         map_runs.finish(self.session, (parent.fan or {}).get("mapRunArn"), "FAILED", self.now)
         parent.set(fan=None)
         self.deliver(parent, ChildFailed(error, cause))
         cursor = parent.cursor or {}
         if reading and parent.status == "FAILED" and cursor.get("state") == state.name:
-            # Its items were not all read: a redrive reads them again, entering the Map anew, since
-            # the Map Run's children are only some of them (as when the first page's read fails).
-            parent.set(cursor={**cursor, "phase": "reader"})
+            # Its items were not all read: the failed run keeps where the reading stood (the page
+            # asked for last, if it was being read, is asked for again), for a redrive of its Map
+            # Run to go on reading from there (`runtime.redrive`).
+            parent.set(cursor={**cursor, "reading": reading})
 
     def _abort_children(self, parent: RunRow, state: ParallelState | MapState) -> None:
         """Stop the siblings still running (and everything below them); record their iterations aborted."""

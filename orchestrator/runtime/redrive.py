@@ -146,7 +146,7 @@ def _reopen_fan_out(tree: Tree, row: RunRow, fan: dict[str, Any], children: list
         _redrive_child(tree, child)
         if row.fan is None:  # that child failed at once (a Map Run redriven too often): so did this state
             return
-    if fan.get("reading"):  # stopped while its items were being read: the reading goes on
+    if fan.get("reading"):  # stopped or failed before its last page was read: the reading goes on
         tree.start_children(row)
         tree.read_next(row)
     elif len(kept) == len(children):  # it failed after its children (its ResultSelector, say): go on from there
@@ -191,7 +191,10 @@ def _fan(tree: Tree, row: RunRow, cursor: Cursor, children: list[Any]) -> dict[s
         return dict(row.fan)
     state = tree.machine.scope(row.scope).states[cursor.state]
     if isinstance(state, MapState) and state.is_distributed:
-        return _map_run_fan(tree, row, state, generation)
+        fan = _map_run_fan(tree, row, state, generation)
+        if fan is not None and row.cursor is not None:  # it failed before its last page was read
+            fan["reading"] = row.cursor.get("reading")
+        return fan
     scratch = History(1, 0, tree.now)
     env = interpreter.Env(tree.context, scratch, tree.rng, lambda: "")
     entered = Run(Cursor(state=cursor.state, input=cursor.input), row.variables, row.outer, row.scope)

@@ -20,7 +20,15 @@ from orchestrator.integrations.s3 import LocalBuckets
 from orchestrator.store.db import session_scope
 from orchestrator.store.migrate import upgrade
 from orchestrator.store.models import Execution
-from tests.runtime.conftest import REDIS_URL, Cluster, assert_history_is_sound, close_clusters, new_cluster, wait_for
+from tests.runtime.conftest import (
+    LAMBDA,
+    REDIS_URL,
+    Cluster,
+    assert_history_is_sound,
+    close_clusters,
+    new_cluster,
+    wait_for,
+)
 
 ROWS = 25
 PAGE = 7
@@ -246,3 +254,65 @@ def test_tolerated_failures_are_judged_on_every_page_and_written_from_the_map_ru
     assert failed == [{"Index": 2, "Status": "FAILED", "Output": None}]
     counts = cluster.service.describe_map_run(output["MapRunArn"])["itemCounts"]
     assert (counts["total"], counts["succeeded"], counts["failed"]) == (8, 7, 1)
+
+
+def test_a_map_failed_before_its_last_page_is_redriven_from_where_its_reading_stood(
+    s3_cluster: tuple[Cluster, LocalBuckets], tmp_path: Path
+) -> None:
+    cluster, buckets = s3_cluster
+    # Given a Map over 2,000 rows (286 pages of 7) in batches of 50, whose first batch fails its
+    # first try (a Task of its own), failing the Map long before the last page is read
+    put_csv(buckets, "redriven.csv", 2000)
+    definition = csv_map(
+        "redriven.csv", ids=True, ItemBatcher={"MaxItemsPerBatch": 50, "BatchInput": {"dir.$": "$.dir"}}
+    )
+    processor = definition["States"]["Map"]["ItemProcessor"]
+    processor["StartAt"] = "First"
+    processor["States"]["First"] = {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.Items[0].id", "StringEquals": "0", "Next": "Flaky"}],
+        "Default": "Count",
+    }
+    flaky = {"dir.$": "$.BatchInput.dir", "item": "first", "fail": True}
+    processor["States"]["Flaky"] = {
+        "Type": "Task",
+        "Resource": LAMBDA.format("fails_once"),
+        "Parameters": flaky,
+        "ResultPath": None,
+        "Next": "Count",
+    }
+    writer = {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "redriven"}}
+    definition["States"]["Map"]["ResultWriter"] = writer
+    execution = cluster.start(cluster.state_machine(definition), {"dir": str(tmp_path)})
+    failed = cluster.wait(execution, timeout=120)
+    assert (failed["status"], failed["error"]) == ("FAILED", "Test.FirstTry"), failed
+    with session_scope(cluster.settings.database_url) as session:
+        cursor = session.scalar(select(Execution.cursor).where(Execution.id == cluster.execution_id(execution)))
+    assert cursor["reading"]["position"]["Index"] < 2000, "the reading ended before the Map failed"
+    rows_then = child_rows(cluster, execution)
+
+    # When the execution is redriven
+    cluster.service.redrive_execution(execution)
+    again = wait_for(
+        lambda: (d := cluster.describe(execution))["status"] != "RUNNING" and d["redriveCount"] == 1 and d,
+        240,
+        what="the redriven execution to end",
+    )
+
+    # Then its Map Run goes on: the first batch runs again, the others once, every row in its batch
+    assert again["status"] == "SUCCEEDED", again
+    output = json.loads(again["output"])
+    assert_batches_exact(results(cluster, buckets, output), 2000, 50)
+    assert len(list(tmp_path.glob("first.*.call"))) == 2
+    described = cluster.service.describe_map_run(output["MapRunArn"])
+    assert (described["itemCounts"]["total"], described["redriveCount"]) == (40, 1)
+    assert child_rows(cluster, execution) == 40 >= rows_then
+    with session_scope(cluster.settings.database_url) as session:
+        redriven = session.scalar(
+            select(func.count()).where(
+                Execution.parent_id == cluster.execution_id(execution), Execution.redrive_count > 0
+            )
+        )
+    assert redriven == 1  # the first batch's child execution only
+    types = [e["type"] for e in cluster.history(execution)]
+    assert types.count("MapRunStarted") == 1 and types.count("MapRunRedriven") == 1
