@@ -18,8 +18,9 @@ line instead of a JSON array. The Map state's result is ``{"MapRunArn", "ResultW
 from __future__ import annotations
 
 import io
+import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from orchestrator.asl.errors import RESULT_WRITER_FAILED
@@ -29,6 +30,7 @@ from orchestrator.integrations.services import IntegrationError
 PUT_OBJECT = "arn:aws:states:::s3:putObject"
 TRANSFORMATIONS = ("NONE", "COMPACT", "FLATTEN")
 OUTPUT_TYPES = ("JSON", "JSONL")
+CHUNK = 1024 * 1024  # a result file is stored in pieces of about this many bytes
 
 
 def write_results(
@@ -36,12 +38,13 @@ def write_results(
     parameters: dict[str, Any],
     config: dict[str, Any],
     map_run_arn: str,
-    results: Iterable[dict[str, Any]],
+    results: Callable[[str], Iterable[dict[str, Any]]],
 ) -> dict[str, Any]:
     """Write the result files and the manifest; returns the Map state's result.
 
-    ``results`` are the records in item order: a list (the engine's, run in memory), or a stream
-    of them read from the database a page at a time (`integrations.s3_tasks`).
+    ``results(status)`` gives the records of that status ("SUCCEEDED", "FAILED") in item order: from
+    a list (the engine's, run in memory), or read from the database a page at a time
+    (`integrations.s3_tasks`). Each file is encoded and stored a chunk at a time as they come.
     """
     bucket = parameters.get("Bucket")
     if not isinstance(bucket, str) or not bucket:
@@ -57,16 +60,16 @@ def write_results(
     prefix = str(parameters.get("Prefix") or "").strip("/")
     folder = f"{prefix}/{map_run_arn.rsplit(':', 1)[-1]}" if prefix else map_run_arn.rsplit(":", 1)[-1]
     files: dict[str, list[dict[str, Any]]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
-    bodies = {status: _ResultFile(transformation, output_type) for status in ("SUCCEEDED", "FAILED")}
-    for record in results:  # one pass: ``results`` may be a stream of the Map Run's rows
-        bodies[record["Status"]].add(record)
     try:
-        for status, body in bodies.items():
-            if body.count or status == "SUCCEEDED":
-                key = f"{folder}/{status}_0.json"
-                data = body.bytes()
-                store.put_object(bucket, key, data)
-                files[status].append({"Key": key, "Size": len(data)})
+        for status in ("SUCCEEDED", "FAILED"):
+            records = iter(results(status))
+            first = next(records, None)
+            if first is None and status == "FAILED":
+                continue  # (written only when some failed)
+            key = f"{folder}/{status}_0.json"
+            every = records if first is None else itertools.chain([first], records)
+            info = store.put_stream(bucket, key, _encoded(every, transformation, output_type))
+            files[status].append({"Key": key, "Size": info.size})
         manifest_key = f"{folder}/manifest.json"
         manifest = {"DestinationBucket": bucket, "MapRunArn": map_run_arn, "ResultFiles": files}
         store.put_object(bucket, manifest_key, json.dumps(manifest).encode())
@@ -75,28 +78,22 @@ def write_results(
     return {"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}}
 
 
-class _ResultFile:
-    """One result file's bytes, encoded a record at a time (the records are not kept as objects)."""
-
-    def __init__(self, transformation: str, output_type: str) -> None:
-        self.transformation = transformation
-        self.lines = output_type == "JSONL"
-        self.out = io.BytesIO()
-        self.count = 0
-
-    def add(self, record: dict[str, Any]) -> None:
-        for value in _transformed([record], self.transformation):
+def _encoded(records: Iterable[dict[str, Any]], transformation: str, output_type: str) -> Iterator[bytes]:
+    """A result file's bytes, in chunks of about CHUNK bytes, encoded a record at a time."""
+    lines = output_type == "JSONL"
+    out = io.BytesIO()
+    count = 0
+    for record in records:
+        for value in _transformed([record], transformation):
             text = json.dumps(value, separators=(",", ":"))
-            if self.lines:
-                self.out.write(f"{text}\n".encode())
-            else:
-                self.out.write(f"{',' if self.count else '['}{text}".encode())
-            self.count += 1
-
-    def bytes(self) -> bytes:
-        if self.lines:
-            return self.out.getvalue()
-        return self.out.getvalue() + b"]" if self.count else b"[]"
+            out.write(f"{text}\n".encode() if lines else f"{',' if count else '['}{text}".encode())
+            count += 1
+        if out.tell() >= CHUNK:
+            yield out.getvalue()
+            out = io.BytesIO()
+    if not lines:
+        out.write(b"]" if count else b"[]")
+    yield out.getvalue()
 
 
 def _transformed(records: list[dict[str, Any]], transformation: str) -> list[Any]:

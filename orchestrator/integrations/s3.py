@@ -18,11 +18,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import tempfile
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -67,6 +68,9 @@ class ObjectStore(Protocol):
 
     def put_object(self, bucket: str, key: str, body: bytes) -> ObjectInfo:
         """Store ``body`` under ``key``; returns what HeadObject would."""
+
+    def put_stream(self, bucket: str, key: str, chunks: Iterable[bytes]) -> ObjectInfo:
+        """Store the bytes of ``chunks`` under ``key`` as they come (never all of them in memory)."""
 
     def head_object(self, bucket: str, key: str) -> ObjectInfo:
         """The object's size, ETag and date, without its bytes."""
@@ -121,13 +125,15 @@ class LocalBuckets:
         return stream
 
     def put_object(self, bucket: str, key: str, body: bytes) -> ObjectInfo:
+        return self.put_stream(bucket, key, [body])
+
+    def put_stream(self, bucket: str, key: str, chunks: Iterable[bytes]) -> ObjectInfo:
         path = self._object_path(bucket, key)
-        info = ObjectInfo(
-            key, len(body), f'"{hashlib.md5(body).hexdigest()}"', dt.datetime.now(dt.UTC)
-        )  # S3 ETags are MD5
-        _write_atomically(path, body)
+        digest = hashlib.md5()  # S3 ETags are MD5
+        size = _write_atomically(path, chunks, digest.update)
+        info = ObjectInfo(key, size, f'"{digest.hexdigest()}"', dt.datetime.now(dt.UTC))
         meta = {"ETag": info.etag, "LastModified": info.last_modified.isoformat()}
-        _write_atomically(self._meta_path(bucket, key), json.dumps(meta).encode())
+        _write_atomically(self._meta_path(bucket, key), [json.dumps(meta).encode()])
         return info
 
     def head_object(self, bucket: str, key: str) -> ObjectInfo:
@@ -209,15 +215,22 @@ def _md5_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(path: Path, body: bytes) -> None:
+def _write_atomically(path: Path, chunks: Iterable[bytes], seen: Callable[[bytes], None] | None = None) -> int:
+    """Write ``chunks`` to a temporary file, then rename it to ``path``; returns the size."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".put-")
+    size = 0
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(body)
+            for chunk in chunks:
+                stream.write(chunk)
+                size += len(chunk)
+                if seen is not None:
+                    seen(chunk)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    return size
 
 
 # -- boto3 -----------------------------------------------------------------------------------------
@@ -240,6 +253,11 @@ class BotoStore:
         self._call("put_object", Bucket=bucket, Key=key, Body=body)
         return self.head_object(bucket, key)
 
+    def put_stream(self, bucket: str, key: str, chunks: Iterable[bytes]) -> ObjectInfo:
+        # boto3's managed upload reads the stream in parts (a multipart upload past 8 MB)
+        self._call("upload_fileobj", _ChunkReader(chunks), bucket, key)
+        return self.head_object(bucket, key)
+
     def head_object(self, bucket: str, key: str) -> ObjectInfo:
         response = self._call("head_object", Bucket=bucket, Key=key)
         return ObjectInfo(key, response["ContentLength"], response["ETag"], response["LastModified"])
@@ -257,9 +275,9 @@ class BotoStore:
         )
         return ListPage(objects, response.get("NextContinuationToken") if response.get("IsTruncated") else None)
 
-    def _call(self, method: str, **arguments: Any) -> Any:
+    def _call(self, method: str, *positional: Any, **arguments: Any) -> Any:
         try:
-            return getattr(self.client, method)(**arguments)
+            return getattr(self.client, method)(*positional, **arguments)
         except Exception as exc:
             error = getattr(exc, "response", {}).get("Error", {})
             code = error.get("Code") or type(exc).__name__
@@ -270,6 +288,27 @@ class BotoStore:
 
 
 # -- choosing --------------------------------------------------------------------------------------
+
+
+class _ChunkReader(io.RawIOBase):
+    """Chunks of bytes as a readable stream, for boto3's upload_fileobj."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self.chunks = iter(chunks)
+        self.pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self.pending:
+            self.pending = next(self.chunks, b"")
+            if not self.pending:
+                return 0
+        count = min(len(buffer), len(self.pending))
+        buffer[:count] = self.pending[:count]
+        self.pending = self.pending[count:]
+        return count
 
 
 def uses_boto(environ: dict[str, str] | None = None) -> bool:

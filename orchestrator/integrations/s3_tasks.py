@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import json
 import secrets
@@ -47,12 +48,15 @@ class S3Integration:
         payload = request.payload if isinstance(request.payload, dict) else {}
         if request.resource == result_writer.PUT_OBJECT:
             results = payload.get("Results")
+            arn = payload["MapRunArn"]
             return result_writer.write_results(
                 object_store(),
                 payload.get("Parameters") or {},
                 payload.get("WriterConfig") or {},
-                payload["MapRunArn"],
-                _stored_results(payload["MapRunArn"]) if results is None else results,
+                arn,
+                functools.partial(_stored_results, arn)
+                if results is None
+                else lambda status: (r for r in results if r["Status"] == status),
             )
         if request.resource in ENGINE_RESOURCES:
             reader = payload.get("ReaderConfig") or {}
@@ -69,24 +73,22 @@ class S3Integration:
             raise IntegrationError(sdk_error_name("S3", exc.code), _cause(exc)) from None
 
 
-def _stored_results(map_run_arn: str) -> Iterator[dict[str, Any]]:
-    """The records of a Map Run's iterations, read from the database RESULTS_PAGE at a time.
+def _stored_results(map_run_arn: str, status: str) -> Iterator[dict[str, Any]]:
+    """The records of a Map Run's iterations of ``status`` (SUCCEEDED, or FAILED for any other end),
+    read from the database RESULTS_PAGE at a time.
 
     The durable runtime hands the ResultWriter no results (a Map Run's may be millions): this
-    process holds a page of them and the files' bytes, never every output as an object.
+    process holds a page of them and a chunk of the file, never every output.
     """
     database_url = config.load().database_url
+    succeeded = status == "SUCCEEDED"
     after = -1
     while True:
         with session_scope(database_url) as session:
-            page = map_runs.results_page(session, map_run_arn, after, RESULTS_PAGE)
-        for index, status, output in page:
-            succeeded = status == "SUCCEEDED"
-            yield {
-                "Index": index,
-                "Status": "SUCCEEDED" if succeeded else "FAILED",
-                "Output": output if succeeded else None,
-            }
+            page = map_runs.results_page(session, map_run_arn, after, RESULTS_PAGE, succeeded=succeeded)
+        for index, output in page:
+            # (a failed one, within the tolerated failures, has no output)
+            yield {"Index": index, "Status": status, "Output": output if succeeded else None}
         if len(page) < RESULTS_PAGE:
             return
         after = page[-1][0]

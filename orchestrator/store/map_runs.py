@@ -58,20 +58,23 @@ def iterations_page(
     return list(session.scalars(query.order_by(Execution.id).limit(limit)))
 
 
-def results_page(session: Session, arn: str, after_index: int, limit: int) -> list[tuple[int, str, Any]]:
-    """The iterations of the Map Run ``arn`` after ``after_index``, ``limit`` at most, in item order:
-    (index, status, output). A redriven Map Run's iterations are its rows still (reset, run again)."""
+def results_page(session: Session, arn: str, after_index: int, limit: int, *, succeeded: bool) -> list[tuple[int, Any]]:
+    """The iterations of the Map Run ``arn`` that succeeded (or did not) after ``after_index``,
+    ``limit`` at most, in item order: (index, output). A redriven Map Run's iterations are its rows
+    still (reset, run again)."""
     found = by_arn(session, arn)
     if found is None:
         return []
     E = Execution.__table__
+    ended = E.c.status == "SUCCEEDED" if succeeded else E.c.status != "SUCCEEDED"
     rows = session.execute(
-        select(E.c.child_index, E.c.status, E.c.output)
+        select(E.c.child_index, E.c.output)
         .where(E.c.parent_id == found.run_id, E.c.generation == found.generation, E.c.child_index > after_index)
+        .where(ended)
         .order_by(E.c.child_index)
         .limit(limit)
     )
-    return [(index, status, output) for index, status, output in rows]
+    return [(index, output) for index, output in rows]
 
 
 def set_limits(session: Session, arn: str, **values: Any) -> None:

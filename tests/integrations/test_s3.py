@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 
-from orchestrator.integrations import item_reader
+from orchestrator.integrations import item_reader, result_writer
 from orchestrator.integrations.s3 import BotoStore, LocalBuckets, ObjectStore, S3Error, iter_objects, object_store
 from orchestrator.local import run_local
 
@@ -392,3 +392,46 @@ def test_sdk_get_of_a_missing_key_is_s3s_error(store: ObjectStore) -> None:
     result = run_local(sdk_task("getObject", {"Bucket": "out", "Key": "missing"}), {})
     assert result.error == "S3.NoSuchKeyException"
     assert result.cause.startswith("The specified key does not exist.")
+
+
+def test_put_stream_stores_the_chunks_as_they_come(store: ObjectStore) -> None:
+    # Given 9 MB in chunks of 1 MB (past boto3's 8 MB: a multipart upload on S3)
+    chunks = [bytes([65 + n]) * 1_048_576 for n in range(9)]
+    # When they are put as a stream
+    info = store.put_stream("out", "big.bin", iter(chunks))
+    # Then the object holds them, in order
+    with store.get_object("out", "big.bin") as stream:
+        assert stream.read() == b"".join(chunks)
+    assert info.size == store.head_object("out", "big.bin").size == 9 * 1_048_576
+
+
+def read_object(store: ObjectStore, key: str) -> bytes:
+    with store.get_object("out", key) as stream:
+        return stream.read()
+
+
+def test_result_writer_streams_a_file_of_many_chunks(store: ObjectStore) -> None:
+    # Given 40,000 records (about 2.6 MB of JSON: three chunks of the writer's), 1 in 1,000 failed
+    records = [
+        {"Index": i, "Status": "FAILED", "Output": None}
+        if i % 1000 == 7
+        else {"Index": i, "Status": "SUCCEEDED", "Output": {"n": i}}
+        for i in range(40_000)
+    ]
+    for output_type in ("JSON", "JSONL"):
+        # When they are written, handed over a status at a time as a stream
+        answer = result_writer.write_results(
+            store,
+            {"Bucket": "out", "Prefix": output_type},
+            {"OutputType": output_type},
+            "arn:aws:states:us-east-1:123456789012:mapRun:sm/M:run",
+            lambda status: (r for r in records if r["Status"] == status),
+        )
+        # Then each file holds its records, in order, as one JSON text or a line each
+        manifest = json.loads(read_object(store, answer["ResultWriterDetails"]["Key"]))
+        for status, count in (("SUCCEEDED", 39_960), ("FAILED", 40)):
+            (entry,) = manifest["ResultFiles"][status]
+            text = read_object(store, entry["Key"])
+            read = json.loads(text) if output_type == "JSON" else [json.loads(line) for line in text.splitlines()]
+            assert read == [r for r in records if r["Status"] == status] and len(read) == count
+            assert entry["Size"] == len(text)
