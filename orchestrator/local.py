@@ -53,9 +53,9 @@ def run_local(
         state_machine_type: ``STANDARD`` or ``EXPRESS``.
         clock: a `VirtualClock` (the default: waits take no time) or `RealClock`. A Task's
             TimeoutSeconds and HeartbeatSeconds run on it too: a handler that takes the clock past
-            them (``clock.sleep_until``) times its task out with ``States.Timeout`` or
-            ``States.HeartbeatTimeout``, and a task waiting for a token nobody answers times out
-            at its deadline.
+            them (``clock.sleep_until``) times its task out with ``States.Timeout`` (which the
+            Task's Retry and Catch also match as ``States.HeartbeatTimeout`` when it was the
+            heartbeat), and a task waiting for a token nobody answers times out at its deadline.
         name: the execution's name (a UUID if not given).
         seed: makes States.UUID, $random and similar repeatable.
         state_machines: definitions that ``states:startExecution`` and ``aws-sdk:sfn:startExecution``

@@ -40,26 +40,36 @@ UNCATCHABLE = frozenset({RUNTIME})
 
 
 class StatesError(Exception):
-    """A runtime failure with an ASL error name; Retry and Catch match on ``error``."""
+    """A runtime failure with an ASL error name; Retry and Catch match on ``error``.
 
-    def __init__(self, error: str, cause: str | None = None) -> None:
+    ``heartbeat``: a Task's HeartbeatSeconds ran out. AWS records that as ``States.Timeout`` (its
+    TaskTimedOut event, the execution's failure, a catcher's ``Error``), and lets the Task's own
+    Retry and Catch tell it apart with ``States.HeartbeatTimeout`` ("only available inside Catch
+    and Retry").
+    """
+
+    def __init__(self, error: str, cause: str | None = None, *, heartbeat: bool = False) -> None:
         super().__init__(error if cause is None else f"{error}: {cause}")
         self.error = error
         self.cause = cause
+        self.heartbeat = heartbeat
 
     def __repr__(self) -> str:
         return f"StatesError({self.error!r}, {self.cause!r})"
 
 
-def error_matches(error_equals: tuple[str, ...], error: str) -> bool:
+def error_matches(error_equals: tuple[str, ...], error: str, *, heartbeat: bool = False) -> bool:
     """Whether a retrier's or catcher's ``ErrorEquals`` covers ``error``.
 
     ``States.ALL`` matches every name; ``States.TaskFailed`` every name but ``States.Timeout``;
-    nothing matches ``States.Runtime``.
+    nothing matches ``States.Runtime``; ``States.HeartbeatTimeout`` matches a Task's heartbeat that
+    ran out (``heartbeat``, whose ``error`` is ``States.Timeout``).
     """
     if error in UNCATCHABLE:
         return False
     if error in error_equals or ALL in error_equals:
+        return True
+    if heartbeat and HEARTBEAT_TIMEOUT in error_equals:
         return True
     return TASK_FAILED in error_equals and error != TIMEOUT
 

@@ -14,7 +14,8 @@ A Task's TimeoutSeconds and HeartbeatSeconds run on the same clock, from when it
 answer that comes after the deadline is replaced by the timeout (a handler can take the shared
 `VirtualClock` past it), and a task still waiting for its token gets a timer at the deadline. No
 heartbeat can reach a task here, so HeartbeatSeconds is a deadline too. The errors are the durable
-runtime's: ``States.Timeout`` or ``States.HeartbeatTimeout``, with no cause, recorded as *TimedOut.
+runtime's: ``States.Timeout``, with no cause, recorded as *TimedOut (a heartbeat's too, as AWS records
+it; the Task's own Retry and Catch can tell that one apart with ``States.HeartbeatTimeout``).
 
 A Standard execution's history holds 25,000 events at most, as on AWS (`history.MAX_EVENTS`): an
 endless Pass/Choice loop fails there with ``States.Runtime``.

@@ -22,9 +22,11 @@ from typing import Any
 
 from orchestrator.asl import choice, intrinsics, jsonata, paths
 from orchestrator.asl.errors import (
+    HEARTBEAT_TIMEOUT,
     NO_CHOICE_MATCHED,
     QUERY_EVALUATION_ERROR,
     RUNTIME,
+    TIMEOUT,
     FieldError,
     StatesError,
     error_matches,
@@ -617,8 +619,12 @@ def _task_answered(state: TaskState, run: Run, delivery: Delivery | None, env: E
             delivery = TaskFailed(too_large.error, too_large.cause)
     if isinstance(delivery, TaskFailed):
         kind = "TimedOut" if delivery.timed_out else "Failed"
-        env.history.add(*task_event(resource, kind, _error_details(delivery.error, delivery.cause)))
-        raise StatesError(delivery.error or "", delivery.cause)
+        # A heartbeat that ran out is States.Timeout to AWS's history (recorded cases), and
+        # States.HeartbeatTimeout to this Task's Retry and Catch only.
+        heartbeat = delivery.timed_out and delivery.error == HEARTBEAT_TIMEOUT
+        error = TIMEOUT if heartbeat else delivery.error
+        env.history.add(*task_event(resource, kind, _error_details(error, delivery.cause)))
+        raise StatesError(error or "", delivery.cause, heartbeat=heartbeat)
     if not isinstance(delivery, TaskSucceeded):
         raise TypeError(f"a Task waits for its result, not {delivery!r}")
     env.history.add(
@@ -996,14 +1002,14 @@ def _on_error(machine: StateMachine, state: State, run: Run, failure: StatesErro
             )
     if not isinstance(state, TaskState | ParallelState | MapState):
         return Fail(error, cause, run)
-    retry = _retry(state.retry, run, error, env)
+    retry = _retry(state.retry, run, error, env, heartbeat=failure.heartbeat)
     if retry is not None:
         return retry
     if isinstance(state, ParallelState | MapState) and error != RUNTIME:
         if isinstance(state, MapState) and state.is_distributed and run.cursor.phase in ("fanout", "reader", "writer"):
             env.history.add("MapRunFailed", _error_details(error, cause))
         env.history.add(f"{'Parallel' if isinstance(state, ParallelState) else 'Map'}StateFailed")
-    catcher = next((c for c in state.catch if error_matches(c.error_equals, error)), None)
+    catcher = next((c for c in state.catch if error_matches(c.error_equals, error, heartbeat=failure.heartbeat)), None)
     if catcher is None:
         if error != RUNTIME and machine.scope(run.scope).is_parallel_branch:
             # AWS marks the state that fails its Parallel branch as aborted; the Parallel's failure
@@ -1013,9 +1019,9 @@ def _on_error(machine: StateMachine, state: State, run: Run, failure: StatesErro
     return _caught(state, catcher, run, error, cause, env)
 
 
-def _retry(retriers: tuple[Retrier, ...], run: Run, error: str, env: Env) -> Outcome | None:
+def _retry(retriers: tuple[Retrier, ...], run: Run, error: str, env: Env, *, heartbeat: bool) -> Outcome | None:
     attempts = list(run.cursor.attempts) or [0] * len(retriers)
-    index = retrier_for(retriers, attempts, error)
+    index = retrier_for(retriers, attempts, error, heartbeat=heartbeat)
     if index is None:
         return None
     delay = retry_delay(retriers[index], attempts[index], env.rng)
@@ -1024,11 +1030,13 @@ def _retry(retriers: tuple[Retrier, ...], run: Run, error: str, env: Env) -> Out
     return Sleep(env.now + dt.timedelta(seconds=delay), run.at(cursor))
 
 
-def retrier_for(retriers: tuple[Retrier, ...], attempts: Sequence[int], error: str) -> int | None:
+def retrier_for(
+    retriers: tuple[Retrier, ...], attempts: Sequence[int], error: str, *, heartbeat: bool = False
+) -> int | None:
     """The index of the retrier that retries ``error`` now, each having retried ``attempts[i]`` times;
     None when the first retrier that matches is used up, or none matches."""
     for index, retrier in enumerate(retriers):
-        if error_matches(retrier.error_equals, error):
+        if error_matches(retrier.error_equals, error, heartbeat=heartbeat):
             return index if attempts[index] < retrier.max_attempts else None
     return None
 

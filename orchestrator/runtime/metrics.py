@@ -192,7 +192,8 @@ class Remembered:
 
 def _slim(e: StoredEvent) -> StoredEvent:
     """The event without its data (a Task's parameters), which the metrics never need."""
-    details = {k: v for k, v in (e.details or {}).items() if k in ("resource", "resourceType")}
+    kept = ("resource", "resourceType", "heartbeatInSeconds", "timeoutInSeconds")
+    details = {k: v for k, v in (e.details or {}).items() if k in kept}
     return StoredEvent(e.id, e.previous_event_id, e.type, e.timestamp, details)
 
 
@@ -212,10 +213,12 @@ def know_label(execution_id: int, state_machine: str, start_date: dt.datetime) -
     """Note an execution's label where the caller has it at hand (its start, a step that locked its
     row), so that counting its events asks the database nothing."""
     with _CACHES:
-        if execution_id not in _LABELS:
-            _LABELS[execution_id] = ExecutionLabel(state_machine, start_date)
-            if len(_LABELS) > _LABELS_KEPT:
-                _LABELS.popitem(last=False)
+        # Replaced, not kept: a process that has worked on another database (the tests do) may
+        # hold another execution under the same id.
+        _LABELS[execution_id] = ExecutionLabel(state_machine, start_date)
+        _LABELS.move_to_end(execution_id)
+        if len(_LABELS) > _LABELS_KEPT:
+            _LABELS.popitem(last=False)
 
 
 def _label(session: Session, history_id: int) -> ExecutionLabel | None:
@@ -257,13 +260,13 @@ def _task_observations(
     outcome = TASK_OUTCOMES.get(e.type[len(prefix) :])
     if outcome is None:
         return
-    if outcome == "timed_out" and (e.details or {}).get("error") == "States.HeartbeatTimeout":
-        outcome = "heartbeat_timed_out"
     scheduled = None
     if outcome == "scheduled":
         scheduled = e
-    elif outcome == "started" or kind != "service":  # for the schedule time, or the resource
+    elif outcome in ("started", "timed_out") or kind != "service":  # the schedule time, the resource, the clock
         scheduled = _back(session, history_id, known, e, f"{prefix}Scheduled")
+    if outcome == "timed_out" and _heartbeat_ran_out(e, scheduled):
+        outcome = "heartbeat_timed_out"
     resource = _resource(kind, e.details if kind == "service" else scheduled.details if scheduled else None)
     labels = (kind, resource)
     yield Observation(TASKS[outcome], labels)
@@ -273,6 +276,20 @@ def _task_observations(
         started = _back(session, history_id, known, e, f"{prefix}Started")
         if started is not None:
             yield Observation(TASK_RUN_TIME, labels, _seconds(started.timestamp, e.timestamp))
+
+
+def _heartbeat_ran_out(e: Event, scheduled: StoredEvent | Event | None) -> bool:
+    """Whether a *TimedOut event was its Task's HeartbeatSeconds running out rather than its
+    TimeoutSeconds. AWS records both as States.Timeout, so the clocks tell: it is the heartbeat
+    when the Task had one and timed out before its TimeoutSeconds (99999999 unless set). (Events
+    recorded before the engine followed AWS here say States.HeartbeatTimeout.)"""
+    if (e.details or {}).get("error") == "States.HeartbeatTimeout":
+        return True
+    details = (scheduled.details or {}) if scheduled is not None else {}
+    if "heartbeatInSeconds" not in details:
+        return False
+    assert scheduled is not None
+    return _seconds(scheduled.timestamp, e.timestamp) < float(details.get("timeoutInSeconds", 99999999))
 
 
 def _family(event_type: str) -> tuple[str, str] | None:

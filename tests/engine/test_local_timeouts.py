@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from orchestrator import VirtualClock, run_local
 from orchestrator.engine.local import task_limit
 from orchestrator.engine.outcomes import TaskContext, TaskFailed, TaskRequest
@@ -76,7 +78,8 @@ def test_timeout_seconds_path_reads_the_limit_from_the_input_of_a_service_task()
 
 def test_heartbeat_seconds_is_a_deadline_no_heartbeat_can_move() -> None:
     result = run_slow(one_task(TimeoutSeconds=60, HeartbeatSeconds=10), 20)
-    assert (result.status, result.error, result.cause) == ("FAILED", "States.HeartbeatTimeout", None)
+    # AWS records a heartbeat that ran out as States.Timeout (the recorded heartbeat cases)
+    assert (result.status, result.error, result.cause) == ("FAILED", "States.Timeout", None)
     assert types(result)[-2] == "LambdaFunctionTimedOut"
 
 
@@ -129,8 +132,38 @@ def test_a_waiting_task_misses_its_heartbeat_first() -> None:
         Parameters={"StateMachineArn": CHILD_ARN, "Input": {"token.$": "$$.Task.Token"}},
     )
     result = run_local(definition, state_machines={"child": PASS_CHILD}, clock=VirtualClock(START))
-    assert result.error == "States.HeartbeatTimeout"
+    assert result.error == "States.Timeout"
     assert result.stop_date - result.start_date == dt.timedelta(seconds=60)
+
+
+def heartbeat_handled(handling: str, error_equals: list[str]) -> dict[str, Any]:
+    """A Task that misses its 10 s heartbeat (its handler takes 20 s), with a Retry or Catch on ``error_equals``."""
+    rules = {"ErrorEquals": error_equals}
+    task: dict[str, Any] = {"Type": "Task", "Resource": SLOW, "TimeoutSeconds": 60, "HeartbeatSeconds": 10}
+    task["End"] = True
+    if handling == "Retry":
+        return {"StartAt": "T", "States": {"T": {**task, "Retry": [{**rules, "IntervalSeconds": 1, "MaxAttempts": 1}]}}}
+    task["Catch"] = [{**rules, "Next": "Late"}]
+    return {"StartAt": "T", "States": {"T": task, "Late": {"Type": "Pass", "End": True}}}
+
+
+@pytest.mark.parametrize("error_equals", [["States.HeartbeatTimeout"], ["States.Timeout"], ["States.ALL"]])
+def test_a_heartbeat_that_ran_out_is_caught_as_a_timeout_or_as_a_heartbeat_timeout(error_equals: list[str]) -> None:
+    caught = run_slow(heartbeat_handled("Catch", error_equals), 20, {})
+    assert (caught.status, caught.output) == ("SUCCEEDED", {"Error": "States.Timeout"})
+    assert "LambdaFunctionTimedOut" in types(caught)
+
+
+@pytest.mark.parametrize("error_equals", [["States.TaskFailed"], ["Lambda.Unknown"]])
+def test_a_heartbeat_that_ran_out_is_not_a_task_failure(error_equals: list[str]) -> None:
+    result = run_slow(heartbeat_handled("Catch", error_equals), 20, {})
+    assert (result.status, result.error) == ("FAILED", "States.Timeout")
+
+
+def test_a_heartbeat_that_ran_out_is_retried_on_heartbeat_timeout() -> None:
+    result = run_slow(heartbeat_handled("Retry", ["States.HeartbeatTimeout"]), 20, {})
+    assert (result.status, result.error) == ("FAILED", "States.Timeout")
+    assert types(result).count("LambdaFunctionTimedOut") == 2  # the first attempt and its one retry
 
 
 def test_a_waiting_task_without_a_limit_still_fails_at_once() -> None:
