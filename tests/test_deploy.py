@@ -517,6 +517,20 @@ def test_every_process_runs_the_same_command_everywhere() -> None:
             assert celery_options == {k: v for k, v in reference[2].items() if k != "hostname"}, where
 
 
+def test_every_worker_serves_its_metrics_where_it_says() -> None:
+    """Each recipe's worker serves Prometheus metrics, on the port its pod declares and announces."""
+    workers = [i for i in all_invocations() if i.role == "worker"]
+    assert workers
+    for invocation in workers:
+        args, _ = parse(invocation.argv)
+        assert (args.metrics_port, args.metrics_host) == (9101, "0.0.0.0"), invocation.where
+    template = objects("Deployment")["orchestrator-worker"]["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    assert (annotations["prometheus.io/scrape"], annotations["prometheus.io/port"]) == ("true", "9101")
+    ports = [port for container in template["spec"]["containers"] for port in container.get("ports", [])]
+    assert {"name": "metrics", "containerPort": 9101} in ports
+
+
 def test_probes_check_what_they_are_for() -> None:
     probes = [i for i in all_invocations() if i.role is None]
     flags = {}
