@@ -19,8 +19,9 @@ The durable runtime asks for the items a page at a time (`read_page`): a page en
 items or once its JSON text passes ``Bytes``, and says where the next one starts. A CSV or JSON
 Lines page starts at the byte after the previous page's last row (the object is opened there), so
 a million rows are read once, a page in memory at a time. A JSON array is read the same way, an
-element at a time (`_JsonArray`). A manifest and a listing are read again from their start, the
-items before the page skipped.
+element at a time (`_JsonArray`). A manifest's page starts at a byte of one of its CSV files (a
+gzipped one is decompressed from its start, the bytes before the page skipped), and a listing's at
+a ListObjectsV2 page (its continuation token) and an object in it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 from orchestrator.asl.errors import ITEM_READER_FAILED
-from orchestrator.integrations.s3 import ObjectStore, S3Error, iter_objects
+from orchestrator.integrations.s3 import ObjectInfo, ObjectStore, S3Error, iter_objects
 from orchestrator.integrations.services import IntegrationError
 
 GET_OBJECT = "arn:aws:states:::s3:getObject"
@@ -110,11 +111,65 @@ def _positioned(
     store: ObjectStore, resource: str, parameters: dict[str, Any], config: dict[str, Any], position: dict[str, Any]
 ) -> Iterator[tuple[Any, dict[str, Any]]]:
     """The items from ``position`` on, each with where the reading stands after it (Offset, Headers)."""
-    if resource.startswith(GET_OBJECT) and config.get("InputType", "JSON") in ("CSV", "JSONL", "JSON"):
-        bucket, key = _text_parameter(parameters, "Bucket"), _text_parameter(parameters, "Key")
-        return _object_rows(store, bucket, key, config, position)
+    bucket = _text_parameter(parameters, "Bucket")
+    if resource.startswith(LIST_OBJECTS):
+        return _listed_rows(store, bucket, str(parameters.get("Prefix") or ""), position)
+    input_type = config.get("InputType", "JSON")
+    if resource.startswith(GET_OBJECT) and input_type in ("CSV", "JSONL", "JSON"):
+        return _object_rows(store, bucket, _text_parameter(parameters, "Key"), config, position)
+    if resource.startswith(GET_OBJECT) and input_type == "MANIFEST":
+        return _manifest_rows(store, _read_json(store, bucket, _text_parameter(parameters, "Key")), position)
     skipped = itertools.islice(_items(store, resource, parameters, config), position["Index"], None)
-    return ((item, {"Offset": 0, "Headers": None}) for item in skipped)
+    return ((item, {}) for item in skipped)  # (a resource or type that fails: its error comes first)
+
+
+def _listed_rows(
+    store: ObjectStore, bucket: str, prefix: str, position: dict[str, Any]
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """The objects under ``prefix`` from a ListObjectsV2 page (``Token``, None: the first) and the
+    objects of it already read (``Skip``) on, each with where the listing stands after it."""
+    token, skip = position.get("Token"), int(position.get("Skip") or 0)
+    while True:
+        page = store.list_objects(bucket, prefix, token)
+        for taken, info in enumerate(page.objects[skip:], skip + 1):
+            after = {"Token": token, "Skip": taken}
+            if taken == len(page.objects):
+                after = {"Token": page.next_token, "Skip": 0}
+            yield _listed_item(info), after
+        if page.next_token is None:
+            return
+        token, skip = page.next_token, 0
+
+
+def _manifest_rows(
+    store: ObjectStore, manifest: Any, position: dict[str, Any]
+) -> Iterator[tuple[dict[str, str], dict[str, Any]]]:
+    """The rows of the CSV files an S3 Inventory manifest lists, from file ``File`` at byte ``Offset``
+    (of its text, after decompression) on, each with where the reading stands after it."""
+    headers, bucket, files = _manifest_files(manifest)
+    first, start = int(position.get("File") or 0), int(position.get("Offset") or 0)
+    for number in range(first, len(files)):
+        key, offset = files[number]["key"], start if number == first else 0
+        packed = key.endswith(".gz")
+        stream = store.get_object(bucket, key, 0 if packed else offset)
+        try:
+            text: BinaryIO = gzip.GzipFile(fileobj=stream) if packed else stream  # type: ignore[assignment]
+            if packed:
+                _skip(text, offset)
+            lines = _CountedLines(text, offset)
+            for item in csv_items(lines, headers):
+                yield item, {"File": number, "Offset": lines.offset}
+        finally:
+            stream.close()
+
+
+def _skip(stream: BinaryIO, count: int) -> None:
+    """Read past ``count`` bytes of ``stream``, a chunk at a time."""
+    while count > 0:
+        chunk = stream.read(min(count, 64 * 1024))
+        if not chunk:
+            return
+        count -= len(chunk)
 
 
 def _object_rows(
@@ -324,14 +379,17 @@ def _text_parameter(parameters: dict[str, Any], name: str) -> str:
 
 
 def _listed(store: ObjectStore, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
-    for info in iter_objects(store, bucket, prefix):
-        yield {
-            "Etag": info.etag,
-            "Key": info.key,
-            "LastModified": int(info.last_modified.timestamp()),
-            "Size": info.size,
-            "StorageClass": info.storage_class,
-        }
+    return (_listed_item(info) for info in iter_objects(store, bucket, prefix))
+
+
+def _listed_item(info: ObjectInfo) -> dict[str, Any]:
+    return {
+        "Etag": info.etag,
+        "Key": info.key,
+        "LastModified": int(info.last_modified.timestamp()),
+        "Size": info.size,
+        "StorageClass": info.storage_class,
+    }
 
 
 def _object_lines(store: ObjectStore, bucket: str, key: str, parse: Any) -> Iterator[Any]:
@@ -417,18 +475,17 @@ def _json_array(document: Any) -> list[Any]:
 
 
 def manifest_items(store: ObjectStore, manifest: Any) -> Iterator[dict[str, str]]:
-    """The rows of every CSV file an S3 Inventory manifest lists, named by its fileSchema."""
+    """The rows of every CSV file an S3 Inventory manifest lists, named by its fileSchema (each file
+    read as it streams in, a gzipped one decompressed as it comes)."""
+    return (item for item, _ in _manifest_rows(store, manifest, {}))
+
+
+def _manifest_files(manifest: Any) -> tuple[list[str], str, list[dict[str, Any]]]:
+    """An S3 Inventory manifest's column names, the bucket of its files, and the files."""
     if not isinstance(manifest, dict) or manifest.get("fileFormat") != "CSV" or "files" not in manifest:
         raise IntegrationError(
             ITEM_READER_FAILED, "A MANIFEST must be an S3 Inventory manifest.json of fileFormat CSV, with files"
         )
     headers = [name.strip() for name in str(manifest.get("fileSchema", "")).split(",")]
     bucket = str(manifest.get("destinationBucket", "")).removeprefix("arn:aws:s3:::")
-    for entry in manifest["files"]:
-        stream = store.get_object(bucket, entry["key"])
-        try:
-            raw = stream.read()
-        finally:
-            stream.close()
-        text = gzip.decompress(raw) if entry["key"].endswith(".gz") else raw
-        yield from csv_items(io.StringIO(text.decode("utf-8")), headers)
+    return headers, bucket, list(manifest["files"])

@@ -261,6 +261,49 @@ def test_pages_of_items_are_the_items_read_at_once(store: ObjectStore, key: str,
     assert len(by_bytes) > 3
 
 
+def test_pages_of_a_manifest_start_in_the_file_and_at_the_byte_they_stood(store: ObjectStore) -> None:
+    # Given an S3 Inventory manifest of three CSV files, two gzipped, 15 rows each
+    keys = ["inv/1.csv.gz", "inv/2.csv", "inv/3.csv.gz"]
+    for number, key in enumerate(keys):
+        rows = "".join(f'"data","{number}-{i}.txt","{i}"\n' for i in range(15)).encode()
+        store.put_object("data", key, gzip.compress(rows) if key.endswith(".gz") else rows)
+    manifest = {
+        "destinationBucket": "arn:aws:s3:::data",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, Size",
+        "files": [{"key": key} for key in keys],
+    }
+    store.put_object("data", "inv/manifest.json", json.dumps(manifest).encode())
+    parameters, config = {"Bucket": "data", "Key": "inv/manifest.json"}, {"InputType": "MANIFEST"}
+    # When it is read 4 rows at a time (pages across the files' ends)
+    pages = read_pages(store, GET, parameters, config, Size=4)
+    # Then the pages hold every row once, in order, as reading it whole does
+    rows = [item for page in pages for item in page]
+    assert rows == list(item_reader.read_items(store, GET, parameters, config))
+    assert [row["Key"] for row in rows] == [f"{n}-{i}.txt" for n in range(3) for i in range(15)]
+    assert [len(page) for page in pages] == [4] * 11 + [1]
+
+
+def test_pages_of_a_long_listing_go_on_from_their_continuation_token(tmp_path: Path) -> None:
+    # Given 2,100 objects: three ListObjectsV2 pages of local buckets (1,000 keys each)
+    buckets = LocalBuckets(tmp_path)
+    buckets.create_bucket("data")
+    for n in range(2_100):
+        buckets.put_object("data", f"logs/{n:05}.txt", b"x")
+    # When they are read 700 at a time
+    answer = item_reader.read_page(buckets, LIST, {"Bucket": "data", "Prefix": "logs/"}, {}, {"Size": 700})
+    pages = [json.loads(answer["Items"])]
+    while answer["Next"] is not None:
+        position = answer["Next"]
+        assert position["Skip"] < 1_000  # (a listing page and a place in it, not a count of items to skip)
+        page = {"Size": 700, "Position": position}
+        answer = item_reader.read_page(buckets, LIST, {"Bucket": "data", "Prefix": "logs/"}, {}, page)
+        pages.append(json.loads(answer["Items"]))
+    # Then every object comes once, in key order
+    assert [len(page) for page in pages] == [700, 700, 700]
+    assert [item["Key"] for page in pages for item in page] == [f"logs/{n:05}.txt" for n in range(2_100)]
+
+
 def test_pages_of_listed_objects(store: ObjectStore) -> None:
     for n in range(12):
         store.put_object("data", f"logs/{n:02}.txt", b"x")
