@@ -18,7 +18,7 @@ import itertools
 import json
 import secrets
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from orchestrator import config
@@ -39,6 +39,14 @@ STATUS = {"NoSuchKey": 404, "NoSuchBucket": 404, "InvalidBucketName": 400, "Inva
 class S3Integration:
     name = "s3"
 
+    def __init__(self) -> None:
+        self.runtime_settings: Callable[[], config.Settings | None] = lambda: None
+
+    def settings_from(self, settings: Callable[[], config.Settings | None]) -> None:
+        """``settings()``: those of the runtime whose worker runs the call (the ResultWriter reads
+        its Map Run from that runtime's database, whatever the environment says), else None."""
+        self.runtime_settings = settings
+
     def handles(self, resource: Resource) -> bool:
         if resource.arn in ENGINE_RESOURCES:
             return True
@@ -54,7 +62,7 @@ class S3Integration:
                 payload.get("Parameters") or {},
                 payload.get("WriterConfig") or {},
                 arn,
-                functools.partial(_stored_results, arn)
+                functools.partial(_stored_results, self._database_url(), arn)
                 if results is None
                 else lambda status: (r for r in results if r["Status"] == status),
             )
@@ -72,15 +80,18 @@ class S3Integration:
         except S3Error as exc:
             raise IntegrationError(sdk_error_name("S3", exc.code), _cause(exc)) from None
 
+    def _database_url(self) -> str:
+        settings = self.runtime_settings()
+        return (settings or config.load()).database_url
 
-def _stored_results(map_run_arn: str, status: str) -> Iterator[dict[str, Any]]:
+
+def _stored_results(database_url: str, map_run_arn: str, status: str) -> Iterator[dict[str, Any]]:
     """The records of a Map Run's iterations of ``status`` (SUCCEEDED, or FAILED for any other end),
     read from the database RESULTS_PAGE at a time.
 
     The durable runtime hands the ResultWriter no results (a Map Run's may be millions): this
     process holds a page of them and a chunk of the file, never every output.
     """
-    database_url = config.load().database_url
     succeeded = status == "SUCCEEDED"
     after = -1
     while True:
@@ -221,4 +232,5 @@ _SDK = {
     "listObjectsV2": list_objects_v2,
 }
 
-register(S3Integration())
+INTEGRATION = S3Integration()
+register(INTEGRATION)

@@ -28,11 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from celery import shared_task
+from celery import current_task, shared_task
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from orchestrator import config
 from orchestrator.engine.outcomes import Delivery, TaskContext
-from orchestrator.integrations import registry
+from orchestrator.integrations import registry, s3_tasks
 from orchestrator.integrations.invoke import invoke
 from orchestrator.runtime import leases, log_context, operations, poison, tracing
 from orchestrator.runtime.app import settings_of
@@ -49,6 +50,18 @@ from orchestrator.runtime.publish import publish
 from orchestrator.store.db import session_scope
 
 log = logging.getLogger(__name__)
+
+
+def _worker_settings() -> config.Settings | None:
+    """The settings of the runtime whose task runs now (None outside one)."""
+    return getattr(current_task.app, "orchestrator_settings", None) if current_task else None
+
+
+# A Distributed Map's ResultWriter reads its Map Run's results from the database of the runtime
+# whose worker runs it: that worker's settings, which an embedded runtime may have been given in
+# code rather than by the environment.
+s3_tasks.INTEGRATION.settings_from(_worker_settings)
+
 # Retry a task whose database is away (restarting, failing over), with a capped backoff.
 _DB_RETRY = {
     "autoretry_for": (OperationalError,),

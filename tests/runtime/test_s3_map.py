@@ -14,15 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery import Celery
 from sqlalchemy import func, select
 
+from orchestrator import config
 from orchestrator.integrations.s3 import LocalBuckets
+from orchestrator.runtime.app import configure
+from orchestrator.runtime.embedded import EmbeddedRuntime
+from orchestrator.service import Service
 from orchestrator.store.db import session_scope
 from orchestrator.store.migrate import upgrade
 from orchestrator.store.models import Execution
 from tests.runtime.conftest import (
     LAMBDA,
     REDIS_URL,
+    ROLE,
     Cluster,
     assert_history_is_sound,
     close_clusters,
@@ -316,3 +322,36 @@ def test_a_map_failed_before_its_last_page_is_redriven_from_where_its_reading_st
     assert redriven == 1  # the first batch's child execution only
     types = [e["type"] for e in cluster.history(execution)]
     assert types.count("MapRunStarted") == 1 and types.count("MapRunRedriven") == 1
+
+
+@pytest.mark.filterwarnings("ignore::celery.exceptions.SecurityWarning")  # its worker runs as root here
+def test_an_embedded_runtime_of_settings_given_in_code_writes_its_own_map_runs_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an embedded runtime whose database is not the one the environment names
+    buckets = LocalBuckets(tmp_path / "buckets")
+    buckets.create_bucket("data")
+    buckets.create_bucket("out")
+    put_csv(buckets, "rows.csv", 25)
+    monkeypatch.setenv("ORCHESTRATOR_S3_ROOT", str(buckets.root))
+    monkeypatch.setenv("ORCHESTRATOR_HOME", str(tmp_path / "elsewhere"))
+    settings = config.load({"ORCHESTRATOR_HOME": str(tmp_path / "home"), "ORCHESTRATOR_MAP_PAGE_ITEMS": "7"})
+    upgrade(settings.database_url)
+    app = Celery("orchestrator-s3-map-embedded")
+    configure(app, settings)
+    definition = csv_map("rows.csv", ids=True, ItemBatcher={"MaxItemsPerBatch": 10})
+    writer = {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "embedded"}}
+    definition["States"]["Map"]["ResultWriter"] = writer
+    with EmbeddedRuntime(app, settings):
+        service = Service(settings, app)
+        machine = service.create_state_machine(name="embedded-map", definition=json.dumps(definition), role_arn=ROLE)
+        execution = service.start_execution(machine["stateMachineArn"], input="{}")["executionArn"]
+        # When the Map runs, its items read in pages of 7
+        ended = wait_for(
+            lambda: (d := service.describe_execution(execution))["status"] != "RUNNING" and d, 60, what="the Map"
+        )
+    # Then its ResultWriter read the results of its Map Run from the runtime's own database
+    assert ended["status"] == "SUCCEEDED", ended
+    manifest = read_json(buckets, "out", json.loads(ended["output"])["ResultWriterDetails"]["Key"])
+    records = read_json(buckets, "out", manifest["ResultFiles"]["SUCCEEDED"][0]["Key"])
+    assert_batches_exact(records, 25, 10)
