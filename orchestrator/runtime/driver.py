@@ -23,7 +23,7 @@ import functools
 import random
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -66,7 +66,9 @@ from orchestrator.engine.outcomes import (
 from orchestrator.engine.resources import Resource, handler_name, parse_resource
 from orchestrator.integrations import registry
 from orchestrator.runtime import metrics, nested, status_events, tracing
+from orchestrator.runtime.leases import FollowOnLease
 from orchestrator.runtime.messages import ADVANCE, EXPRESS_ITERATION, INVOKE, Message, encode_delivery, encode_request
+from orchestrator.store import leases as store_leases
 from orchestrator.store import map_runs, runs
 from orchestrator.store.models import StateMachine as StateMachineRow
 
@@ -249,6 +251,7 @@ class Tree:
         self.pending: dict[tuple[int, int], collections.deque[Row[Any]]] = {}  # next to start, by fan-out
         self.open: list[tuple[int, History]] = []  # histories being written (by history id), not recorded yet
         self.root_end: dict[str, Any] | None = None  # how the execution ended here, if it did
+        self.follow_on: FollowOnLease | None = None  # the next Task this worker runs itself, leased here
         root_run = RunRow.of(root)
         self.rows[root_run.id] = root_run
 
@@ -325,7 +328,9 @@ class Tree:
             ended = {**self.root_row._mapping, **self.root_end}
             self.messages += status_events.emit(self.session, self.settings, ended, self.now)
             tracing.note_end(self.session, ended)
-        return queue_messages(self.session, self.messages, self.now, published=self.publishing)
+        return queue_messages(
+            self.session, self.messages, self.now, published=self.publishing, follow_on=self.follow_on
+        )
 
     def write_all(self) -> None:
         """Write the events recorded and the rows changed, with the count of states entered."""
@@ -817,22 +822,49 @@ class Tree:
 _THRESHOLD = ("States.ExceedToleratedFailureThreshold", "The specified tolerated failure threshold was exceeded")
 
 
-def queue_messages(session: Session, messages: list[Message], now: dt.datetime, *, published: bool) -> list[Message]:
+def queue_messages(
+    session: Session,
+    messages: list[Message],
+    now: dt.datetime,
+    *,
+    published: bool,
+    follow_on: FollowOnLease | None = None,
+) -> list[Message]:
     """Put the durable messages in the outbox; returns every message, the durable ones with their ids.
 
     ``published``: the caller publishes them right after commit; if it cannot (a process without
-    a broker), the scheduler will.
+    a broker), the scheduler will. ``follow_on``: the message it picks is leased to the caller in
+    this transaction (marked ``leased``); when it is the only one, by the statement that writes it.
     """
     durable = [m for m in messages if m.durable]
     rows = [{**m.to_row(), "created_at": now, "published_at": now if published else None} for m in durable]
-    ids = iter(runs.add_messages(session, rows))
+    chosen = follow_on.pick(durable) if follow_on is not None else None
+    ids = _write(session, rows, [m is chosen for m in durable], follow_on, now)
     out = []
     for message in messages:
         if message.durable:
             outbox_id = next(ids)
-            message = replace(message, args=[*message.args, outbox_id], outbox_id=outbox_id)
+            message = replace(message, args=[*message.args, outbox_id], outbox_id=outbox_id, leased=message is chosen)
         out.append(message)
     return out
+
+
+def _write(
+    session: Session,
+    rows: list[dict[str, Any]],
+    leased: list[bool],
+    follow_on: FollowOnLease | None,
+    now: dt.datetime,
+) -> Iterator[int]:
+    """The outbox rows' ids, in order, the one ``leased`` (if any) with its lease."""
+    if follow_on is None or not any(leased):
+        return iter(runs.add_messages(session, rows))
+    lease = {"worker": follow_on.worker, "now": now, "seconds": follow_on.seconds}
+    if len(rows) == 1 and session.get_bind().dialect.name == "postgresql":
+        return iter([store_leases.add_leased(session, rows[0], **lease)])
+    ids = runs.add_messages(session, rows)
+    store_leases.grant(session, ids[leased.index(True)], **lease)
+    return iter(ids)
 
 
 def _child_arn(execution_arn: str, map_run_arn: str | None, index: int, express: bool) -> str:

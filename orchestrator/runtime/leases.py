@@ -27,13 +27,13 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
 
 from orchestrator.config import Settings
+from orchestrator.runtime.messages import Message
 from orchestrator.store import leases
 from orchestrator.store.db import session_scope
 
@@ -57,6 +57,20 @@ class Lease:
     attempt: int
 
 
+@dataclass(frozen=True, slots=True)
+class FollowOnLease:
+    """Asks the transaction that writes a step's messages to lease the one ``pick`` chooses (the
+    next Task, which this worker runs itself) to this process, as it writes it (`driver.queue_messages`)."""
+
+    pick: Callable[[list[Message]], Message | None]
+    worker: str
+    seconds: float
+
+    @classmethod
+    def of(cls, settings: Settings, pick: Callable[[list[Message]], Message | None]) -> FollowOnLease | None:
+        return cls(pick, holder(), settings.lease_seconds) if settings.leases else None
+
+
 def take(settings: Settings, outbox_id: int | None) -> Lease | None:
     """Take the lease of a message before running its work, in a transaction of its own.
 
@@ -77,15 +91,6 @@ def take(settings: Settings, outbox_id: int | None) -> Lease | None:
     if attempt > 1:
         log.warning("outbox message %s: taking over its work (attempt %d)", outbox_id, attempt)
     return Lease(outbox_id, attempt)
-
-
-def grant(session: Session, settings: Settings, outbox_id: int | None, now: dt.datetime) -> Lease:
-    """The lease of a message written in ``session``'s transaction, which this process runs next
-    (follow-on): taken in the same transaction, so no other worker ever sees it unleased."""
-    if not settings.leases or outbox_id is None:
-        return Lease(outbox_id or 0, 0)
-    leases.grant(session, outbox_id, worker=holder(), now=now, seconds=settings.lease_seconds)
-    return Lease(outbox_id, 1)
 
 
 @contextlib.contextmanager

@@ -43,6 +43,9 @@ class Message:
     durable: bool = True
     # When its outbox row was written, if known (the sweeper's): a failed publish backs off by it.
     created_at: dt.datetime | None = None
+    # Leased, in the transaction that wrote it, to the worker that wrote it, which runs it next
+    # (follow-on, `runtime.leases.FollowOnLease`): not to be published.
+    leased: bool = False
 
     def to_row(self) -> dict[str, Any]:
         return {"task": self.task, "args": self.args, "queue": self.queue, "countdown": self.countdown}

@@ -23,6 +23,7 @@ from orchestrator.engine.outcomes import Delivery, TaskFailed, TaskSubmitted, Ta
 from orchestrator.runtime import log_context
 from orchestrator.runtime.driver import Tree, queue_messages
 from orchestrator.runtime.ending import end_if_deleted, end_tree
+from orchestrator.runtime.leases import FollowOnLease
 from orchestrator.runtime.messages import ADVANCE, TIME_OUT, Message, encode_delivery
 from orchestrator.runtime.starting import insert_execution
 from orchestrator.store import runs
@@ -63,6 +64,7 @@ def advance(
     now: dt.datetime,
     attempt: list[Any] | None = None,
     timers: bool = True,
+    follow_on: FollowOnLease | None = None,
 ) -> list[Message]:
     """Apply one message. A stale one (ended run, other seq) only consumes its outbox row.
 
@@ -70,11 +72,13 @@ def advance(
     moved the run to a later step, as long as the run waits in the same attempt of the same Task.
     ``timers``: False when the caller knows the run waits on no timer (a Task with neither
     TimeoutSeconds nor HeartbeatSeconds, answered by its handler), which saves a statement.
+    ``follow_on``: lease the next Task it picks to this worker (the message comes back ``leased``).
     """
     found = Tree.for_running(session, settings, root_id, run_id, now, consuming=outbox_id)
     if found is None:
         return []  # a copy of a message acted on already, or a run that has ended
     tree, row = found
+    tree.follow_on = follow_on
     cursor = row.cursor or {}
     log_context.note(
         execution_arn=tree.root_row._mapping["arn"], state=cursor.get("state"), attempt=log_context.attempt_of(cursor)

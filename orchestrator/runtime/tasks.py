@@ -157,6 +157,9 @@ def resume(
     this worker runs itself (if ``follow`` picks one), with its lease."""
     settings = settings_of(app)
     now = utcnow()
+    # With leases, the transaction that writes the next Task's message leases it to this process
+    # (one statement for both); without, the Task runs here under a lease of attempt 0.
+    follow_on = leases.FollowOnLease.of(settings, follow.pick) if follow is not None else None
     with session_scope(settings.database_url) as session:
         messages = operations.advance(
             session,
@@ -169,11 +172,13 @@ def resume(
             attempt=attempt,
             now=now,
             timers=timers,
+            follow_on=follow_on,
         )
-        chosen = follow.pick(messages) if follow is not None else None
-        if chosen is None:
-            return Step(messages)
-        return Step(messages, chosen, leases.grant(session, settings, chosen.outbox_id, now))
+    if follow_on is not None:
+        chosen = next((m for m in messages if m.leased), None)
+        return Step(messages, chosen, None if chosen is None else leases.Lease(chosen.outbox_id or 0, 1))
+    chosen = follow.pick(messages) if follow is not None else None
+    return Step(messages, chosen, None if chosen is None else leases.Lease(chosen.outbox_id or 0, 0))
 
 
 @shared_task(name=INVOKE, bind=True, acks_late=True, max_retries=None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
+from typing import Any
 
 from sqlalchemy import ColumnElement, DateTime, Integer, String, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -45,6 +46,25 @@ def take(session: Session, outbox_id: int, *, worker: str, now: dt.datetime, sec
         .returning(L.c.attempt)
     )
     return session.execute(statement).scalar_one_or_none()
+
+
+def add_leased(session: Session, row: dict[str, Any], *, worker: str, now: dt.datetime, seconds: float) -> int:
+    """Write outbox message ``row`` and its first lease (`grant`) in one statement; returns its id.
+    PostgreSQL only (a data-modifying WITH): a worker's next Task, which it runs itself, costs one
+    round trip instead of two."""
+    expires = now + dt.timedelta(seconds=seconds)
+    written = O.insert().values(**row).returning(O.c.id).cte("written")
+    leased = L.insert().from_select(
+        ["outbox_id", "worker", "attempt", "taken_at", "expires_at"],
+        select(
+            written.c.id,
+            literal(worker, String()),
+            literal(1, Integer()),
+            literal(now, DateTime(timezone=True)),
+            literal(expires, DateTime(timezone=True)),
+        ),
+    )
+    return int(session.execute(select(written.c.id).add_cte(leased.cte("leased"))).scalar_one())
 
 
 def grant(session: Session, outbox_id: int, *, worker: str, now: dt.datetime, seconds: float) -> None:
