@@ -355,3 +355,29 @@ def test_an_embedded_runtime_of_settings_given_in_code_writes_its_own_map_runs_r
     manifest = read_json(buckets, "out", json.loads(ended["output"])["ResultWriterDetails"]["Key"])
     records = read_json(buckets, "out", manifest["ResultFiles"]["SUCCEEDED"][0]["Key"])
     assert_batches_exact(records, 25, 10)
+
+
+def test_a_failure_percentage_beyond_the_tolerance_fails_the_map_once_the_total_is_known(
+    s3_cluster: tuple[Cluster, LocalBuckets],
+) -> None:
+    cluster, buckets = s3_cluster
+    # Given 30 rows in batches of 4 (8 batches over 5 pages), those starting at rows 8 and 12 failing,
+    # and 20% of failures tolerated: 2 of 8 is 25%
+    put_csv(buckets, "more.csv", 30)
+    definition = csv_map("more.csv", ItemBatcher={"MaxItemsPerBatch": 4}, ToleratedFailurePercentage=20)
+    processor = definition["States"]["Map"]["ItemProcessor"]
+    processor["StartAt"] = "Check"
+    failing = [{"Variable": "$.Items[0].id", "StringEquals": row} for row in ("8", "12")]
+    processor["States"]["Check"] = {
+        "Type": "Choice",
+        "Choices": [{"Or": failing, "Next": "Broken"}],
+        "Default": "Count",
+    }
+    processor["States"]["Broken"] = {"Type": "Fail", "Error": "Row.Broken", "Cause": "a row"}
+    # When it runs
+    execution = cluster.start(cluster.state_machine(definition))
+    ended = cluster.wait(execution, timeout=120)
+    # Then the Map fails as AWS's does when the tolerance is exceeded
+    assert (ended["status"], ended["error"]) == ("FAILED", "States.ExceedToleratedFailureThreshold"), ended
+    types = [e["type"] for e in cluster.history(execution)]
+    assert types.count("MapRunStarted") == 1 and types.count("MapRunFailed") == 1
