@@ -80,9 +80,12 @@ def read_page(
     """One page of the items: ``{"Items": <their JSON array, as text>, "Next": <position> or None}``.
 
     ``page`` is ``{"Size", "Bytes", "Position"}``; Position None is the start, else a "Next" this
-    function answered before (``{"Index", "Offset", "Headers"}``: the items read so far, the byte
-    where a CSV or JSON Lines page starts, the CSV header row read on the first page). A page ends
-    after Size items, or after the item that takes its text past Bytes (0: no such limit).
+    function answered before: ``Index``, the items read so far (for MaxItems), and where the next
+    item is: ``Offset`` (the byte of a CSV, JSON Lines or JSON array object where it starts) and
+    ``Headers`` (a CSV's first row, read on the first page); ``File`` and ``Offset`` (a manifest's
+    file and the byte of its text); ``Token`` and ``Skip`` (a listing's page, and the objects of it
+    read). A page ends after Size items, or after the item that takes its text past Bytes characters
+    (0: no such limit).
     """
     position = page.get("Position") or {"Index": 0, "Offset": 0, "Headers": None}
     limit = _max_items(config.get("MaxItems"))
@@ -110,7 +113,7 @@ def read_page(
 def _positioned(
     store: ObjectStore, resource: str, parameters: dict[str, Any], config: dict[str, Any], position: dict[str, Any]
 ) -> Iterator[tuple[Any, dict[str, Any]]]:
-    """The items from ``position`` on, each with where the reading stands after it (Offset, Headers)."""
+    """The items from ``position`` on, each with where the reading stands after it (see `read_page`)."""
     bucket = _text_parameter(parameters, "Bucket")
     if resource.startswith(LIST_OBJECTS):
         return _listed_rows(store, bucket, str(parameters.get("Prefix") or ""), position)
