@@ -268,8 +268,9 @@ def check(service: Any, buckets: Any, described: dict[str, Any], execution: str,
     for entry in manifest["ResultFiles"]["SUCCEEDED"]:
         with buckets.get_object("out", entry["Key"]) as stream:
             records.extend(json.loads(stream.read()))
-    counts = [r["Output"]["count"] for r in records]
-    firsts = [int(r["Output"]["first"]) for r in records]
+    outputs = [json.loads(r["Output"]) for r in records]  # (AWS's records hold each output as JSON text)
+    counts = [o["count"] for o in outputs]
+    firsts = [int(o["first"]) for o in outputs]
     if len(records) != batches or sum(counts) != args.rows:
         problems.append(f"{len(records)} records holding {sum(counts)} rows")
     if firsts != list(range(0, args.rows, args.batch)):

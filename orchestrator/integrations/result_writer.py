@@ -8,15 +8,18 @@ Under ``<Prefix>/<map run id>/`` (the id is the last part of the Map Run's ARN):
 - ``manifest.json``: ``{"DestinationBucket", "MapRunArn", "ResultFiles": {"FAILED": [...],
   "PENDING": [], "SUCCEEDED": [{"Key", "Size"}]}}``.
 
-Each record is ``{"Index", "Status", "Output"}`` (a failed one has ``Error`` and ``Cause`` for its
-Output) with ``WriterConfig.Transformation`` NONE (the default); COMPACT keeps only the outputs, and
-FLATTEN the outputs with arrays spread out. ``WriterConfig.OutputType`` JSONL writes a record per
-line instead of a JSON array. The Map state's result is ``{"MapRunArn", "ResultWriterDetails":
+With ``WriterConfig.Transformation`` NONE (the default) each record is AWS's record of a child
+execution (`execution_record`: its ARN and name, input and output as JSON text, dates, status,
+redrive status; a failed one's error and cause instead of an output); COMPACT keeps only the
+outputs, and FLATTEN the outputs with arrays spread out, while a failed child's record stays whole,
+as AWS writes it. ``WriterConfig.OutputType`` JSONL writes a record per line instead of a JSON
+array. The Map state's result is ``{"MapRunArn", "ResultWriterDetails":
 {"Bucket", "Key"}}``, the Key being the manifest's. Any failure is ``States.ResultWriterFailed``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import itertools
 import json
@@ -99,7 +102,69 @@ def _encoded(records: Iterable[dict[str, Any]], transformation: str, output_type
 def _transformed(records: list[dict[str, Any]], transformation: str) -> list[Any]:
     if transformation == "NONE":
         return records
-    outputs = [r["Output"] for r in records]
-    if transformation == "COMPACT":
-        return outputs
-    return [item for output in outputs for item in (output if isinstance(output, list) else [output])]
+    found: list[Any] = []
+    for record in records:
+        if record.get("Status") != "SUCCEEDED":
+            found.append(record)  # AWS: a failed child's result is written unchanged, as with NONE
+            continue
+        output = json.loads(record["Output"])
+        spread = transformation == "FLATTEN" and isinstance(output, list)
+        found.extend(output if spread else [output])
+    return found
+
+
+def execution_record(
+    *,
+    arn: str,
+    status: str,
+    execution_input: Any,
+    output: Any,
+    error: str | None,
+    cause: str | None,
+    start_date: dt.datetime,
+    stop_date: dt.datetime | None,
+    redrive_count: int,
+) -> dict[str, Any]:
+    """AWS's record of one child execution in a result file, keys in AWS's (alphabetical) order, as
+    its documentation's examples and the files users parse show them."""
+    record: dict[str, Any] = {}
+    if cause is not None:
+        record["Cause"] = cause
+    if error is not None:
+        record["Error"] = error
+    record["ExecutionArn"] = arn
+    record["Input"] = _text(execution_input)
+    record["InputDetails"] = {"Included": True}
+    record["Name"] = arn.rsplit(":", 1)[1]
+    if status == "SUCCEEDED":
+        record["Output"] = _text(output)
+    record["OutputDetails"] = {"Included": True}
+    record["RedriveCount"] = redrive_count
+    if status == "SUCCEEDED":
+        record["RedriveStatus"] = "NOT_REDRIVABLE"
+        record["RedriveStatusReason"] = "Execution is SUCCEEDED and cannot be redriven"
+    else:
+        record["RedriveStatus"] = "REDRIVABLE_BY_MAP_RUN"  # (a child is redriven with its Map Run)
+    record["StartDate"] = _date(start_date)
+    record["StateMachineArn"] = _state_machine_arn(arn)
+    record["Status"] = status
+    if stop_date is not None:
+        record["StopDate"] = _date(stop_date)
+    return record
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _date(moment: dt.datetime) -> str:
+    """``2025-02-04T01:49:50.099Z``: UTC, to the millisecond."""
+    utc = moment.astimezone(dt.UTC) if moment.tzinfo else moment
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+def _state_machine_arn(execution_arn: str) -> str:
+    """A child's ``...:execution:<machine>/<Map label>:<name>`` (or ``:express:``) -> its state
+    machine's ``...:stateMachine:<machine>/<Map label>``, as AWS names it in the records."""
+    prefix, _, rest = execution_arn.replace(":express:", ":execution:", 1).partition(":execution:")
+    return f"{prefix}:stateMachine:{rest.rsplit(':', 1)[0]}"

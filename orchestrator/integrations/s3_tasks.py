@@ -64,7 +64,7 @@ class S3Integration:
                 arn,
                 functools.partial(_stored_results, self._database_url(), arn)
                 if results is None
-                else lambda status: (r for r in results if r["Status"] == status),
+                else functools.partial(_given_results, results),
             )
         if request.resource in ENGINE_RESOURCES:
             reader = payload.get("ReaderConfig") or {}
@@ -97,12 +97,34 @@ def _stored_results(database_url: str, map_run_arn: str, status: str) -> Iterato
     while True:
         with session_scope(database_url) as session:
             page = map_runs.results_page(session, map_run_arn, after, RESULTS_PAGE, succeeded=succeeded)
-        for index, output in page:
-            # (a failed one, within the tolerated failures, has no output)
-            yield {"Index": index, "Status": status, "Output": output if succeeded else None}
+        for row in page:
+            yield result_writer.execution_record(
+                arn=row.arn,
+                status=row.status,
+                execution_input=row.input,
+                output=row.output,
+                error=row.error,
+                cause=row.cause,
+                start_date=row.start_date,
+                stop_date=row.stop_date,
+                redrive_count=row.redrive_count,
+            )
         if len(page) < RESULTS_PAGE:
             return
-        after = page[-1][0]
+        after = page[-1].child_index
+
+
+def _given_results(results: list[dict[str, Any]], status: str) -> Iterator[dict[str, Any]]:
+    """The records of iterations run in memory (`run_local`, an Express execution), which keep no
+    execution row: their status, and a succeeded one's output, as AWS's records hold them."""
+    for result in results:
+        if result["Status"] != status:
+            continue
+        if status != "SUCCEEDED":
+            yield {"Status": status}
+            continue
+        output = json.dumps(result["Output"], ensure_ascii=False, separators=(",", ":"))
+        yield {"Output": output, "OutputDetails": {"Included": True}, "Status": status}
 
 
 def _cause(exc: S3Error) -> str:

@@ -96,7 +96,7 @@ class ExecutionActions(ServiceBase):
             out: dict[str, Any] = {
                 "executionArn": execution.arn,
                 "stateMachineArn": machine.arn,
-                "name": execution.name,
+                "name": _name(execution),
                 "status": execution.status,
                 "startDate": execution.start_date,
                 "input": json_text(execution.input),
@@ -317,11 +317,17 @@ def _redrive_fields(session: Session, execution: Execution, machine_status: str)
     return out
 
 
+def _name(execution: Execution) -> str:
+    """The execution's name as AWS gives it: its ARN's last part (a Distributed Map's child is named
+    ``<uuid>-<index>`` there; its row keeps ``<parent's name>/<index>`` for the engine's own use)."""
+    return execution.arn.rsplit(":", 1)[1] if execution.arn else execution.name
+
+
 def _execution_item(execution: Execution, machine_arn: str, redriven_at: dt.datetime | None = None) -> dict[str, Any]:
     item: dict[str, Any] = {
         "executionArn": execution.arn,
         "stateMachineArn": machine_arn,
-        "name": execution.name,
+        "name": _name(execution),
         "status": execution.status,
         "startDate": execution.start_date,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator.store.models import Execution, HistoryEvent, MapRun
@@ -58,23 +58,25 @@ def iterations_page(
     return list(session.scalars(query.order_by(Execution.id).limit(limit)))
 
 
-def results_page(session: Session, arn: str, after_index: int, limit: int, *, succeeded: bool) -> list[tuple[int, Any]]:
+def results_page(session: Session, arn: str, after_index: int, limit: int, *, succeeded: bool) -> list[Row[Any]]:
     """The iterations of the Map Run ``arn`` that succeeded (or did not) after ``after_index``,
-    ``limit`` at most, in item order: (index, output). A redriven Map Run's iterations are its rows
-    still (reset, run again)."""
+    ``limit`` at most, in item order: what a ResultWriter's record of each says (``child_index``,
+    ``arn``, ``status``, ``input``, ``output``, ``error``, ``cause``, the dates, ``redrive_count``).
+    A redriven Map Run's iterations are its rows still (reset, run again)."""
     found = by_arn(session, arn)
     if found is None:
         return []
     E = Execution.__table__
     ended = E.c.status == "SUCCEEDED" if succeeded else E.c.status != "SUCCEEDED"
+    columns = (E.c.child_index, E.c.arn, E.c.status, E.c.input, E.c.output, E.c.error, E.c.cause)
     rows = session.execute(
-        select(E.c.child_index, E.c.output)
+        select(*columns, E.c.start_date, E.c.stop_date, E.c.redrive_count)
         .where(E.c.parent_id == found.run_id, E.c.generation == found.generation, E.c.child_index > after_index)
         .where(ended)
         .order_by(E.c.child_index)
         .limit(limit)
     )
-    return [(index, output) for index, output in rows]
+    return list(rows)
 
 
 def set_limits(session: Session, arn: str, **values: Any) -> None:

@@ -8,6 +8,7 @@ here takes several pages, whose boundaries fall inside batches."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,7 +97,8 @@ def test_a_csv_in_batches_with_results_written(s3_cluster: tuple[Cluster, LocalB
         ResultWriter={"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "runs"}},
     )
     # When it runs on the cluster
-    execution = cluster.start(cluster.state_machine(definition))
+    machine = cluster.state_machine(definition)
+    execution = cluster.start(machine)
     ended = cluster.wait(execution, timeout=90)
     # Then three child executions counted 10, 10 and 5 items, and the manifest names their results
     assert ended["status"] == "SUCCEEDED", ended
@@ -105,8 +107,24 @@ def test_a_csv_in_batches_with_results_written(s3_cluster: tuple[Cluster, LocalB
     assert output["ResultWriterDetails"] == {"Bucket": "out", "Key": f"runs/{run_id}/manifest.json"}
     manifest = read_json(buckets, "out", f"runs/{run_id}/manifest.json")
     succeeded = read_json(buckets, "out", manifest["ResultFiles"]["SUCCEEDED"][0]["Key"])
-    assert [(r["Index"], r["Output"]) for r in succeeded] == [(0, {"n": 10}), (1, {"n": 10}), (2, {"n": 5})]
+    assert [json.loads(r["Output"]) for r in succeeded] == [{"n": 10}, {"n": 10}, {"n": 5}]
     assert manifest["ResultFiles"]["FAILED"] == []
+    # each record is AWS's record of its child execution
+    first = succeeded[0]
+    assert list(first) == [
+        "ExecutionArn", "Input", "InputDetails", "Name", "Output", "OutputDetails", "RedriveCount",
+        "RedriveStatus", "RedriveStatusReason", "StartDate", "StateMachineArn", "Status", "StopDate",
+    ]  # fmt: skip
+    described = cluster.service.describe_execution(first["ExecutionArn"])
+    assert first["Name"] == described["name"] == first["ExecutionArn"].rsplit(":", 1)[1]
+    assert json.loads(first["Input"]) == json.loads(described["input"]) and first["Status"] == "SUCCEEDED"
+    assert first["StateMachineArn"] == f"{machine}/Map"  # the Map Run's: the machine's and the Map's label
+    assert (first["RedriveStatus"], first["RedriveStatusReason"]) == (
+        "NOT_REDRIVABLE",
+        "Execution is SUCCEEDED and cannot be redriven",
+    )
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["StartDate"])
+    assert first["StartDate"] <= first["StopDate"]
     described = cluster.service.describe_map_run(output["MapRunArn"])
     assert described["itemCounts"]["succeeded"] == 3 and described["status"] == "SUCCEEDED"
     types = [e["type"] for e in cluster.history(execution)]
@@ -137,9 +155,15 @@ def results(cluster: Cluster, buckets: LocalBuckets, output: dict[str, Any]) -> 
 def assert_batches_exact(records: list[dict[str, Any]], rows: int, size: int) -> None:
     """Batch k holds rows k*size .. k*size+size-1 (the last one the rest), each once, in order."""
     expected = [[str(i) for i in range(start, min(start + size, rows))] for start in range(0, rows, size)]
-    assert [r["Index"] for r in records] == list(range(len(expected)))
-    assert [r["Output"]["ids"] for r in records] == expected
-    assert sum(r["Output"]["n"] for r in records) == rows
+    assert [child_index(r) for r in records] == list(range(len(expected)))
+    outputs = [json.loads(r["Output"]) for r in records]
+    assert [o["ids"] for o in outputs] == expected
+    assert sum(o["n"] for o in outputs) == rows
+
+
+def child_index(record: dict[str, Any]) -> int:
+    """The item (or batch) index of a ResultWriter record: its child execution's name ends with it."""
+    return int(record["Name"].rsplit("-", 1)[1])
 
 
 def map_fan(cluster: Cluster, execution: str) -> dict[str, Any] | None:
@@ -255,9 +279,12 @@ def test_tolerated_failures_are_judged_on_every_page_and_written_from_the_map_ru
     manifest = read_json(buckets, "out", output["ResultWriterDetails"]["Key"])
     succeeded = read_json(buckets, "out", manifest["ResultFiles"]["SUCCEEDED"][0]["Key"])
     failed = read_json(buckets, "out", manifest["ResultFiles"]["FAILED"][0]["Key"])
-    assert [r["Index"] for r in succeeded] == [0, 1, 3, 4, 5, 6, 7]
-    assert succeeded[-1]["Output"]["ids"] == ["28", "29"]
-    assert failed == [{"Index": 2, "Status": "FAILED", "Output": None}]
+    assert [child_index(r) for r in succeeded] == [0, 1, 3, 4, 5, 6, 7]
+    assert json.loads(succeeded[-1]["Output"])["ids"] == ["28", "29"]
+    (broken,) = failed
+    assert child_index(broken) == 2 and "Output" not in broken
+    assert (broken["Status"], broken["Error"], broken["Cause"]) == ("FAILED", "Row.Broken", "row 8")
+    assert broken["RedriveStatus"] == "REDRIVABLE_BY_MAP_RUN" and "RedriveStatusReason" not in broken
     counts = cluster.service.describe_map_run(output["MapRunArn"])["itemCounts"]
     assert (counts["total"], counts["succeeded"], counts["failed"]) == (8, 7, 1)
 
