@@ -115,6 +115,13 @@ class ServiceBase:
 # -- validation ----------------------------------------------------------------------------------------
 
 
+def map_run_machine_arn(map_run_arn: str) -> str:
+    """The state machine ARN AWS gives a Map Run's child executions: ``...:mapRun:<machine>/<label>:<id>``
+    -> ``...:stateMachine:<machine>/<label>``."""
+    prefix, _, rest = map_run_arn.partition(":mapRun:")
+    return f"{prefix}:stateMachine:{rest.split(':')[0]}"
+
+
 def check_name(name: str, what: str) -> None:
     if not isinstance(name, str) or not 1 <= len(name) <= 80 or _BAD_NAME.search(name):
         raise ServiceError(

@@ -20,6 +20,7 @@ from orchestrator.service.base import (
     check_arn,
     check_name,
     json_text,
+    map_run_machine_arn,
     page_size,
     parse_input,
     utcnow,
@@ -119,6 +120,9 @@ class ExecutionActions(ServiceBase):
                 out["stateMachineVersionArn"] = execution.state_machine_version_arn
             if execution.state_machine_alias_arn:
                 out["stateMachineAliasArn"] = execution.state_machine_alias_arn
+            if execution.map_run_arn is not None:  # a Distributed Map's child, as AWS describes one
+                out["stateMachineArn"] = map_run_machine_arn(execution.map_run_arn)
+                out["mapRunArn"] = execution.map_run_arn
             return out
 
     def list_executions(

@@ -10,6 +10,7 @@ from orchestrator.service.base import (
     ServiceBase,
     ServiceError,
     check_arn,
+    map_run_machine_arn,
     page_size,
     utcnow,
 )
@@ -147,7 +148,7 @@ class MapRunActions(ServiceBase):
                 limit=limit + 1,
                 redriven=None if redrive_filter is None else redrive_filter == "REDRIVEN",
             )
-            machine_arn = f"{arn.split(':mapRun:', 1)[0]}:stateMachine:{arn.split(':mapRun:', 1)[1].split(':')[0]}"
+            machine_arn = map_run_machine_arn(arn)
         del run
         out: dict[str, Any] = {
             "executions": [

@@ -117,6 +117,7 @@ def test_a_csv_in_batches_with_results_written(s3_cluster: tuple[Cluster, LocalB
     ]  # fmt: skip
     described = cluster.service.describe_execution(first["ExecutionArn"])
     assert first["Name"] == described["name"] == first["ExecutionArn"].rsplit(":", 1)[1]
+    assert (described["stateMachineArn"], described["mapRunArn"]) == (f"{machine}/Map", output["MapRunArn"])
     assert json.loads(first["Input"]) == json.loads(described["input"]) and first["Status"] == "SUCCEEDED"
     assert first["StateMachineArn"] == f"{machine}/Map"  # the Map Run's: the machine's and the Map's label
     assert (first["RedriveStatus"], first["RedriveStatusReason"]) == (
