@@ -19,13 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.api.conftest import API_REDIS_URL, Server, isolate
 from tests.runtime.conftest import ROLE, TERMINAL, Cluster, database_url, wait_for  # noqa: F401 - a fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 CREDIT = ROOT / "examples" / "credit-application"
+# The suite runs on three processes on two cores: what a page shows within a second when the machine
+# is idle can take several when the other processes are busy. Assertions wait up to 20 s (not
+# Playwright's 5); a test that means a deadline says so with its own timeout.
+expect.set_options(timeout=20_000)
+
 CHROMIUM_FLAGS = [
     "--no-sandbox",  # CI runs as root
     "--disable-gpu",
