@@ -1,4 +1,6 @@
-"""local S3 buckets for ItemReader, ResultWriter and aws-sdk:s3 (issue 15 item 1)
+"""no change: reserved for local S3 buckets, which live on disk instead (docs/s3.md)
+
+Kept so that the chain of revisions of databases already upgraded through it holds.
 
 Revision ID: d3f4a5b6e013
 Revises: c2e3f4a5d012

@@ -1,4 +1,6 @@
-"""storage changes for performance (issue 17)
+"""no change: reserved for issue 17's storage changes, none of which needed the schema changed
+
+Kept so that the chain of revisions of databases already upgraded through it holds.
 
 Revision ID: f5b6c7d8a015
 Revises: e4a5b6c7f014
