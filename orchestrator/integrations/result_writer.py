@@ -133,11 +133,11 @@ def execution_record(
     if error is not None:
         record["Error"] = error
     record["ExecutionArn"] = arn
-    record["Input"] = _text(execution_input)
+    record["Input"] = compact_json(execution_input)
     record["InputDetails"] = {"Included": True}
     record["Name"] = arn.rsplit(":", 1)[1]
     if status == "SUCCEEDED":
-        record["Output"] = _text(output)
+        record["Output"] = compact_json(output)
     record["OutputDetails"] = {"Included": True}
     record["RedriveCount"] = redrive_count
     if status == "SUCCEEDED":
@@ -153,7 +153,8 @@ def execution_record(
     return record
 
 
-def _text(value: Any) -> str:
+def compact_json(value: Any) -> str:
+    """A record's Input or Output: JSON text without spaces, as AWS writes them."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 

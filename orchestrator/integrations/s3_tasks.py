@@ -123,8 +123,11 @@ def _given_results(results: list[dict[str, Any]], status: str) -> Iterator[dict[
         if status != "SUCCEEDED":
             yield {"Status": status}
             continue
-        output = json.dumps(result["Output"], ensure_ascii=False, separators=(",", ":"))
-        yield {"Output": output, "OutputDetails": {"Included": True}, "Status": status}
+        yield {
+            "Output": result_writer.compact_json(result["Output"]),
+            "OutputDetails": {"Included": True},
+            "Status": status,
+        }
 
 
 def _cause(exc: S3Error) -> str:
