@@ -64,7 +64,9 @@ class Printer:
         elif (kind.endswith("Failed") or kind.endswith("TimedOut")) and not kind.startswith("Execution"):
             details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
             if details.get("error"):
-                self._line(f"{prefix}   ! {kind}: {details.get('error')}: {_short(details.get('cause'))}")
+                cause = details.get("cause")
+                said = f"{details['error']}: {_short(cause)}" if cause else details["error"]  # (a timeout has none)
+                self._line(f"{prefix}   ! {kind}: {said}")
                 self._retry(prefix, labels, details["error"])
 
     def _retry(self, prefix: str, labels: Labels, error: str) -> None:
