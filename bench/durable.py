@@ -1,29 +1,36 @@
 #!/usr/bin/env python3
 """Benchmark: the durable runtime on PostgreSQL and Redis, with real worker processes.
 
-    python bench/durable.py [--only tasks,loop,latency,paused] [--paused 100000] [--runs 2]
+    python bench/durable.py [--only tasks,tasks_http,loop,latency,paused] [--paused 100000] [--runs 2]
                             [--workers 2 --pool prefork --concurrency 1] [--profile] [--json]
 
-Four parts, each on a fresh PostgreSQL database (migrated) and a flushed Redis database, with
+Five parts, each on a fresh PostgreSQL database (migrated) and a flushed Redis database, with
 ``--workers`` ``orchestrator worker`` processes and one ``orchestrator scheduler``:
 
     tasks    (a) Task states completed per second: executions of 10 Task states calling a no-op
              handler, many in flight, started by a process of their own; next to raw Celery: a
              plain Celery app's no-op task on the same broker, the same number of worker
              processes, published by a process of its own. The ratio's goal: at least 0.5.
+    tasks_http (a) again, the executions started through the HTTP API: ``orchestrator serve`` and
+             a child process of ``--http-threads`` boto3 clients; the workers, engine's and raw
+             alike, run ``--http-concurrency`` pool processes each (default 2). Goal: at least 1.0.
     loop     (b) pure-state transitions per second: a Pass (States.MathAdd) and a Choice looping
              ``--loop`` times; transitions are the *StateEntered events. Goal: at least 5,000/s.
     latency  (c) StartExecution to the end seen by a client, for a 5-Task execution started alone:
              p50 and p99. Goal: p50 under 30 ms.
     paused   (d) ``--paused`` executions waiting on a task token: the rate they are created at,
              the database size per execution, and the time to list them (ListExecutions pages,
-             pending_tokens), then the time to resume some with SendTaskSuccess.
+             pending_tokens), then the time to resume some with SendTaskSuccess. With
+             ``--paused-total``, the real ones are first cloned in SQL up to that many
+             (bench/paused_clone.py: a million real ones would take hours to create).
 
 How the end of an execution is seen: a trigger the benchmark adds to its own database sends a
 NOTIFY when an execution's row leaves RUNNING; the benchmark LISTENs. The notification arrives
 when the ending transaction commits, so it costs no polling and adds no polling delay. (c) also
-reports the span between the ExecutionStarted and the terminal event timestamps, and the latency
-a client polling DescribeExecution every ``--poll-interval`` seconds sees.
+reports the span between the ExecutionStarted and the terminal event timestamps, the latency
+a client polling DescribeExecution every ``--poll-interval`` seconds sees, and the latency a boto3
+client sees through ``orchestrator serve`` (StartExecution, then DescribeExecution every
+``--http-poll-interval`` seconds; goal: p50 at most 15 ms).
 
 Every figure comes with the machine's load over its span: the CPU used by the workers, the
 benchmark's own processes, PostgreSQL (backends of the benchmark's database and background
@@ -57,6 +64,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # bench.machine, bench.noop_app
 
+from bench.api import boto3_client, free_port, http_status  # noqa: E402
 from bench.machine import (  # noqa: E402
     LoadMeter,
     Process,
@@ -75,8 +83,11 @@ CHANNEL = "bench_execution_ended"
 NOISY_PERCENT = 10.0
 
 GOAL_RATIO = 0.5
+GOAL_HTTP_RATIO = 1.0
 GOAL_TRANSITIONS = 5000.0
 GOAL_P50_MS = 30.0
+GOAL_BOTO3_P50_MS = 15.0
+TASK_CHAIN = 10  # (a)'s Task states per execution
 
 
 # -- definitions -----------------------------------------------------------------------------------
@@ -196,13 +207,16 @@ class Endings:
         self.connection = psycopg.connect(dsn, autocommit=True)
         self.connection.execute(f"LISTEN {CHANNEL}")
 
-    def wait(self, count: int, timeout: float) -> list[tuple[float, str, str]]:
+    def wait(self, count: int, timeout: float, starter: Process | None = None) -> list[tuple[float, str, str]]:
+        """``count`` notifications; gives up early if ``starter`` failed (the rest will not come)."""
         ended: list[tuple[float, str, str]] = []
         deadline = time.monotonic() + timeout
         while len(ended) < count:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"{len(ended)} of {count} executions ended within {timeout:.0f} s")
+            if starter is not None and starter.handle.poll() not in (None, 0):
+                raise RuntimeError(f"{starter.name} failed:\n{starter.output()[-3000:]}")
             for note in self.connection.notifies(timeout=min(left, 5.0), stop_after=count - len(ended)):
                 status, arn = note.payload.split(" ", 1)
                 ended.append((time.time(), status, arn))
@@ -304,16 +318,36 @@ class Cluster:
         created = self.service.create_state_machine(name=name, definition=json.dumps(definition), role_arn=ROLE_ARN)
         return str(created["stateMachineArn"])
 
-    def starter(self, machine: str, count: int, *, warmup: int = 0, max_in_flight: int = 0) -> Process:
-        """A child process that starts ``count`` executions (after ``warmup``, and a "go" line)."""
+    def starter(
+        self, machine: str, count: int, *, warmup: int = 0, max_in_flight: int = 0, url: str = "", threads: int = 1
+    ) -> Process:
+        """A child process that starts ``count`` executions (after ``warmup``, and a "go" line):
+        in process through the service, or with ``url`` through the HTTP API from ``threads``
+        boto3 clients."""
+        child = "start-executions-http" if url else "start-executions"
         argv = [
-            sys.executable, str(Path(__file__).resolve()), "--child", "start-executions",
+            sys.executable, str(Path(__file__).resolve()), "--child", child,
             "--machine", machine, "--count", str(count), "--child-warmup", str(warmup),
-            "--max-in-flight", str(max_in_flight),
+            "--max-in-flight", str(max_in_flight), "--url", url, "--http-threads", str(threads),
         ]  # fmt: skip
         process = Process("starter", argv, self.env, self.tmp / f"starter-{uuid.uuid4().hex[:6]}.log", piped=True)
         self.meter.register(process.pid, "bench")
         return process
+
+    def start_server(self) -> str:
+        """``orchestrator serve`` on a free port, open (no access keys, as bench/api.py runs it),
+        its CPU counted as "server"; it stops with the cluster. Returns its URL."""
+        port = free_port()
+        env = {k: v for k, v in self.env.items() if not k.startswith("ORCHESTRATOR_API_KEYS")}
+        argv = [sys.executable, "-m", "orchestrator.cli", "serve", "--port", str(port)]
+        process = Process("server", argv, env, self.tmp / f"server-{uuid.uuid4().hex[:6]}.log")
+        self.meter.register(process.pid, "server")
+        self.processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: http_status(url, "/health") == 200 or not process.alive(), 60, "the API server")
+        if not process.alive():
+            raise RuntimeError(f"the API server failed to start:\n{process.output()[-3000:]}")
+        return url
 
 
 def flush_redis(url: str) -> None:
@@ -422,16 +456,19 @@ def start_raw_workers(args: argparse.Namespace, meter: LoadMeter, tmp: Path) -> 
     return [process for process, _ in started]
 
 
-def task_states_run(cluster: Cluster, machine: str, executions: int, warmup: int, length: int) -> dict[str, Any]:
-    """Task states per second: a starter process starts ``executions`` while the workers run them."""
+def task_states_run(
+    cluster: Cluster, machine: str, executions: int, warmup: int, length: int, *, url: str = "", threads: int = 1
+) -> dict[str, Any]:
+    """Task states per second: a starter process starts ``executions`` while the workers run them
+    (through the HTTP API at ``url`` when given)."""
     endings = Endings(cluster.database.dsn)
-    starter = cluster.starter(machine, executions, warmup=warmup)
+    starter = cluster.starter(machine, executions, warmup=warmup, url=url, threads=threads)
     try:
         starter.message(120)  # warm-up started
         endings.wait(warmup, 120)
         with cluster.meter.measure() as load:
             starter.tell("go")
-            ended = endings.wait(executions, 600 + executions)
+            ended = endings.wait(executions, 600 + executions, starter)
         started = starter.message(60)
     finally:
         starter.stop()
@@ -461,29 +498,66 @@ def task_states_run(cluster: Cluster, machine: str, executions: int, warmup: int
 
 
 def part_tasks(args: argparse.Namespace, meter: LoadMeter, tmp: Path) -> dict[str, Any]:
-    length = 10
+    with cluster_on_fresh_database(args, meter, tmp, "tasks") as cluster:
+        raw_runs, engine_runs = alternate_runs(args, meter, tmp, cluster, "(a)")
+    return ratio_summary(raw_runs, engine_runs, GOAL_RATIO)
+
+
+def part_tasks_http(args: argparse.Namespace, meter: LoadMeter, tmp: Path) -> dict[str, Any]:
+    """(a) with the executions started by boto3 clients through ``orchestrator serve``; every
+    worker, the engine's and the raw ones, runs ``--http-concurrency`` pool processes."""
+    wider = argparse.Namespace(**{**vars(args), "concurrency": args.http_concurrency})
+    with cluster_on_fresh_database(wider, meter, tmp, "taskshttp") as cluster:
+        url = cluster.start_server()
+        raw_runs, engine_runs = alternate_runs(
+            wider, meter, tmp, cluster, "(a, HTTP)", url=url, threads=args.http_threads
+        )
+    summary = ratio_summary(raw_runs, engine_runs, GOAL_HTTP_RATIO)
+    return {**summary, "concurrency": args.http_concurrency, "http_threads": args.http_threads}
+
+
+def alternate_runs(
+    args: argparse.Namespace,
+    meter: LoadMeter,
+    tmp: Path,
+    cluster: Cluster,
+    label: str,
+    *,
+    url: str = "",
+    threads: int = 1,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``--runs`` raw Celery runs and engine runs, alternating so that both see the same machine
+    (other work on it comes and goes); the raw workers run only for these."""
     raw_runs: list[dict[str, Any]] = []
     engine_runs: list[dict[str, Any]] = []
-    with cluster_on_fresh_database(args, meter, tmp, "tasks") as cluster:
-        raw_workers = start_raw_workers(args, meter, tmp)
-        try:
-            machine = cluster.state_machine(task_chain(length))
-            for run in range(args.runs):
-                say(f"(a) run {run + 1}/{args.runs}: raw Celery, {args.raw_tasks} no-op tasks ...")
-                raw_runs.append(raw_celery_run(args, meter, tmp, args.raw_tasks))
-                say(f"    {raw_runs[-1]['tasks_per_s']:,.0f} tasks/s")
-                say(f"(a) run {run + 1}/{args.runs}: {args.executions} executions of {length} Task states ...")
-                engine_runs.append(task_states_run(cluster, machine, args.executions, args.warmup_executions, length))
-                say(f"    {engine_runs[-1]['task_states_per_s']:,.0f} Task states/s")
-        finally:
-            for process in raw_workers:
-                process.stop()
+    raw_workers = start_raw_workers(args, meter, tmp)
+    try:
+        machine = cluster.state_machine(task_chain(TASK_CHAIN))
+        for run in range(args.runs):
+            say(f"{label} run {run + 1}/{args.runs}: raw Celery, {args.raw_tasks} no-op tasks ...")
+            raw_runs.append(raw_celery_run(args, meter, tmp, args.raw_tasks))
+            say(f"    {raw_runs[-1]['tasks_per_s']:,.0f} tasks/s")
+            say(f"{label} run {run + 1}/{args.runs}: {args.executions} executions of {TASK_CHAIN} Task states ...")
+            engine_runs.append(
+                task_states_run(
+                    cluster, machine, args.executions, args.warmup_executions, TASK_CHAIN, url=url, threads=threads
+                )
+            )
+            say(f"    {engine_runs[-1]['task_states_per_s']:,.0f} Task states/s")
+    finally:
+        for process in raw_workers:
+            process.stop()
+    return raw_runs, engine_runs
+
+
+def ratio_summary(raw_runs: list[dict[str, Any]], engine_runs: list[dict[str, Any]], goal: float) -> dict[str, Any]:
+    """The best of each side makes the ratio (the runs the machine disturbed least)."""
     best_raw = max(r["tasks_per_s"] for r in raw_runs)
     best_engine = max(r["task_states_per_s"] for r in engine_runs)
     raw_cpu = min(r["cpu_ms_per_task"]["total"] for r in raw_runs)
     engine_cpu = min(r["cpu_ms_per_task_state"]["total"] for r in engine_runs)
     return {
-        "definition": f"{length} Task states calling a no-op handler",
+        "definition": f"{TASK_CHAIN} Task states calling a no-op handler",
         "raw_celery_tasks_per_s": best_raw,
         "task_states_per_s": best_engine,
         "ratio": round(best_engine / best_raw, 3),
@@ -495,8 +569,8 @@ def part_tasks(args: argparse.Namespace, meter: LoadMeter, tmp: Path) -> dict[st
         "cpu_ratio": round(raw_cpu / engine_cpu, 3),
         "raw_cpu_ms_per_task": raw_cpu,
         "cpu_ms_per_task_state": engine_cpu,
-        "goal_ratio": GOAL_RATIO,
-        "met": best_engine / best_raw >= GOAL_RATIO,
+        "goal_ratio": goal,
+        "met": best_engine / best_raw >= goal,
         "raw_runs": raw_runs,
         "engine_runs": engine_runs,
     }
@@ -588,6 +662,41 @@ def poll_until_ended(cluster: Cluster, machine: str, interval: float) -> float:
     return time.perf_counter() - began
 
 
+def poll_through_http(client: Any, machine: str, interval: float) -> tuple[float, str, int]:
+    """StartExecution, then DescribeExecution until the status leaves RUNNING, ``interval``
+    seconds between two calls (as poll_until_ended): (seconds, status, DescribeExecution calls)."""
+    began = time.perf_counter()
+    arn = client.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    calls = 1
+    while (status := client.describe_execution(executionArn=arn)["status"]) == "RUNNING":
+        time.sleep(interval)
+        calls += 1
+        if time.perf_counter() - began > 120:
+            raise TimeoutError(f"{arn} still running after 120 s")
+    return time.perf_counter() - began, status, calls
+
+
+def boto3_polling(args: argparse.Namespace, meter: LoadMeter, cluster: Cluster, machine: str) -> dict[str, Any]:
+    """(c) as a boto3 user sees it, through ``orchestrator serve`` on the same cluster."""
+    client = boto3_client(cluster.start_server(), pool=1)
+    for _ in range(args.warmup_executions):  # the connection, the server's and botocore's first calls
+        poll_through_http(client, machine, args.http_poll_interval)
+    interval_ms = 1000 * args.http_poll_interval
+    say(f"(c) {args.poll_runs} more through boto3 and the HTTP API, DescribeExecution every {interval_ms:.0f} ms ...")
+    with meter.measure() as load:
+        polled = [poll_through_http(client, machine, args.http_poll_interval) for _ in range(args.poll_runs)]
+    seen = distribution_ms(milliseconds([s for s, _, _ in polled]))
+    return {
+        **seen,
+        "interval_ms": interval_ms,
+        "statuses": sorted({status for _, status, _ in polled}),
+        "describe_calls_mean": round(statistics.fmean(c for _, _, c in polled), 2) if polled else None,
+        "goal_p50_ms": GOAL_BOTO3_P50_MS,
+        "met": seen.get("p50_ms", float("inf")) <= GOAL_BOTO3_P50_MS,
+        "load": load,
+    }
+
+
 def part_latency(args: argparse.Namespace, meter: LoadMeter, tmp: Path) -> dict[str, Any]:
     length = 5
     with cluster_on_fresh_database(args, meter, tmp, "latency") as cluster:
@@ -612,10 +721,12 @@ def part_latency(args: argparse.Namespace, meter: LoadMeter, tmp: Path) -> dict[
             "JOIN executions e ON e.id = h.execution_id WHERE e.arn = ANY(%s) GROUP BY e.id",
             ([arn for arn, _, _ in runs],),
         )
+        # last, so that the server is not even idle during the in-process figures
+        through_http = boto3_polling(args, meter, cluster, machine)
     seen = distribution_ms(milliseconds([seconds for _, seconds, _ in runs]))
     return {
         "definition": f"{length} Task states calling a no-op handler, started one at a time",
-        "statuses": sorted({s for _, _, s in runs}),
+        "statuses": sorted({s for _, _, s in runs} | set(through_http["statuses"])),
         "notified": {**seen, "load": load},
         "history_span": distribution_ms(milliseconds([float(s[0]) for s in spans])),
         "polling_describe": {
@@ -623,6 +734,7 @@ def part_latency(args: argparse.Namespace, meter: LoadMeter, tmp: Path) -> dict[
             "interval_ms": 1000 * args.poll_interval,
             "load": poll_load,
         },
+        "boto3_polling": through_http,
         "p50_ms": seen["p50_ms"],
         "p99_ms": seen["p99_ms"],
         "goal_p50_ms": GOAL_P50_MS,
@@ -635,18 +747,32 @@ def part_latency(args: argparse.Namespace, meter: LoadMeter, tmp: Path) -> dict[
 TABLES = ("executions", "history_events", "task_tokens", "outbox", "timers")
 
 
-def table_sizes(database: Database) -> dict[str, dict[str, int]]:
-    """Bytes of each table (TOAST included) and of its indexes; rows counted, dead rows as the
-    statistics say (they lag a little)."""
+def table_sizes(database: Database) -> dict[str, dict[str, Any]]:
+    """Bytes of each table (TOAST included), of its indexes and of each of them; rows counted,
+    dead rows as the statistics say (they lag a little)."""
     rows = database.query(
         "SELECT c.relname, pg_table_size(c.oid), pg_indexes_size(c.oid), s.n_dead_tup "
         "FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.relname = ANY(%s)",
         (list(TABLES),),
     )
+    indexes: dict[str, dict[str, int]] = {}
+    for table, index, size in database.query(
+        "SELECT t.relname, i.relname, pg_relation_size(i.oid) FROM pg_index x "
+        "JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid "
+        "WHERE t.relname = ANY(%s) ORDER BY 3 DESC",
+        (list(TABLES),),
+    ):
+        indexes.setdefault(table, {})[index] = int(size)
     out = {}
     for name, table, index, dead in rows:
         live = database.query(f"SELECT count(*) FROM {name}")[0][0]  # one of TABLES
-        out[name] = {"table_bytes": int(table), "index_bytes": int(index), "rows": int(live), "dead_rows": int(dead)}
+        out[name] = {
+            "table_bytes": int(table),
+            "index_bytes": int(index),
+            "rows": int(live),
+            "dead_rows": int(dead),
+            "indexes": indexes.get(name, {}),
+        }
     return out
 
 
@@ -656,7 +782,8 @@ def timed_call(function: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - began, value
 
 
-def list_all_executions(cluster: Cluster, machine: str, page_size: int) -> dict[str, Any]:
+def list_all_executions(cluster: Cluster, machine: str, page_size: int, max_pages: int = 0) -> dict[str, Any]:
+    """Every page of ListExecutions (RUNNING), or the first ``max_pages`` of them."""
     pages: list[float] = []
     items = 0
     token = None
@@ -669,11 +796,12 @@ def list_all_executions(cluster: Cluster, machine: str, page_size: int) -> dict[
         pages.append(seconds)
         items += len(page["executions"])
         token = page.get("nextToken")
-        if not token:
+        if not token or len(pages) == max_pages:
             break
     return {
         "page_size": page_size,
         "pages": len(pages),
+        "complete": not token,
         "executions": items,
         "total_s": round(sum(pages), 3),
         "first_page_ms": round(1000 * pages[0], 2),
@@ -714,23 +842,19 @@ def part_paused(args: argparse.Namespace, meter: LoadMeter, tmp: Path) -> dict[s
         finally:
             starter.stop()
         leftovers = cluster.database.query("SELECT count(*) FROM outbox")[0][0]
-        size_after = cluster.database.size()
-        tables = table_sizes(cluster.database)
-        cluster.database.query("VACUUM ANALYZE")
-        size_vacuumed = cluster.database.size()
+        size_real = cluster.database.size()
+        cloned = clone_to_total(cluster, count, args.paused_total)
+        total = cloned.get("total", count)
+        database = paused_database(cluster.database, size_before, size_real, count, total)
         say("(d) listing ...")
         with meter.measure() as listing_load:
-            list_1000 = list_all_executions(cluster, machine, 1000)
-            first_100_s, _ = timed_call(
-                lambda: cluster.service.list_executions(machine, status_filter="RUNNING", max_results=100)
-            )
-            tokens_s, tokens = timed_call(cluster.service.pending_tokens)
-            tokens_again_s, _ = timed_call(cluster.service.pending_tokens)
-            describe_s, _ = timed_call(lambda: cluster.service.describe_execution(tokens[-1]["executionArn"]))
-        resumed = resume_some(cluster, tokens[: args.resume], meter)
+            listing = paused_listing(cluster, machine, args.paused_list_pages)
+        checked = check_clones(cluster, cloned, listing, total)
+        resumed = resume_some(cluster, paused_to_resume(cluster, cloned, listing.pop("tokens"), args.resume), meter)
     wall = paused_at - started["t0"]
     return {
         "executions": count,
+        "executions_total": total,
         "creation": {
             "wall_s": round(wall, 1),
             "executions_per_s": round(count / wall, 1),
@@ -740,24 +864,98 @@ def part_paused(args: argparse.Namespace, meter: LoadMeter, tmp: Path) -> dict[s
             "cpu_ms_per_execution": cpu_per_unit(creation_load, count),
             "load": creation_load,
         },
-        "database": {
-            "size_before_bytes": size_before,
-            "size_after_bytes": size_after,
-            "bytes_per_execution": round((size_after - size_before) / count),
-            "size_after_vacuum_bytes": size_vacuumed,
-            "tables": tables,
-        },
-        "listing": {
-            "list_executions_all_pages": list_1000,
-            "list_executions_first_page_100_ms": round(1000 * first_100_s, 2),
-            "pending_tokens_ms": round(1000 * tokens_s, 2),
-            "pending_tokens_again_ms": round(1000 * tokens_again_s, 2),
-            "pending_tokens_returned": len(tokens),
-            "describe_execution_ms": round(1000 * describe_s, 2),
-            "load": listing_load,
-        },
+        "clone": {**cloned, "checks": checked} if cloned else {},
+        "database": database,
+        "listing": {**listing, "load": listing_load},
         "resume": resumed,
     }
+
+
+def clone_to_total(cluster: Cluster, real: int, total: int) -> dict[str, Any]:
+    """Clones the paused executions in SQL until the database holds ``total`` (bench/paused_clone.py):
+    a million created for real would take hours. Its time is the benchmark's, not the engine's."""
+    if total <= real:
+        return {}
+    from bench.paused_clone import clone_paused
+
+    say(f"(d) cloning them in SQL up to {total:,} executions ...")
+    return clone_paused(cluster.database, total, say=say)
+
+
+def paused_database(database: Database, size_before: int, size_real: int, real: int, total: int) -> dict[str, Any]:
+    """Sizes over all the executions; the real ones' and the clones' apart (a clone is written once,
+    where a real execution's row was updated as it went: the real ones leave dead rows)."""
+    size_after = database.size()
+    tables = table_sizes(database)
+    vacuum_s, _ = timed_call(lambda: database.query("VACUUM ANALYZE"))
+    out = {
+        "executions": total,
+        "size_before_bytes": size_before,
+        "size_after_real_bytes": size_real,
+        "size_after_bytes": size_after,
+        "bytes_per_execution": round((size_after - size_before) / total),
+        "bytes_per_real_execution": round((size_real - size_before) / real),
+        "size_after_vacuum_bytes": database.size(),
+        "vacuum_s": round(vacuum_s, 1),
+        "tables": tables,
+    }
+    if total > real:
+        out["bytes_per_clone"] = round((size_after - size_real) / (total - real))
+    return out
+
+
+def paused_listing(cluster: Cluster, machine: str, max_pages: int) -> dict[str, Any]:
+    """ListExecutions' pages, pending_tokens() and DescribeExecution, timed (``tokens`` goes back too)."""
+    list_1000 = list_all_executions(cluster, machine, 1000, max_pages)
+    first_100_s, _ = timed_call(
+        lambda: cluster.service.list_executions(machine, status_filter="RUNNING", max_results=100)
+    )
+    tokens_s, tokens = timed_call(cluster.service.pending_tokens)
+    tokens_again_s, _ = timed_call(cluster.service.pending_tokens)
+    describe_s, _ = timed_call(lambda: cluster.service.describe_execution(tokens[-1]["executionArn"]))
+    return {
+        "list_executions_all_pages": list_1000,
+        "list_executions_first_page_100_ms": round(1000 * first_100_s, 2),
+        "pending_tokens_ms": round(1000 * tokens_s, 2),
+        "pending_tokens_again_ms": round(1000 * tokens_again_s, 2),
+        "pending_tokens_returned": len(tokens),
+        "describe_execution_ms": round(1000 * describe_s, 2),
+        "tokens": tokens,
+    }
+
+
+def check_clones(cluster: Cluster, cloned: dict[str, Any], listing: dict[str, Any], total: int) -> dict[str, Any]:
+    """A clone and a real execution, picked at random, side by side: DescribeExecution and
+    GetExecutionHistory answer alike (but for names, tokens and times), and the listing saw them all."""
+    if not cloned:
+        return {}
+    from bench.paused_clone import pick_paused
+
+    real, clone = pick_paused(cluster.database, cloned["first_clone_id"], 1, 1)
+    described = [cluster.service.describe_execution(p["executionArn"]) for p in (real, clone)]
+    histories = [cluster.service.get_execution_history(p["executionArn"])["events"] for p in (real, clone)]
+    listed = listing["list_executions_all_pages"]
+    return {
+        "describe_alike": described[0].keys() == described[1].keys()
+        and all(d["status"] == "RUNNING" and d["executionArn"].endswith(":" + d["name"]) for d in described)
+        and described[0]["input"] == described[1]["input"],
+        "history_alike": [e["type"] for e in histories[0]] == [e["type"] for e in histories[1]],
+        "history_holds_its_token": [clone["token"] in json.dumps(e, default=str) for e in histories[1]].count(True)
+        == [real["token"] in json.dumps(e, default=str) for e in histories[0]].count(True)
+        > 0,
+        "listed_all": listed["executions"] == total if listed["complete"] else None,
+    }
+
+
+def paused_to_resume(
+    cluster: Cluster, cloned: dict[str, Any], tokens: list[dict[str, Any]], count: int
+) -> list[dict[str, Any]]:
+    """The tokens to resume: half of them clones' (at random) when there are clones."""
+    if not cloned:
+        return tokens[:count]
+    from bench.paused_clone import pick_paused
+
+    return pick_paused(cluster.database, cloned["first_clone_id"], count - count // 2, count // 2)
 
 
 def resume_some(cluster: Cluster, tokens: list[dict[str, Any]], meter: LoadMeter) -> dict[str, Any]:
@@ -767,18 +965,26 @@ def resume_some(cluster: Cluster, tokens: list[dict[str, Any]], meter: LoadMeter
     endings = Endings(cluster.database.dsn)
     calls = []
     ends = []
+    ended: list[tuple[float, str, str]] = []
     try:
         with meter.measure() as load:
             for token in tokens:
                 began = time.perf_counter()
                 cluster.service.send_task_success(token["token"], '{"approved": true}')
                 calls.append(time.perf_counter() - began)
-                endings.wait(1, 60)
+                ended += endings.wait(1, 60)
                 ends.append(time.perf_counter() - began)
     finally:
         endings.close()
+    clones = {t["executionArn"] for t in tokens if t.get("clone")}
+    statuses: dict[str, int] = {}
+    for _, status, arn in ended:  # how the clones ended apart from the real ones
+        key = f"{'clone' if arn in clones else 'real'} {status}"
+        statuses[key] = statuses.get(key, 0) + 1
     return {
         "executions": len(tokens),
+        "clones": len(clones),
+        "ended": dict(sorted(statuses.items())),
         "send_task_success": distribution_ms(milliseconds(calls)),
         "send_to_end": distribution_ms(milliseconds(ends)),
         "load": load,
@@ -942,6 +1148,31 @@ def child_start_executions(args: argparse.Namespace) -> int:
     return 0
 
 
+def child_start_executions_http(args: argparse.Namespace) -> int:
+    """The starter through the HTTP API: ``--http-threads`` threads, a boto3 client each, share
+    ``--count`` StartExecution calls, so that that many requests are in flight at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    # built and connected before the clock starts: a boto3 client takes tens of ms to build
+    clients = [boto3_client(args.url, pool=1) for _ in range(args.http_threads)]
+    for index in range(args.child_warmup):
+        clients[index % len(clients)].start_execution(stateMachineArn=args.machine, input="{}")
+    emit(event="warm", count=args.child_warmup)
+    sys.stdin.readline()
+
+    def start(client: Any, count: int) -> None:
+        for _ in range(count):
+            client.start_execution(stateMachineArn=args.machine, input="{}")
+
+    shares = [len(range(index, args.count, len(clients))) for index in range(len(clients))]
+    cpu, t0 = time.process_time(), time.time()
+    with ThreadPoolExecutor(len(clients)) as pool:
+        for future in [pool.submit(start, client, share) for client, share in zip(clients, shares, strict=True)]:
+            future.result()  # a failed request fails the child, which the parent notices
+    emit(event="started", t0=t0, t1=time.time(), cpu_s=time.process_time() - cpu)
+    return 0
+
+
 def _throttle(url: str, started: int, max_in_flight: int, session_scope: Any, text: Any) -> None:
     """Waits while more than ``max_in_flight`` started executions have no task token yet."""
     while True:
@@ -981,6 +1212,33 @@ def mark(met: bool) -> str:
     return "met" if met else "MISSED"
 
 
+def ratio_rows(label: str, how: str, a: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The table's rows of a raw Celery / engine comparison ((a), its HTTP variant)."""
+    raw = max(a["raw_runs"], key=lambda r: r["tasks_per_s"])
+    eng = max(a["engine_runs"], key=lambda r: r["task_states_per_s"])
+    leanest = min(a["engine_runs"], key=lambda r: r["cpu_ms_per_task_state"]["total"])["cpu_ms_per_task_state"]
+    by_process = ", ".join(f"{k} {v:.2f}" for k, v in leanest.items() if k != "total" and v >= 0.005)
+    goal = a.get("goal_ratio", GOAL_RATIO)
+    per_run = ", ".join(f"{r:.2f}" for r in a["ratios_per_run"])
+    return [
+        (f"{label} raw Celery no-op tasks/s", f"{a['raw_celery_tasks_per_s']:,.0f}", "", load_text(raw["load"])),
+        (
+            f"{label} Task states/s (10-Task executions{how})",
+            f"{a['task_states_per_s']:,.0f}",
+            "",
+            load_text(eng["load"]),
+        ),
+        (f"{label} ratio", f"{a['ratio']:.2f}", f">= {goal} {mark(a['met'])}", f"per run: {per_run}"),
+        (
+            f"{label} CPU ms per raw task / per Task state",
+            f"{a['raw_cpu_ms_per_task']:.2f} / {a['cpu_ms_per_task_state']:.2f}",
+            "",
+            f"CPU ratio {a['cpu_ratio']:.2f} (every process but others')",
+        ),
+        (f"{label} CPU ms per Task state by process", f"{leanest['total']:.2f}", "", by_process),
+    ]
+
+
 def print_report(report: dict[str, Any]) -> None:
     parts = report["parts"]
     config = report["config"]
@@ -995,29 +1253,10 @@ def print_report(report: dict[str, Any]) -> None:
     )
     rows: list[tuple[str, str, str, str]] = []
     if "tasks" in parts:
-        a = parts["tasks"]
-        raw = max(a["raw_runs"], key=lambda r: r["tasks_per_s"])
-        eng = max(a["engine_runs"], key=lambda r: r["task_states_per_s"])
-        rows.append(("(a) raw Celery no-op tasks/s", f"{a['raw_celery_tasks_per_s']:,.0f}", "", load_text(raw["load"])))
-        rows.append(
-            ("(a) Task states/s (10-Task executions)", f"{a['task_states_per_s']:,.0f}", "", load_text(eng["load"]))
-        )
-        rows.append(
-            (
-                "(a) ratio",
-                f"{a['ratio']:.2f}",
-                f">= {GOAL_RATIO} {mark(a['met'])}",
-                "per run: " + ", ".join(f"{r:.2f}" for r in a["ratios_per_run"]),
-            )
-        )
-        rows.append(
-            (
-                "(a) CPU ms per raw task / per Task state",
-                f"{a['raw_cpu_ms_per_task']:.2f} / {a['cpu_ms_per_task_state']:.2f}",
-                "",
-                f"CPU ratio {a['cpu_ratio']:.2f} (every process but others')",
-            )
-        )
+        rows += ratio_rows("(a)", "", parts["tasks"])
+    if "tasks_http" in parts:
+        h = parts["tasks_http"]
+        rows += ratio_rows("(a, HTTP)", f", {h['http_threads']} boto3 threads, concurrency {h['concurrency']}", h)
     if "loop" in parts:
         b = parts["loop"]
         one = b["one_at_a_time"]
@@ -1060,58 +1299,18 @@ def print_report(report: dict[str, Any]) -> None:
                     load_text(p["load"]),
                 )
             )
+        b = c.get("boto3_polling", {})
+        if b.get("count"):
+            rows.append(
+                (
+                    f"(c) boto3 via HTTP, DescribeExecution every {b['interval_ms']:.0f} ms: p50 / p99",
+                    f"{b['p50_ms']:.1f} / {b['p99_ms']:.1f}",
+                    f"p50 <= {b['goal_p50_ms']:.0f} {mark(b['met'])}",
+                    f"{b['describe_calls_mean']:.1f} Describe calls each; {load_text(b['load'])}",
+                )
+            )
     if "paused" in parts:
-        d = parts["paused"]
-        cr, db, ls = d["creation"], d["database"], d["listing"]
-        rows.append(
-            (
-                f"(d) paused executions created/s ({d['executions']:,})",
-                f"{cr['executions_per_s']:,.0f}",
-                "",
-                load_text(cr["load"]),
-            )
-        )
-        if "cpu_ms_per_execution" in cr:
-            spent = cr["cpu_ms_per_execution"]
-            rows.append(
-                (
-                    "(d) CPU ms per paused execution",
-                    f"{spent['total']:.1f}",
-                    "",
-                    ", ".join(f"{k} {v:.1f}" for k, v in spent.items() if k != "total" and v >= 0.05),
-                )
-            )
-        rows.append(("(d) database bytes per paused execution", f"{db['bytes_per_execution']:,}", "", ""))
-        la = ls["list_executions_all_pages"]
-        rows.append(
-            (
-                f"(d) ListExecutions, all {la['pages']} pages of {la['page_size']}",
-                f"{la['total_s']:.2f} s",
-                "",
-                f"median page {la['median_page_ms']:.1f} ms, slowest {la['slowest_page_ms']:.1f} ms",
-            )
-        )
-        rows.append(
-            ("(d) ListExecutions first page of 100", f"{ls['list_executions_first_page_100_ms']:.1f} ms", "", "")
-        )
-        rows.append(
-            (
-                "(d) pending_tokens()",
-                f"{ls['pending_tokens_ms']:.0f} ms",
-                "",
-                f"returned {ls['pending_tokens_returned']:,} of {d['executions']:,}",
-            )
-        )
-        if d["resume"]:
-            r = d["resume"]
-            rows.append(
-                (
-                    f"(d) SendTaskSuccess -> end, p50 / p99 ms ({r['executions']})",
-                    f"{r['send_to_end']['p50_ms']:.1f} / {r['send_to_end']['p99_ms']:.1f}",
-                    "",
-                    f"the call itself p50 {r['send_task_success']['p50_ms']:.1f} ms",
-                )
-            )
+        rows += paused_rows(parts["paused"])
     if not rows:
         return
     width = max(len(r[0]) for r in rows)
@@ -1119,7 +1318,12 @@ def print_report(report: dict[str, Any]) -> None:
     print("-" * (width + 60))
     for name, value, goal, note in rows:
         print(f"{name:<{width}}  {value:>14}  {goal:<16}  {note}")
-    statuses = {status for run in parts.get("tasks", {}).get("engine_runs", []) for status in run["statuses"]}
+    statuses = {
+        status
+        for key in ("tasks", "tasks_http")
+        for run in parts.get(key, {}).get("engine_runs", [])
+        for status in run["statuses"]
+    }
     for key in ("loop", "latency"):
         statuses.update(parts.get(key, {}).get("statuses", []))
     if statuses - {"SUCCEEDED"}:
@@ -1128,12 +1332,86 @@ def print_report(report: dict[str, Any]) -> None:
     if noisy:
         print(f"\nwarning: other processes used more than {NOISY_PERCENT:.0f}% of the CPU during: {', '.join(noisy)}")
     if "paused" in parts:
-        print_tables(parts["paused"]["database"])
+        print_tables(parts["paused"]["database"], parts["paused"]["executions"])
     for workload, profile in report.get("profile", {}).items():
         if "error" in profile:
             print(f"\nprofile of {workload} FAILED: {profile['error']}")
         else:
             print_profile(workload, profile, config["profile_top"])
+
+
+def paused_rows(d: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(d)'s rows of the table (reports saved before the clones came print too)."""
+    cr, db, ls, clone = d["creation"], d["database"], d["listing"], d.get("clone") or {}
+    total = d.get("executions_total", d["executions"])
+    rows = [
+        (
+            f"(d) paused executions created/s ({d['executions']:,})",
+            f"{cr['executions_per_s']:,.0f}",
+            "",
+            load_text(cr["load"]),
+        )
+    ]
+    if "cpu_ms_per_execution" in cr:
+        spent = cr["cpu_ms_per_execution"]
+        rows.append(
+            (
+                "(d) CPU ms per paused execution",
+                f"{spent['total']:.1f}",
+                "",
+                ", ".join(f"{k} {v:.1f}" for k, v in spent.items() if k != "total" and v >= 0.05),
+            )
+        )
+    if clone:
+        checks = clone.get("checks", {})
+        rows.append(
+            (
+                f"(d) cloned in SQL to {total:,} (the bench's time, not the engine's)",
+                f"{clone['seconds']:,.0f} s",
+                "",
+                f"{clone['clones_per_s']:,.0f} clones/s; a clone like a real one: "
+                + ", ".join(f"{k} {v}" for k, v in checks.items()),
+            )
+        )
+    split = ""
+    if "bytes_per_clone" in db:
+        split = f"real ones {db['bytes_per_real_execution']:,}, clones {db['bytes_per_clone']:,}"
+    rows.append(
+        (f"(d) database bytes per paused execution (of {total:,})", f"{db['bytes_per_execution']:,}", "", split)
+    )
+    la = ls["list_executions_all_pages"]
+    walked = "all" if la.get("complete", True) else "first"
+    rows.append(
+        (
+            f"(d) ListExecutions, {walked} {la['pages']:,} pages of {la['page_size']}",
+            f"{la['total_s']:.2f} s",
+            "",
+            f"median page {la['median_page_ms']:.1f} ms, slowest {la['slowest_page_ms']:.1f} ms",
+        )
+    )
+    rows.append(("(d) ListExecutions first page of 100", f"{ls['list_executions_first_page_100_ms']:.1f} ms", "", ""))
+    rows.append(
+        (
+            "(d) pending_tokens()",
+            f"{ls['pending_tokens_ms']:.0f} ms",
+            "",
+            f"returned {ls['pending_tokens_returned']:,} of {total:,}",
+        )
+    )
+    rows.append(("(d) DescribeExecution", f"{ls['describe_execution_ms']:.1f} ms", "", ""))
+    if d["resume"]:
+        r = d["resume"]
+        ended = ", ".join(f"{k} {v}" for k, v in r.get("ended", {}).items())
+        rows.append(
+            (
+                f"(d) SendTaskSuccess -> end, p50 / p99 ms ({r['executions']})",
+                f"{r['send_to_end']['p50_ms']:.1f} / {r['send_to_end']['p99_ms']:.1f}",
+                "",
+                f"the call itself p50 {r['send_task_success']['p50_ms']:.1f} ms"
+                + (f"; ended: {ended}" if ended else ""),
+            )
+        )
+    return rows
 
 
 def all_loads(report: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -1151,17 +1429,25 @@ def all_loads(report: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     yield from walk("", report["parts"])
 
 
-def print_tables(database: dict[str, Any]) -> None:
-    print("\n(d) tables after the paused executions were created (before VACUUM):")
-    print(f"  {'table':<16} {'rows':>10} {'dead rows':>10} {'table MB':>9} {'index MB':>9}")
+def print_tables(database: dict[str, Any], executions: int) -> None:
+    """Per table and per index: rows, MB and bytes per execution (what to shrink)."""
+    count = database.get("executions", executions)
+    print(f"\n(d) tables once the paused executions were made (before VACUUM); B/ex: bytes per execution of {count:,}")
+    print(
+        f"  {'table, its indexes':<50} {'rows':>10} {'dead rows':>9} {'table MB':>9} {'B/ex':>6} "
+        f"{'index MB':>9} {'B/ex':>6}"
+    )
     for name, t in database["tables"].items():
         print(
-            f"  {name:<16} {t['rows']:>10,} {t['dead_rows']:>10,} {t['table_bytes'] / 2**20:>9.1f} "
-            f"{t['index_bytes'] / 2**20:>9.1f}"
+            f"  {name:<50} {t['rows']:>10,} {t['dead_rows']:>9,} {t['table_bytes'] / 2**20:>9.1f} "
+            f"{t['table_bytes'] / count:>6,.0f} {t['index_bytes'] / 2**20:>9.1f} {t['index_bytes'] / count:>6,.0f}"
         )
+        for index, size in t.get("indexes", {}).items() if t["rows"] else ():
+            print(f"    {index:<48} {'':>37} {size / 2**20:>9.1f} {size / count:>6,.0f}")
     print(
         f"  database: {database['size_before_bytes'] / 2**20:.1f} MB before, {database['size_after_bytes'] / 2**20:.1f}"
         f" MB after, {database['size_after_vacuum_bytes'] / 2**20:.1f} MB after VACUUM"
+        + (f" ({database['vacuum_s']:.0f} s)" if "vacuum_s" in database else "")
     )
 
 
@@ -1199,6 +1485,7 @@ def print_profile(workload: str, profile: dict[str, Any], top: int) -> None:
 
 PARTS: dict[str, Callable[[argparse.Namespace, LoadMeter, Path], dict[str, Any]]] = {
     "tasks": part_tasks,
+    "tasks_http": part_tasks_http,
     "loop": part_loop,
     "latency": part_latency,
     "paused": part_paused,
@@ -1208,7 +1495,7 @@ PARTS: dict[str, Callable[[argparse.Namespace, LoadMeter, Path], dict[str, Any]]
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
-    add("--only", default="tasks,loop,latency,paused", help="comma-separated parts: tasks, loop, latency, paused")
+    add("--only", default=",".join(PARTS), help=f"comma-separated parts: {', '.join(PARTS)} (default all)")
     add("--json", action="store_true", help="print the results as JSON instead of a table")
     add("--workers", type=int, default=2, help="worker processes (default 2)")
     add("--pool", default="prefork", choices=["prefork", "solo", "threads"], help="Celery pool (default prefork)")
@@ -1229,7 +1516,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--latency-gap", type=float, default=0.0, help="(c) seconds between two executions")
     add("--poll-runs", type=int, default=50, help="(c) executions seen by polling DescribeExecution")
     add("--poll-interval", type=float, default=0.005, help="(c) seconds between two DescribeExecution calls")
+    add("--http-poll-interval", type=float, default=0.010, help="(c) the same for the boto3 client (default 0.010)")
+    add("--http-concurrency", type=int, default=2, help="(a, HTTP) pool size per worker, engine's and raw (default 2)")
+    add("--http-threads", type=int, default=4, help="(a, HTTP) boto3 clients starting the executions, a thread each")
     add("--paused", type=int, default=100_000, help="(d) executions paused on a task token")
+    add(
+        "--paused-total",
+        type=int,
+        default=0,
+        help="(d) then clone them in SQL until the database holds that many (bench/paused_clone.py; 0: no clones)",
+    )
+    add("--paused-list-pages", type=int, default=0, help="(d) ListExecutions pages of 1,000 to walk (0: all)")
     add("--max-in-flight", type=int, default=2000, help="(d) started executions not yet paused, at most")
     add("--resume", type=int, default=100, help="(d) executions resumed with SendTaskSuccess at the end")
     add("--profile", action="store_true", help="then profile (a) and (b) in the workers")
@@ -1238,7 +1535,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--profile-top", type=int, default=20, help="functions per profile listing")
     add("--profile-dir", help="keep the workers' .prof and timing files here (default: a temporary directory)")
     add("--table-from", metavar="FILE", help="print the table of a report saved with --json, and exit")
-    add("--child", choices=["start-executions", "publish-noops"], help=argparse.SUPPRESS)
+    add("--child", choices=["start-executions", "start-executions-http", "publish-noops"], help=argparse.SUPPRESS)
+    add("--url", default="", help=argparse.SUPPRESS)
     add("--machine", help=argparse.SUPPRESS)
     add("--count", type=int, default=0, help=argparse.SUPPRESS)
     add("--child-warmup", type=int, default=0, help=argparse.SUPPRESS)
@@ -1254,7 +1552,8 @@ def code_version() -> dict[str, Any]:
 
     def git(*argv: str) -> str:
         try:
-            return subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+            # not strip(): porcelain lines start with a space (" M path") that line[3:] counts on
+            return subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True, check=True).stdout.rstrip()
         except (OSError, subprocess.CalledProcessError):
             return ""
 
@@ -1266,6 +1565,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child == "start-executions":
         return child_start_executions(args)
+    if args.child == "start-executions-http":
+        return child_start_executions_http(args)
     if args.child == "publish-noops":
         return child_publish_noops(args)
     if args.table_from:
