@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from orchestrator.store import runs
@@ -192,10 +192,10 @@ def executions_page(
     if redriven is not None:
         query = query.where(Execution.redrive_count > 0 if redriven else Execution.redrive_count == 0)
     if before is not None:
-        start, execution_id = before
-        query = query.where(
-            (Execution.start_date < start) | ((Execution.start_date == start) & (Execution.id < execution_id))
-        )
+        # A row comparison, not "a < x OR (a = x AND b < y)": PostgreSQL starts the index scan at the
+        # previous page's end instead of at the newest execution (the last of 1,000 pages of a
+        # million took 0.6 s written the other way).
+        query = query.where(tuple_(Execution.start_date, Execution.id) < tuple_(*before))
     return list(session.scalars(query.order_by(Execution.start_date.desc(), Execution.id.desc()).limit(limit)))
 
 
