@@ -274,9 +274,11 @@ class Tree:
     def root(self) -> RunRow:
         return self.rows[self.root_row._mapping["id"]]
 
-    def write_rows(self, events: dict[int, list[Event]] | None = None) -> None:
+    def write_rows(
+        self, events: dict[int, list[Event]] | None = None, leased: store_leases.LeasedRow | None = None
+    ) -> int | None:
         """Write the changed rows (so that queries in this transaction see them), and ``events``
-        (by history) before them."""
+        (by history) before them, and the ``leased`` message (returning its outbox id)."""
         changes = []
         for run_id, row in self.rows.items():
             if run_id in self.counters:
@@ -284,9 +286,10 @@ class Tree:
             if row.changed:
                 changes.append((run_id, row.changed))
                 row.changed = {}
-        runs.append_and_update(self.session, events or {}, changes)
+        outbox_id = runs.append_and_update(self.session, events or {}, changes, leased)
         runs.drop_timers_of(self.session, self.ended)
         self.ended = []
+        return outbox_id
 
     def settle(self, work: Callable[[], None]) -> list[Message]:
         """Do ``work`` (a delivery), then `flush`. If a history fills up meanwhile, the execution
@@ -323,7 +326,10 @@ class Tree:
         """Step the children started here; write every change; queue the messages in the outbox.
         Returns the messages, with their outbox ids."""
         self.run_ready()
-        self.write_all()
+        ahead = self._leased_ahead()
+        outbox_id = self.write_all(ahead)
+        if ahead is not None and outbox_id is not None:
+            return [_queued(self.messages[0], outbox_id, leased=True)]
         if self.root_end is not None:  # the execution's status changed: its event goes with the change
             ended = {**self.root_row._mapping, **self.root_end}
             self.messages += status_events.emit(self.session, self.settings, ended, self.now)
@@ -332,12 +338,25 @@ class Tree:
             self.session, self.messages, self.now, published=self.publishing, follow_on=self.follow_on
         )
 
-    def write_all(self) -> None:
-        """Write the events recorded and the rows changed, with the count of states entered."""
+    def _leased_ahead(self) -> store_leases.LeasedRow | None:
+        """The step's one message, when it is the next Task and this worker runs it itself (follow-on):
+        written, with its lease, by the statement that writes the step (one round trip fewer a Task
+        state). None otherwise: `queue_messages` writes the messages after the step."""
+        if self.follow_on is None or self.root_end is not None or len(self.messages) != 1:
+            return None
+        message = self.messages[0]
+        if not message.durable or self.follow_on.pick([message]) is not message:
+            return None
+        row = _outbox_row(message, self.now, self.publishing)
+        return store_leases.LeasedRow(row, self.follow_on.worker, self.now, self.follow_on.seconds)
+
+    def write_all(self, leased: store_leases.LeasedRow | None = None) -> int | None:
+        """Write the events recorded and the rows changed, with the count of states entered, and the
+        ``leased`` message (returning its outbox id)."""
         if self.transitions:
             self.root.changed["state_transitions"] = self.root_row._mapping["state_transitions"] + self.transitions
         events, self.events = self.events, {}
-        self.write_rows(events)
+        return self.write_rows(events, leased)
 
     def run_ready(self) -> None:
         """Step the children started in this transaction (INLINE_CHILDREN of them); message the others."""
@@ -837,16 +856,19 @@ def queue_messages(
     this transaction (marked ``leased``); when it is the only one, by the statement that writes it.
     """
     durable = [m for m in messages if m.durable]
-    rows = [{**m.to_row(), "created_at": now, "published_at": now if published else None} for m in durable]
+    rows = [_outbox_row(m, now, published) for m in durable]
     chosen = follow_on.pick(durable) if follow_on is not None else None
     ids = _write(session, rows, [m is chosen for m in durable], follow_on, now)
-    out = []
-    for message in messages:
-        if message.durable:
-            outbox_id = next(ids)
-            message = replace(message, args=[*message.args, outbox_id], outbox_id=outbox_id, leased=message is chosen)
-        out.append(message)
-    return out
+    return [_queued(m, next(ids), leased=m is chosen) if m.durable else m for m in messages]
+
+
+def _outbox_row(message: Message, now: dt.datetime, published: bool) -> dict[str, Any]:
+    return {**message.to_row(), "created_at": now, "published_at": now if published else None}
+
+
+def _queued(message: Message, outbox_id: int, *, leased: bool) -> Message:
+    """``message`` as written to the outbox: its id, which its task takes as its last argument."""
+    return replace(message, args=[*message.args, outbox_id], outbox_id=outbox_id, leased=leased)
 
 
 def _write(
@@ -859,11 +881,16 @@ def _write(
     """The outbox rows' ids, in order, the one ``leased`` (if any) with its lease."""
     if follow_on is None or not any(leased):
         return iter(runs.add_messages(session, rows))
-    lease = {"worker": follow_on.worker, "now": now, "seconds": follow_on.seconds}
-    if len(rows) == 1 and session.get_bind().dialect.name == "postgresql":
-        return iter([store_leases.add_leased(session, rows[0], **lease)])
+    if len(rows) == 1:
+        return iter(
+            [
+                store_leases.add_leased(
+                    session, store_leases.LeasedRow(rows[0], follow_on.worker, now, follow_on.seconds)
+                )
+            ]
+        )
     ids = runs.add_messages(session, rows)
-    store_leases.grant(session, ids[leased.index(True)], **lease)
+    store_leases.grant(session, ids[leased.index(True)], worker=follow_on.worker, now=now, seconds=follow_on.seconds)
     return iter(ids)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, DateTime, Integer, String, bindparam, literal, select, update
@@ -49,20 +50,45 @@ def take(session: Session, outbox_id: int, *, worker: str, now: dt.datetime, sec
     return session.execute(statement).scalar_one_or_none()
 
 
-def add_leased(session: Session, row: dict[str, Any], *, worker: str, now: dt.datetime, seconds: float) -> int:
-    """Write outbox message ``row`` and its first lease (`grant`) in one statement; returns its id.
-    PostgreSQL only (a data-modifying WITH): a worker's next Task, which it runs itself, costs one
-    round trip instead of two."""
-    parameters = {f"new_{name}": value for name, value in row.items()}
-    expires = now + dt.timedelta(seconds=seconds)
-    parameters.update(lease_worker=worker, lease_taken_at=now, lease_expires_at=expires)
-    return int(session.execute(_adding_leased(tuple(row)), parameters).scalar_one())
+@dataclass(frozen=True, slots=True)
+class LeasedRow:
+    """An outbox message to write with its first lease (`grant`): ``worker`` holds it from ``now``
+    for ``seconds``."""
+
+    row: dict[str, Any]
+    worker: str
+    now: dt.datetime
+    seconds: float
+
+    def parameters(self) -> dict[str, Any]:
+        """The bind parameters of `leased_ctes`."""
+        expires = self.now + dt.timedelta(seconds=self.seconds)
+        return {
+            **{f"new_{name}": value for name, value in self.row.items()},
+            "lease_worker": self.worker,
+            "lease_taken_at": self.now,
+            "lease_expires_at": expires,
+        }
 
 
-# Built once for each set of columns (one in practice): building it anew on every Task state, and
+def add_leased(session: Session, leased: LeasedRow) -> int:
+    """Write ``leased`` (an outbox message and its first lease); returns its id. One statement on
+    PostgreSQL (a data-modifying WITH): a worker's next Task, which it runs itself, costs one round
+    trip instead of two."""
+    if session.get_bind().dialect.name != "postgresql":
+        outbox_id = int(session.execute(O.insert().values(**leased.row).returning(O.c.id)).scalar_one())
+        grant(session, outbox_id, worker=leased.worker, now=leased.now, seconds=leased.seconds)
+        return outbox_id
+    written, lease = leased_ctes(tuple(leased.row))
+    return int(session.execute(select(written.c.id).add_cte(lease), leased.parameters()).scalar_one())
+
+
+# Built once for each set of columns (one in practice): building them anew on every Task state, and
 # the cache key of each new statement object, took a quarter of a worker's CPU per Task state.
 @functools.lru_cache(maxsize=16)
-def _adding_leased(columns: tuple[str, ...]) -> Any:
+def leased_ctes(columns: tuple[str, ...]) -> tuple[Any, Any]:
+    """The WITH queries that write an outbox row of ``columns`` (``written``, returning its id) and
+    its lease; their parameters are `LeasedRow.parameters`."""
     values = {name: bindparam(f"new_{name}", type_=O.c[name].type) for name in columns}
     written = O.insert().values(values).returning(O.c.id).cte("written")
     leased = L.insert().from_select(
@@ -75,7 +101,7 @@ def _adding_leased(columns: tuple[str, ...]) -> Any:
             bindparam("lease_expires_at", type_=DateTime(timezone=True)),
         ),
     )
-    return select(written.c.id).add_cte(leased.cte("leased"))
+    return written, leased.cte("leased")
 
 
 def grant(session: Session, outbox_id: int, *, worker: str, now: dt.datetime, seconds: float) -> None:

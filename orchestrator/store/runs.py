@@ -106,16 +106,22 @@ def update_run(session: Session, run_id: int, **values: Any) -> None:
 
 
 # A step's UPDATE, built once for each set of columns it changes (a handful: cursor, seq, event ids,
-# ...), with or without the events' INSERT in its WITH. Building it anew on every step, and
-# computing the cache key of a new statement object, took a fifth of a worker's CPU per Task state.
+# ...), with or without the events' INSERT in its WITH, and with or without the next Task's outbox
+# row and lease (`leases.leased_ctes`, then returning that row's id). Building it anew on every step,
+# and computing the cache key of a new statement object, took a fifth of a worker's CPU per Task state.
 @functools.lru_cache(maxsize=256)
-def _updating(columns: tuple[str, ...], appending: bool) -> Any:
+def _updating(columns: tuple[str, ...], appending: bool, leased: tuple[str, ...] | None = None) -> Any:
     statement = (
         update(E)
         .where(E.c.id == bindparam("updated_run_id", type_=BigInteger()))
         .values({name: bindparam(f"new_{name}", type_=E.c[name].type) for name in columns})
     )
-    return statement.add_cte(_APPENDED) if appending else statement
+    if appending:
+        statement = statement.add_cte(_APPENDED)
+    if leased is not None:
+        written, lease = leases.leased_ctes(leased)
+        statement = statement.add_cte(lease).returning(select(written.c.id).scalar_subquery())
+    return statement
 
 
 def _update_parameters(run_id: int, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -297,21 +303,28 @@ def _document(history_id: int, events: Sequence[Event]) -> dict[str, Any]:
 
 
 def append_and_update(
-    session: Session, events: Mapping[int, Sequence[Event]], changes: Sequence[tuple[int, dict[str, Any]]]
-) -> None:
-    """`append_events` to each history, then `update_runs`. A step's usual work, events in one history
-    and one changed row, is one statement on PostgreSQL (the INSERT in a WITH of the UPDATE)."""
+    session: Session,
+    events: Mapping[int, Sequence[Event]],
+    changes: Sequence[tuple[int, dict[str, Any]]],
+    leased: leases.LeasedRow | None = None,
+) -> int | None:
+    """`append_events` to each history, then `update_runs`, and write ``leased`` (`leases.add_leased`;
+    its id is returned). A step's usual work, events in one history, one changed row and the next
+    Task's message, is one statement on PostgreSQL (the INSERTs in a WITH of the UPDATE)."""
     appended = [(history_id, found) for history_id, found in events.items() if found]
     if len(appended) == 1 and len(changes) == 1 and session.get_bind().dialect.name == "postgresql":
         (history_id, found), (run_id, values) = appended[0], changes[0]
         session.info.setdefault(APPENDED_EVENTS, []).append((history_id, found))
-        session.execute(
-            _updating(tuple(values), True), {**_update_parameters(run_id, values), **_document(history_id, found)}
-        )
-        return
+        parameters = {**_update_parameters(run_id, values), **_document(history_id, found)}
+        if leased is None:
+            session.execute(_updating(tuple(values), True), parameters)
+            return None
+        statement = _updating(tuple(values), True, tuple(leased.row))
+        return int(session.execute(statement, {**parameters, **leased.parameters()}).scalar_one())
     for history_id, found in appended:
         append_events(session, history_id, found)
     update_runs(session, changes)
+    return None if leased is None else leases.add_leased(session, leased)
 
 
 def redrive_dates(session: Session, execution_ids: Collection[int]) -> dict[int, dt.datetime]:

@@ -15,10 +15,11 @@ from sqlalchemy import event, select
 from orchestrator import config
 from orchestrator.engine.history import Event
 from orchestrator.runtime import operations
+from orchestrator.runtime.leases import FollowOnLease
 from orchestrator.service import Service
 from orchestrator.store import runs
 from orchestrator.store.db import get_engine, session_scope
-from orchestrator.store.models import Execution, OutboxMessage
+from orchestrator.store.models import Execution, Lease, OutboxMessage
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 TASK = {
@@ -148,3 +149,33 @@ def test_a_lock_that_waited_sees_the_event_written_meanwhile(postgresql_url: str
     # Then: its snapshot missed the event, so the step asked again and stamps after it
     assert found["seen"] == next_id - 1
     assert found["time"] == later
+
+
+def test_a_step_writes_the_task_it_follows_on_with_in_its_own_statement(database_url: str, tmp_path: Path) -> None:
+    settings, execution_id, message_id = _started(database_url, tmp_path)
+    follow_on = FollowOnLease(lambda messages: messages[0] if messages else None, "this-worker", 30.0)
+    # When: the step whose only message is the next Task, which this worker runs itself (follow-on)
+    with _Statements(database_url) as sent, session_scope(database_url) as session:
+        messages = operations.advance(
+            session,
+            settings,
+            root_id=execution_id,
+            run_id=execution_id,
+            seq=0,
+            delivery=None,
+            outbox_id=message_id,
+            now=dt.datetime.now(dt.UTC),
+            follow_on=follow_on,
+        )
+    # Then: the Task's message comes back leased, with its outbox row and its lease written
+    assert [(m.task, m.leased) for m in messages] == [("orchestrator.invoke", True)]
+    with session_scope(database_url) as session:
+        lease = session.execute(select(Lease.worker, Lease.attempt).where(Lease.outbox_id == messages[0].outbox_id))
+        assert tuple(lease.one()) == ("this-worker", 1)
+        assert session.get(OutboxMessage, messages[0].outbox_id) is not None
+    if get_engine(database_url).dialect.name == "postgresql":
+        # one statement writes the events, the row, the outbox row and its lease
+        writing = [s for s in sent if "INSERT INTO outbox" in s or "INSERT INTO leases" in s]
+        assert len(writing) == 1, [s[:90] for s in sent]
+        assert writing[0].startswith("WITH ") and "UPDATE executions" in writing[0], writing[0]
+        assert "INSERT INTO outbox" in writing[0] and "INSERT INTO leases" in writing[0], writing[0]
