@@ -9,7 +9,6 @@ from orchestrator.engine.outcomes import TaskFailed, TaskSucceeded
 from orchestrator.runtime import operations
 from orchestrator.service.base import MAX_PAYLOAD, ServiceBase, ServiceError, check_token, utcnow
 from orchestrator.store import runs
-from orchestrator.store.models import Execution
 
 
 class TaskTokenActions(ServiceBase):
@@ -60,11 +59,10 @@ class TaskTokenActions(ServiceBase):
             out = []
             for row in rows:
                 m = row._mapping
-                execution = session.get(Execution, m["execution_id"])
                 out.append(
                     {
                         "token": m["token"],
-                        "executionArn": execution.arn if execution else None,
+                        "executionArn": m["execution_arn"],
                         "stateName": m["state_name"],
                         "resource": m["resource"],
                         "since": m["created_at"],

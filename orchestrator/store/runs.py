@@ -477,7 +477,15 @@ def close_execution_tokens(session: Session, execution_id: int, status: str, now
 
 
 def pending_tokens(session: Session, limit: int = 1000) -> list[Row[Any]]:
-    return list(session.execute(select(K).where(K.c.status == "PENDING").order_by(K.c.created_at).limit(limit)))
+    """The oldest ``limit`` tokens waiting, with their execution's ARN (``execution_arn``), in one query."""
+    query = (
+        select(K, E.c.arn.label("execution_arn"))
+        .join(E, E.c.id == K.c.execution_id)
+        .where(K.c.status == "PENDING")
+        .order_by(K.c.created_at)
+        .limit(limit)
+    )
+    return list(session.execute(query))
 
 
 # -- outbox --------------------------------------------------------------------------------------------
