@@ -1128,6 +1128,13 @@ def emit(**values: Any) -> None:
     print(json.dumps(values), flush=True)
 
 
+def _linger() -> None:
+    """Stay until the script stops this process: the load meter counts a process's CPU under its
+    category only while it exists, so a starter that had exited before the workers finished
+    would count as 'others' and its StartExecution calls would leave the CPU per Task state."""
+    sys.stdin.readline()
+
+
 def child_start_executions(args: argparse.Namespace) -> int:
     from sqlalchemy import text
 
@@ -1145,6 +1152,7 @@ def child_start_executions(args: argparse.Namespace) -> int:
         if args.max_in_flight and index % 250 == 249:
             _throttle(service.settings.database_url, index + 1, args.max_in_flight, session_scope, text)
     emit(event="started", t0=t0, t1=time.time(), cpu_s=time.process_time() - cpu)
+    _linger()
     return 0
 
 
@@ -1170,6 +1178,7 @@ def child_start_executions_http(args: argparse.Namespace) -> int:
         for future in [pool.submit(start, client, share) for client, share in zip(clients, shares, strict=True)]:
             future.result()  # a failed request fails the child, which the parent notices
     emit(event="started", t0=t0, t1=time.time(), cpu_s=time.process_time() - cpu)
+    _linger()
     return 0
 
 

@@ -30,8 +30,9 @@ def insert_execution(
     cursor = Cursor(state=machine.root.start_at, input=execution_input)
     history = History(1, 0, now)
     interpreter.begin(machine, execution_input, execution["role_arn"], history)
-    execution_id = runs.insert_execution(
+    execution_id = runs.insert_started(
         session,
+        history.events,
         **execution,
         status="RUNNING",
         start_date=now,
@@ -40,10 +41,8 @@ def insert_execution(
         last_event_id=history.previous,
         next_event_id=history.next_id,
     )
-    runs.update_run(session, execution_id, history_id=execution_id)
     # (its ARN ends with its state machine's name and its own: what counting its events would ask for)
     metrics.know_label(execution_id, execution["arn"].rsplit(":", 2)[-2], now)
-    runs.append_events(session, execution_id, history.events)
     if machine.timeout_seconds:
         runs.add_timer(
             session, execution_id, -1, "execution_timeout", now + dt.timedelta(seconds=machine.timeout_seconds)

@@ -7,6 +7,7 @@ import json
 import uuid
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from orchestrator.engine.history import Event
@@ -62,7 +63,7 @@ class ExecutionActions(ServiceBase):
                 raise _not_startable(machine, state_machine_arn)
             if machine.type != "EXPRESS":
                 arn = self.execution_arn(machine.name, name)
-                existing = catalog.execution_by_arn(session, arn)
+                existing = catalog.started_as(session, arn)
                 if existing is not None:
                     return _started_before(existing, execution_input)
                 now = utcnow()
@@ -291,7 +292,7 @@ def _not_startable(machine: StateMachine, arn: str) -> ServiceError:
     return ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
 
 
-def _started_before(existing: Execution, execution_input: Any) -> dict[str, Any]:
+def _started_before(existing: Row[Any], execution_input: Any) -> dict[str, Any]:
     """StartExecution of a name already taken: AWS answers as the first call did while that execution
     runs with the same input, and ExecutionAlreadyExists once it has ended or for another input."""
     if existing.status == "RUNNING" and _same_json(existing.input, execution_input):

@@ -19,7 +19,7 @@ from orchestrator.runtime.leases import FollowOnLease
 from orchestrator.service import Service
 from orchestrator.store import runs
 from orchestrator.store.db import get_engine, session_scope
-from orchestrator.store.models import Execution, Lease, OutboxMessage
+from orchestrator.store.models import Execution, HistoryEvent, Lease, OutboxMessage
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 TASK = {
@@ -179,3 +179,21 @@ def test_a_step_writes_the_task_it_follows_on_with_in_its_own_statement(database
         assert len(writing) == 1, [s[:90] for s in sent]
         assert writing[0].startswith("WITH ") and "UPDATE executions" in writing[0], writing[0]
         assert "INSERT INTO outbox" in writing[0] and "INSERT INTO leases" in writing[0], writing[0]
+
+
+def test_start_execution_writes_the_row_and_its_first_event_in_one_statement(database_url: str, tmp_path: Path) -> None:
+    settings = config.load({"ORCHESTRATOR_DATABASE_URL": database_url, "ORCHESTRATOR_HOME": str(tmp_path)})
+    service = Service(settings)
+    machine = service.create_state_machine(name="starts", definition=json.dumps(TASK), role_arn=ROLE)
+    with _Statements(database_url) as sent:
+        arn = service.start_execution(machine["stateMachineArn"], input='{"a": 1}')["executionArn"]
+    with session_scope(database_url) as session:
+        row = session.execute(select(Execution).where(Execution.arn == arn)).scalar_one()
+        events = session.execute(select(HistoryEvent.type).where(HistoryEvent.execution_id == row.id)).all()
+    # Then: the execution keeps its own history, holds its first event, and the model's defaults
+    assert (row.history_id, row.input, row.variables, row.state_transitions) == (row.id, {"a": 1}, {}, 0)
+    assert [e.type for e in events] == ["ExecutionStarted"]
+    if get_engine(database_url).dialect.name == "postgresql":
+        writing = [s for s in sent if "INSERT INTO executions" in s or "INSERT INTO history_events" in s]
+        assert len(writing) == 1 and "INSERT INTO history_events" in writing[0], [s[:90] for s in sent]
+        assert not [s for s in sent if s.startswith("UPDATE executions")], sent
