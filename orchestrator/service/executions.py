@@ -91,20 +91,21 @@ class ExecutionActions(ServiceBase):
         return {"executionArn": arn, "startDate": now}
 
     def describe_execution(self, arn: str) -> dict[str, Any]:
+        check_arn(arn, "states", "executionArn")
         with self._transaction() as session:
-            execution = self._execution(session, arn)
-            machine = session.get(StateMachine, execution.state_machine_id)
-            assert machine is not None
+            execution = catalog.execution_described(session, arn)
+            if execution is None:
+                raise ServiceError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
             out: dict[str, Any] = {
                 "executionArn": execution.arn,
-                "stateMachineArn": machine.arn,
+                "stateMachineArn": execution.machine_arn,
                 "name": _name(execution),
                 "status": execution.status,
                 "startDate": execution.start_date,
                 "input": json_text(execution.input),
                 "inputDetails": {"included": True},
                 "redriveCount": execution.redrive_count,
-                **_redrive_fields(session, execution, machine.status),
+                **_redrive_fields(session, execution, execution.machine_status),
             }
             if execution.stop_date is not None:
                 out["stopDate"] = execution.stop_date
@@ -306,7 +307,7 @@ def _same_json(stored: Any, given: Any) -> bool:
     return json.dumps(stored, sort_keys=True) == json.dumps(given, sort_keys=True)
 
 
-def _redrive_fields(session: Session, execution: Execution, machine_status: str) -> dict[str, Any]:
+def _redrive_fields(session: Session, execution: Execution | Row[Any], machine_status: str) -> dict[str, Any]:
     """DescribeExecution's redriveDate (once redriven), redriveStatus and redriveStatusReason."""
     verdict = redrivability(
         {c: getattr(execution, c) for c in ("status", "next_event_id", "start_date", "stop_date", "map_run_arn")},
@@ -322,7 +323,7 @@ def _redrive_fields(session: Session, execution: Execution, machine_status: str)
     return out
 
 
-def _name(execution: Execution) -> str:
+def _name(execution: Execution | Row[Any]) -> str:
     """The execution's name as AWS gives it: its ARN's last part (a Distributed Map's child is named
     ``<uuid>-<index>`` there; its row keeps ``<parent's name>/<index>`` for the engine's own use)."""
     return execution.arn.rsplit(":", 1)[1] if execution.arn else execution.name
