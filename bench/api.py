@@ -697,7 +697,7 @@ def instrument_timings(timings: Timings) -> Callable[[Any], Any]:
         timings.add("transaction: whole (body and commit)", time.perf_counter() - began, time.thread_time() - cpu)
 
     base.session_scope = scope
-    executions.parse = timings.timed("parse(definition) (lru_cache)", executions.parse)
+    executions.load_machine = timings.timed("load_machine(definition) (cached)", executions.load_machine)
     operations.start = timings.timed("operations.start (insert execution, outbox)", operations.start)
     base.publish = timings.timed("publish to Redis (Celery send_task, after commit)", base.publish)
     # pool_pre_ping: a round trip when a transaction takes its connection from the pool

@@ -230,8 +230,8 @@ def executions_page(
         query = query.where(Execution.redrive_count > 0 if redriven else Execution.redrive_count == 0)
     if before is not None:
         # A row comparison, not "a < x OR (a = x AND b < y)": PostgreSQL starts the index scan at the
-        # previous page's end instead of at the newest execution (the last of 1,000 pages of a
-        # million took 0.6 s written the other way).
+        # previous page's end instead of at the newest execution (all 300 pages of 1,000 of 300,000
+        # executions: 30.7 s the other way, 14.9 s this way; bench/README.md).
         query = query.where(tuple_(Execution.start_date, Execution.id) < tuple_(*before))
     return list(session.scalars(query.order_by(Execution.start_date.desc(), Execution.id.desc()).limit(limit)))
 
