@@ -41,7 +41,9 @@ def _started(url: str, home: Path) -> tuple[config.Settings, int, int]:
     return settings, execution_id, message_id
 
 
-def _advance(url: str, settings: config.Settings, execution_id: int, message_id: int) -> list[Any]:
+def _advance(
+    url: str, settings: config.Settings, execution_id: int, message_id: int, follow_on: FollowOnLease | None = None
+) -> list[Any]:
     with session_scope(url) as session:
         return operations.advance(
             session,
@@ -52,6 +54,7 @@ def _advance(url: str, settings: config.Settings, execution_id: int, message_id:
             delivery=None,
             outbox_id=message_id,
             now=dt.datetime.now(dt.UTC),
+            follow_on=follow_on,
         )
 
 
@@ -137,6 +140,9 @@ def test_a_lock_that_waited_sees_the_event_written_meanwhile(postgresql_url: str
                     "SELECT count(*) FROM pg_stat_activity"
                     " WHERE datname = current_database() AND wait_event_type = 'Lock'"
                 ).scalar()
+                # (a transaction sees pg_stat_activity as it was at its first look: end it, or a
+                # waiter that connects after that first look is never seen)
+                watcher.rollback()
                 if waiting:
                     break
                 threading.Event().wait(0.05)
@@ -155,18 +161,8 @@ def test_a_step_writes_the_task_it_follows_on_with_in_its_own_statement(database
     settings, execution_id, message_id = _started(database_url, tmp_path)
     follow_on = FollowOnLease(lambda messages: messages[0] if messages else None, "this-worker", 30.0)
     # When: the step whose only message is the next Task, which this worker runs itself (follow-on)
-    with _Statements(database_url) as sent, session_scope(database_url) as session:
-        messages = operations.advance(
-            session,
-            settings,
-            root_id=execution_id,
-            run_id=execution_id,
-            seq=0,
-            delivery=None,
-            outbox_id=message_id,
-            now=dt.datetime.now(dt.UTC),
-            follow_on=follow_on,
-        )
+    with _Statements(database_url) as sent:
+        messages = _advance(database_url, settings, execution_id, message_id, follow_on)
     # Then: the Task's message comes back leased, with its outbox row and its lease written
     assert [(m.task, m.leased) for m in messages] == [("orchestrator.invoke", True)]
     with session_scope(database_url) as session:
