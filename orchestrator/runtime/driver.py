@@ -882,13 +882,8 @@ def _write(
     if follow_on is None or not any(leased):
         return iter(runs.add_messages(session, rows))
     if len(rows) == 1:
-        return iter(
-            [
-                store_leases.add_leased(
-                    session, store_leases.LeasedRow(rows[0], follow_on.worker, now, follow_on.seconds)
-                )
-            ]
-        )
+        only = store_leases.LeasedRow(rows[0], follow_on.worker, now, follow_on.seconds)
+        return iter([store_leases.add_leased(session, only)])
     ids = runs.add_messages(session, rows)
     store_leases.grant(session, ids[leased.index(True)], worker=follow_on.worker, now=now, seconds=follow_on.seconds)
     return iter(ids)

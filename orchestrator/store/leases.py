@@ -64,7 +64,7 @@ class LeasedRow:
         """The bind parameters of `leased_ctes`."""
         expires = self.now + dt.timedelta(seconds=self.seconds)
         return {
-            **{f"new_{name}": value for name, value in self.row.items()},
+            **{f"outbox_{name}": value for name, value in self.row.items()},
             "lease_worker": self.worker,
             "lease_taken_at": self.now,
             "lease_expires_at": expires,
@@ -89,7 +89,8 @@ def add_leased(session: Session, leased: LeasedRow) -> int:
 def leased_ctes(columns: tuple[str, ...]) -> tuple[Any, Any]:
     """The WITH queries that write an outbox row of ``columns`` (``written``, returning its id) and
     its lease; their parameters are `LeasedRow.parameters`."""
-    values = {name: bindparam(f"new_{name}", type_=O.c[name].type) for name in columns}
+    # (named apart from the UPDATE's ``new_*`` parameters, whose statement these queries may join)
+    values = {name: bindparam(f"outbox_{name}", type_=O.c[name].type) for name in columns}
     written = O.insert().values(values).returning(O.c.id).cte("written")
     leased = L.insert().from_select(
         ["outbox_id", "worker", "attempt", "taken_at", "expires_at"],
