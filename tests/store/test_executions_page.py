@@ -25,11 +25,12 @@ def test_pages_walk_every_execution_once_in_order(database_url: str, tmp_path: P
     for _ in range(7):
         service.start_execution(machine["stateMachineArn"], input="{}")
     instant = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    later = instant + dt.timedelta(days=1)
     with session_scope(database_url) as session:
         # four of them started at one instant: the id alone orders them, across a page's end
         ids = sorted(session.scalars(Execution.__table__.select().with_only_columns(Execution.id)))
         session.execute(update(Execution).where(Execution.id.in_(ids[:4])).values(start_date=instant))
-        session.execute(update(Execution).where(Execution.id.in_(ids[4:])).values(start_date=instant + dt.timedelta(1)))
+        session.execute(update(Execution).where(Execution.id.in_(ids[4:])).values(start_date=later))
         machine_id = session.get(Execution, ids[0]).state_machine_id
         seen: list[int] = []
         before = None
