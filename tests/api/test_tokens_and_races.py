@@ -64,7 +64,7 @@ def call(url: str, action: str, body: dict[str, Any]) -> tuple[int, dict[str, An
 
 
 @pytest.fixture(scope="module")
-def lists(server: Server) -> dict[str, dict[str, Any]]:
+def lists(server: Server, cluster: Cluster) -> dict[str, dict[str, Any]]:
     """One list of each kind with at least two pages, and the arguments that choose it."""
     sfn = client(server.url)
     suffix = uuid.uuid4().hex[:8]
@@ -77,6 +77,8 @@ def lists(server: Server) -> dict[str, dict[str, Any]]:
         routing = [{"stateMachineVersionArn": version, "weight": 100}]
         sfn.create_state_machine_alias(name=f"{alias}{suffix}", routingConfiguration=routing)
     executions = [sfn.start_execution(stateMachineArn=machine)["executionArn"] for _ in range(2)]
+    # Until the worker runs them the history holds one event, ExecutionStarted: too few for two pages
+    assert set(cluster.wait_all(executions, timeout=120).values()) == {"SUCCEEDED"}
     for index in range(2):
         sfn.create_activity(name=f"pages-{suffix}-{index}")
     return {

@@ -49,12 +49,13 @@ async function drawGraph() {
 // window.consoleLayoutSeconds before this script runs).
 const LAYOUT_SECONDS = () => window.consoleLayoutSeconds || 10;
 
-function layout(dot) {
-  // In a worker, with a deadline: Graphviz can take minutes over graphs where many states Catch to
-  // one state (long edges across every layer), and the page must stay usable meanwhile.
+function layout(dot, seconds) {
+  // In a worker, with a deadline if given: Graphviz can take minutes over graphs where many states
+  // Catch to one state (long edges across every layer), and the page must stay usable meanwhile.
   return new Promise((resolve, reject) => {
     const worker = new Worker("/console/static/layout-worker.js");
-    const timer = setTimeout(() => { worker.terminate(); reject(new Error("timeout")); }, LAYOUT_SECONDS() * 1000);
+    const timer = seconds === undefined ? null
+      : setTimeout(() => { worker.terminate(); reject(new Error("timeout")); }, seconds * 1000);
     worker.onmessage = (event) => {
       clearTimeout(timer);
       worker.terminate();
@@ -67,9 +68,10 @@ function layout(dot) {
 async function laidOut(dot, canvas) {
   let text;
   try {
-    text = await layout(dot);
+    text = await layout(dot, LAYOUT_SECONDS());
   } catch (error) {
-    // Without its Catch edges the same graph lays out quickly; say what is missing.
+    // Without its Catch edges the same graph lays out quickly; say what is missing. This last try
+    // has no deadline: on a busy machine even the quick layout can outlast the first one's.
     text = await layout(dot.split("\n").filter((line) => !line.includes('class="catch"')).join("\n"));
     const note = document.createElement("p");
     note.className = "muted graph-note";
