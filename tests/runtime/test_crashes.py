@@ -78,6 +78,9 @@ CHAIN_EVENTS = [
 ]  # fmt: skip
 
 
+ENDING_EVENTS = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
+
+
 class Tally:
     """What a crash test did and found."""
 
@@ -110,7 +113,11 @@ class Tally:
             types = [e["type"] for e in events]
             if types != expected and statuses[arn] == "SUCCEEDED":
                 wrong[arn] = types
-            self.recovery += [moved_on(events, moment) for touched, moment in self.losses if touched == arn]
+            self.recovery += [
+                moved_on(events, moment)
+                for touched, moment in self.losses
+                if touched == arn and not ended_before(events, moment)
+            ]
         report(
             f"{self.name}: {self.executions} executions run, {self.killed} workers killed, "
             f"{self.lost} lost, {self.duplicated} duplicated transitions; {_recovery_figure(self.recovery)}"
@@ -125,6 +132,13 @@ def moved_on(events: list[dict[str, Any]], moment: float) -> float:
     """Seconds from ``moment`` to the execution's first event after it (infinite: none came)."""
     later = [e["timestamp"].timestamp() for e in events if e["timestamp"].timestamp() > moment]
     return min(later) - moment if later else float("inf")
+
+
+def ended_before(events: list[dict[str, Any]], moment: float) -> bool:
+    """Whether the execution had ended by ``moment``: a test that reads which executions are running,
+    then causes the loss, can name one that ended in between, and the loss did not touch it."""
+    last = events[-1]
+    return last["type"] in ENDING_EVENTS and last["timestamp"].timestamp() <= moment
 
 
 def _recovery_figure(seconds: list[float]) -> str:
