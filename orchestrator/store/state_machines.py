@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, tuple_, update
+from sqlalchemy import Row, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from orchestrator.store import runs
@@ -175,41 +175,43 @@ def execution_by_arn(session: Session, arn: str) -> Execution | None:
     return session.scalar(select(Execution).where(Execution.arn == arn))
 
 
+_E = Execution.__table__
+_SM = StateMachine.__table__
+
 # What DescribeExecution answers with: the execution's columns it shows and its state machine's ARN
-# and status, read by one Core query (two ORM loads of whole rows cost the action twice the CPU).
-_DESCRIBED = (
-    Execution.id,
-    Execution.arn,
-    Execution.name,
-    Execution.status,
-    Execution.start_date,
-    Execution.stop_date,
-    Execution.input,
-    Execution.output,
-    Execution.error,
-    Execution.cause,
-    Execution.trace_header,
-    Execution.state_machine_version_arn,
-    Execution.state_machine_alias_arn,
-    Execution.map_run_arn,
-    Execution.redrive_count,
-    Execution.next_event_id,
-    StateMachine.arn.label("machine_arn"),
-    StateMachine.status.label("machine_status"),
-)
+# and status, in one query built once. Table columns, not the ORM's attributes, keep it off the ORM's
+# execution path, and a bind parameter keeps it from being built again on every call: together they
+# were half of the action's CPU (`bench/README.md`).
+_DESCRIBING = (
+    select(
+        *(
+            _E.c[name]
+            for name in (
+                "id", "arn", "name", "status", "start_date", "stop_date", "input", "output", "error", "cause",
+                "trace_header", "state_machine_version_arn", "state_machine_alias_arn", "map_run_arn",
+                "redrive_count", "next_event_id",
+            )
+        ),
+        _SM.c.arn.label("machine_arn"),
+        _SM.c.status.label("machine_status"),
+    )
+    .join_from(_E, _SM, _SM.c.id == _E.c.state_machine_id)
+    .where(_E.c.arn == bindparam("arn"))
+)  # fmt: skip
+
+# StartExecution's idempotency check, built once as `_DESCRIBING` is.
+_STARTED_AS = select(_E.c.arn, _E.c.status, _E.c.input, _E.c.start_date).where(_E.c.arn == bindparam("arn"))
 
 
 def execution_described(session: Session, arn: str) -> Row[Any] | None:
-    """The execution ``arn`` as DescribeExecution shows it (`_DESCRIBED`), or None."""
-    query = select(*_DESCRIBED).join(StateMachine, StateMachine.id == Execution.state_machine_id)
-    return session.execute(query.where(Execution.arn == arn)).first()
+    """The execution ``arn`` as DescribeExecution shows it (`_DESCRIBING`), or None."""
+    return session.execute(_DESCRIBING, {"arn": arn}).first()
 
 
 def started_as(session: Session, arn: str) -> Row[Any] | None:
     """The execution ``arn`` as StartExecution's idempotency check needs it (arn, status, input,
-    start_date), or None: a Core query, without the ORM's cost, on StartExecution's hot path."""
-    columns = (Execution.arn, Execution.status, Execution.input, Execution.start_date)
-    return session.execute(select(*columns).where(Execution.arn == arn)).first()
+    start_date), or None."""
+    return session.execute(_STARTED_AS, {"arn": arn}).first()
 
 
 def executions_page(
