@@ -35,14 +35,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psycopg
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert
 from sqlalchemy.orm import Session
 
-from bench.machine import distribution_ms, say
+from bench.machine import distribution_ms, say, scratch_database
 from orchestrator import Client
-from orchestrator.store.db import get_engine
-from orchestrator.store.migrate import upgrade
 from tests.api.conftest import Server
 from tests.runtime.conftest import PG_ADMIN, ROLE, Cluster, close_clusters
 
@@ -104,27 +101,20 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    name = f"bench_client_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
-    upgrade(url)
-    cluster = Cluster(url, REDIS_URL, Path(tempfile.mkdtemp(prefix="bench-client-")))
-    engine = create_engine(url)
-    applications.metadata.create_all(engine)
-    try:
-        cluster.start_scheduler()
-        cluster.start_worker(concurrency=2)
-        with Server(cluster, ORCHESTRATOR_API_KEYS=f"{KEY}={SECRET}") as server:
-            local = Client(settings=cluster.settings, app=cluster.app)
-            remote = Client(endpoint_url=server.url, access_key=KEY, secret_key=SECRET)
-            report = measure(local, remote, engine, args.samples)
-    finally:
-        engine.dispose()
-        close_clusters([cluster])
-        get_engine(url).dispose()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(PG_ADMIN, "bench_client") as url:
+        cluster = Cluster(url, REDIS_URL, Path(tempfile.mkdtemp(prefix="bench-client-")))
+        engine = create_engine(url)
+        applications.metadata.create_all(engine)
+        try:
+            cluster.start_scheduler()
+            cluster.start_worker(concurrency=2)
+            with Server(cluster, ORCHESTRATOR_API_KEYS=f"{KEY}={SECRET}") as server:
+                local = Client(settings=cluster.settings, app=cluster.app)
+                remote = Client(endpoint_url=server.url, access_key=KEY, secret_key=SECRET)
+                report = measure(local, remote, engine, args.samples)
+        finally:
+            engine.dispose()
+            close_clusters([cluster])
     if args.json:
         print(json.dumps(report, indent=2))
     else:

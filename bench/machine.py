@@ -24,6 +24,29 @@ from typing import IO, Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@contextlib.contextmanager
+def scratch_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A new, migrated PostgreSQL database (its SQLAlchemy URL), dropped on the way out.
+
+    ``admin_url``: a libpq URL of a database to create and drop it from (``postgres`` by default)."""
+    import psycopg
+
+    from orchestrator.store.db import get_engine
+    from orchestrator.store.migrate import upgrade
+
+    name = f"{prefix}_{os.urandom(4).hex()}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def say(message: str) -> None:
     """Progress, on stderr (stdout may carry a --json report)."""
     print(message, file=sys.stderr, flush=True)

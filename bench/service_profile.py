@@ -26,16 +26,15 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import redis
 from celery import Celery
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import scratch_database
 from orchestrator import config
 from orchestrator.runtime.app import configure
 from orchestrator.service import Service
-from orchestrator.store.migrate import upgrade
 
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 ROLE = "arn:aws:iam::123456789012:role/bench"
@@ -65,26 +64,20 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     args = parser.parse_args()
-    name = f"orchestrator_bench_profile_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
-        upgrade(url)
-        settings = config.load({"ORCHESTRATOR_DATABASE_URL": url, "ORCHESTRATOR_BROKER_URL": args.redis_url})
-        app = Celery("bench-profile")
-        configure(app, settings)
-        call = _action(Service(settings, app), args.op)
-        _timed(call, max(1, args.calls // 10))
-        cpu, wall = _timed(call, args.calls)
-        print(f"{args.op}: {cpu:.3f} ms CPU, {wall:.3f} ms wall per call ({args.calls} calls, no profiler)")
-        profiler = cProfile.Profile()
-        profiler.runcall(_timed, call, args.calls)
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
+        with scratch_database(PG_ADMIN, "orchestrator_bench_profile") as url:
+            settings = config.load({"ORCHESTRATOR_DATABASE_URL": url, "ORCHESTRATOR_BROKER_URL": args.redis_url})
+            app = Celery("bench-profile")
+            configure(app, settings)
+            call = _action(Service(settings, app), args.op)
+            _timed(call, max(1, args.calls // 10))
+            cpu, wall = _timed(call, args.calls)
+            print(f"{args.op}: {cpu:.3f} ms CPU, {wall:.3f} ms wall per call ({args.calls} calls, no profiler)")
+            profiler = cProfile.Profile()
+            profiler.runcall(_timed, call, args.calls)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
     finally:
         redis.Redis.from_url(args.redis_url).flushdb()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0
 
 
