@@ -11,14 +11,13 @@ import os
 import sys
 import threading
 import time
-import uuid
+from pathlib import Path
 
-import psycopg
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import scratch_database
 from orchestrator import config
 from orchestrator.service import Service
-from orchestrator.store.db import get_engine
-from orchestrator.store.migrate import upgrade
 
 ADMIN = os.environ.get("ORCHESTRATOR_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -45,12 +44,7 @@ def consume(service: Service, queue: str, consumers: int) -> int:
 
 
 def main(messages: int) -> None:
-    name = f"orchestrator_bench_queues_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
-    try:
-        upgrade(url)
+    with scratch_database(ADMIN, "orchestrator_bench_queues") as url:
         service = Service(config.load({"ORCHESTRATOR_DATABASE_URL": url}))
         for consumers in (1, 4):
             queue = f"bench-{consumers}"
@@ -68,10 +62,6 @@ def main(messages: int) -> None:
                 f"received and deleted {taken} in {took:.2f} s ({taken / took:.0f}/s)"
             )
         print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    finally:
-        get_engine(url).dispose()
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
