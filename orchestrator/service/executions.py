@@ -307,7 +307,7 @@ def _same_json(stored: Any, given: Any) -> bool:
     return json.dumps(stored, sort_keys=True) == json.dumps(given, sort_keys=True)
 
 
-def _redrive_fields(session: Session, execution: Execution | Row[Any], machine_status: str) -> dict[str, Any]:
+def _redrive_fields(session: Session, execution: Row[Any], machine_status: str) -> dict[str, Any]:
     """DescribeExecution's redriveDate (once redriven), redriveStatus and redriveStatusReason."""
     verdict = redrivability(
         {c: getattr(execution, c) for c in ("status", "next_event_id", "start_date", "stop_date", "map_run_arn")},

@@ -139,7 +139,12 @@ def _updating(columns: tuple[str, ...], appending: bool, leased: tuple[str, ...]
 
 
 def _update_parameters(run_id: int, values: Mapping[str, Any]) -> dict[str, Any]:
-    return {"updated_run_id": run_id, **{f"new_{name}": value for name, value in values.items()}}
+    return {"updated_run_id": run_id, **_new_parameters(values)}
+
+
+def _new_parameters(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` as the ``new_*`` bind parameters of `_updating` and `_starting`."""
+    return {f"new_{name}": value for name, value in values.items()}
 
 
 def update_runs(session: Session, changes: Sequence[tuple[int, dict[str, Any]]]) -> None:
@@ -317,8 +322,8 @@ def insert_started(session: Session, events: Sequence[Event], **values: Any) -> 
         return execution_id
     values = {**_DEFAULTS, **values}  # (an INSERT ... SELECT gets no Python-side defaults)
     document = _document(0, events)
-    parameters = {f"new_{name}": value for name, value in values.items()}
-    execution_id = int(session.execute(_starting(tuple(values)), {**parameters, **document}).scalar_one())
+    parameters = {**_new_parameters(values), **document}
+    execution_id = int(session.execute(_starting(tuple(values)), parameters).scalar_one())
     session.info.setdefault(APPENDED_EVENTS, []).append((execution_id, events))
     return execution_id
 
